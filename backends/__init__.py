@@ -1,0 +1,120 @@
+"""The dispatch shim: which array module is active and how arrays move between devices.
+
+Everything above this package asks it for ``xp`` (NumPy or CuPy) instead of importing
+either conditionally.
+
+    >>> import backends
+    >>> backends.use("numpy")            # or "cupy", or "auto"
+    >>> backends.current().xp            # the numpy module
+    >>> backends.get_array_module(a, b)  # the backend owning a and b (error if mixed)
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+from backends._base import Backend, BackendUnavailableError, DeviceMismatchError
+from backends._numpy import NumpyBackend
+
+__all__ = [
+    "Backend", "BackendUnavailableError", "DeviceMismatchError", "NAMES",
+    "use", "current", "get", "backend_of", "get_array_module", "to_numpy", "to_device",
+    "cuda_available",
+]
+
+NAMES = ("numpy", "cupy")
+_log = logging.getLogger("dlcore")
+_instances: dict[str, Backend] = {"numpy": NumpyBackend()}
+_current: Backend | None = None
+
+
+def get(name: str) -> Backend:
+    """The backend called ``name`` ("numpy" or "cupy"), created on first use.
+
+    Raises BackendUnavailableError when CuPy or a CUDA device is missing.
+    """
+    if name not in NAMES:
+        raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(NAMES)} or 'auto'")
+    if name not in _instances:
+        from backends._cupy import CupyBackend  # imports cupy: only when asked for
+        _instances[name] = CupyBackend()
+    return _instances[name]
+
+
+def cuda_available() -> bool:
+    """True when CuPy imports and a CUDA device answers."""
+    try:
+        get("cupy")
+    except BackendUnavailableError:
+        return False
+    return True
+
+
+def use(name: str = "auto") -> Backend:
+    """Make ``name`` ("auto", "numpy" or "cupy") the active backend and return it.
+
+    "auto" picks CuPy when it imports and a CUDA device answers, else NumPy, and logs
+    the choice in one line.
+    """
+    global _current
+    if name == "auto":
+        try:
+            _current = get("cupy")
+            _log.info("dlcore backend: cupy (%s)", _current.device_name)
+        except BackendUnavailableError as why:
+            _current = get("numpy")
+            _log.info("dlcore backend: numpy (no GPU: %s)", why.reason)
+    else:
+        _current = get(name)
+    return _current
+
+
+def current() -> Backend:
+    """The active backend; on first call it is chosen by ``DLCORE_BACKEND`` (default "auto")."""
+    if _current is None:
+        return use(os.environ.get("DLCORE_BACKEND", "auto").strip().lower() or "auto")
+    return _current
+
+
+def backend_of(array) -> Backend:
+    """The backend whose array type ``array`` is; NumPy for Python scalars."""
+    if type(array).__module__.startswith("cupy"):
+        return get("cupy")
+    return _instances["numpy"]
+
+
+def get_array_module(*arrays, op: str = "operation"):
+    """The array module (numpy or cupy) shared by ``arrays``.
+
+    Raises DeviceMismatchError naming ``op`` and the device of each input when NumPy and
+    CuPy arrays are mixed; nothing is converted silently. Python scalars and None are
+    ignored.
+    """
+    return backend_for(arrays, op).xp
+
+
+def backend_for(arrays, op: str = "operation") -> Backend:
+    """The Backend shared by ``arrays`` (see get_array_module)."""
+    found = None
+    for a in arrays:
+        if a is None or isinstance(a, (int, float, bool)):
+            continue
+        b = backend_of(a)
+        if found is None:
+            found = b
+        elif b is not found:
+            raise DeviceMismatchError(op, arrays)
+    return found if found is not None else current()
+
+
+def to_numpy(array):
+    """A NumPy copy-or-view of ``array`` (copies device memory to the host)."""
+    return backend_of(array).to_numpy(array)
+
+
+def to_device(array, name: str):
+    """``array`` on backend ``name`` ("numpy"/"cupy"); returned unchanged when already there."""
+    target = current() if name == "auto" else get(name)
+    if backend_of(array) is target:
+        return array
+    return target.from_numpy(to_numpy(array))

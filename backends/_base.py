@@ -1,0 +1,63 @@
+"""What every backend provides, and the errors the shim raises."""
+from __future__ import annotations
+
+
+class BackendUnavailableError(RuntimeError):
+    """The requested backend cannot run here (CuPy missing or no CUDA device)."""
+
+    def __init__(self, name: str, reason: str, remedy: str):
+        self.reason = reason
+        super().__init__(f"backend {name!r} is not available: {reason}. {remedy}")
+
+
+class DeviceMismatchError(ValueError):
+    """An operation received arrays living on different devices."""
+
+    def __init__(self, op: str, arrays):
+        from backends import backend_of
+
+        where = ", ".join(
+            f"input {i}: {backend_of(a).name} {getattr(a, 'shape', '')}"
+            for i, a in enumerate(arrays)
+            if a is not None and not isinstance(a, (int, float, bool))
+        )
+        super().__init__(
+            f"{op} got arrays on different devices ({where}). Move them to one backend "
+            f"first, e.g. tensor.to('cupy') / module.to('cupy') or backends.to_device(a, 'numpy'); "
+            f"dlcore never converts silently."
+        )
+
+
+class Backend:
+    """One array library: its module ``xp``, random numbers, scatter-add and sync.
+
+    Subclasses set ``name`` and ``xp`` and implement the methods below.
+    """
+
+    name: str
+    xp = None
+    device_name: str = "cpu"
+
+    def __repr__(self):
+        return f"<backend {self.name} ({self.device_name})>"
+
+    def seed(self, seed: int) -> None:
+        """Reseed this backend's generator (used by dropout and other in-step sampling)."""
+        raise NotImplementedError
+
+    def random(self, shape, dtype):
+        """Uniform samples in [0, 1) of ``shape`` and ``dtype`` from this backend's generator."""
+        raise NotImplementedError
+
+    def scatter_add(self, target, indices, values) -> None:
+        """target[indices] += values, accumulating repeated indices (in place)."""
+        raise NotImplementedError
+
+    def synchronize(self) -> None:
+        """Wait until queued device work has finished (no-op on the CPU)."""
+
+    def to_numpy(self, array):
+        raise NotImplementedError
+
+    def from_numpy(self, array):
+        raise NotImplementedError

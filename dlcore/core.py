@@ -1,0 +1,282 @@
+"""Define-by-run autograd: ``Tensor`` holds an array and the ``Function`` that made it.
+
+A Function's ``forward(xp, *arrays)`` and ``backward(xp, *grad_outputs)`` are written once
+against ``xp`` (NumPy or CuPy). Calling a Function on tensors runs ``forward`` and, when
+gradients are enabled and an input requires them, records the function as the output's
+``creator``. ``Tensor.backward()`` walks the recorded graph in reverse topological order
+and leaves dL/dθ in the ``.grad`` (an xp array, as in Chainer) of every leaf tensor that
+requires a gradient; gradients of intermediate tensors are freed as soon as they are used.
+"""
+from __future__ import annotations
+
+import weakref
+
+import numpy
+
+import backends
+from dlcore import config
+
+
+class Function:
+    """One differentiable operation.
+
+    Subclasses implement ``forward(xp, *arrays)`` returning an array (or a tuple of
+    arrays) and ``backward(xp, *grad_outputs)`` returning one gradient per input, in the
+    input's shape, or None where an input needs none. ``self.needs_input_grad`` tells
+    which inputs want a gradient. Inputs may be Tensors, arrays or Python scalars; scalars
+    reach ``forward`` unchanged and get no gradient. Anything ``backward`` needs is saved
+    on ``self`` by ``forward``. Neither method may modify its arguments in place.
+    """
+
+    inputs: tuple = ()
+    outputs: tuple = ()
+    needs_input_grad: tuple = ()
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __call__(self, *inputs):
+        arrays = tuple(x.data if isinstance(x, Tensor) else x for x in inputs)
+        xp = backends.backend_for(arrays, op=self.name).xp
+        needs = tuple(isinstance(x, Tensor) and x.requires_grad for x in inputs)
+        record = any(needs) and config.is_grad_enabled()
+        self.needs_input_grad = needs if record else (False,) * len(inputs)
+        ys = self.forward(xp, *arrays)
+        single = not isinstance(ys, tuple)
+        outputs = tuple(Tensor(xp.asarray(y), requires_grad=record) for y in ((ys,) if single else ys))
+        if record:
+            self.inputs = inputs
+            self.outputs = tuple(weakref.ref(y) for y in outputs)
+            self._output_meta = tuple((y.shape, y.dtype) for y in outputs)
+            self._xp = xp
+            for y in outputs:
+                y.creator = self
+        return outputs[0] if single else outputs
+
+    def forward(self, xp, *arrays):
+        raise NotImplementedError
+
+    def backward(self, xp, *grad_outputs):
+        raise NotImplementedError
+
+
+class Tensor:
+    """An n-dimensional array on the active backend, with optional gradient tracking.
+
+    ``Tensor(data, requires_grad=False)``: NumPy and CuPy arrays are wrapped as they are
+    (no copy, no device change); Python numbers and lists become arrays on the active
+    backend, floating values in the default dtype (float32).
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "creator", "__weakref__")
+    __array_ufunc__ = None  # numpy_array + tensor → Tensor.__radd__, never a silent conversion
+
+    def __init__(self, data, requires_grad: bool = False):
+        if isinstance(data, Tensor):
+            data = data.data
+        self.data = _as_array(data)
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self.creator = None
+        if self.requires_grad and self.data.dtype.kind not in "fc":
+            raise TypeError(f"only floating tensors can require gradients, got dtype {self.data.dtype}")
+
+    # ---- array facts -------------------------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def device(self) -> str:
+        """The backend name the data lives on: "numpy" or "cupy"."""
+        return backends.backend_of(self.data).name
+
+    @property
+    def xp(self):
+        return backends.backend_of(self.data).xp
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        body = numpy.array2string(self.numpy(), prefix="tensor(", separator=", ")
+        return f"tensor({body}, dtype={self.dtype}, device={self.device}{grad})"
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    __hash__ = object.__hash__
+
+    # ---- host access and moves (these synchronise with the device) ------------------
+    def item(self):
+        """The single value as a Python number (copies to the host)."""
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        return self.data.item()
+
+    def numpy(self):
+        """The data as a NumPy array (a copy when it lives on the GPU)."""
+        return backends.to_numpy(self.data)
+
+    def to(self, name: str) -> Tensor:
+        """This tensor on backend ``name`` ("numpy"/"cupy"); a new leaf tensor unless already there."""
+        moved = backends.to_device(self.data, name)
+        if moved is self.data:
+            return self
+        return Tensor(moved, requires_grad=self.requires_grad)
+
+    def detach(self) -> Tensor:
+        """The same data, cut off from the graph."""
+        return Tensor(self.data)
+
+    # ---- autograd ------------------------------------------------------------------
+    def backward(self, grad=None) -> None:
+        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires it.
+
+        ``grad`` (dL/d self) defaults to 1 for a tensor of one element.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward() on a tensor that does not require grad "
+                               "(no input required a gradient, or it was made under no_grad())")
+        xp = self.xp
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(f"backward() without a gradient needs a tensor of one element, "
+                                   f"got shape {self.shape}; pass grad=… of that shape")
+            grad = xp.ones_like(self.data)
+        else:
+            grad = grad.data if isinstance(grad, Tensor) else grad
+            if grad.shape != self.shape:
+                raise ValueError(f"backward(grad) needs shape {self.shape}, got {grad.shape}")
+        if self.creator is None:
+            _accumulate_leaf(self, grad)
+            return
+        pending = {id(self): grad}
+        for fn in _reverse_topological(self.creator):
+            gys = tuple(pending.pop(id(y()), None) if y() is not None else None for y in fn.outputs)
+            if all(g is None for g in gys):
+                continue
+            gys = tuple(fn._xp.zeros(shape, dtype) if g is None else g
+                        for g, (shape, dtype) in zip(gys, fn._output_meta))
+            gxs = fn.backward(fn._xp, *gys)
+            if not isinstance(gxs, tuple):
+                gxs = (gxs,)
+            for x, gx, needed in zip(fn.inputs, gxs, fn.needs_input_grad):
+                if not needed or gx is None:
+                    continue
+                if gx.shape != x.shape:
+                    raise RuntimeError(f"{fn.name}.backward returned a gradient of shape {gx.shape} "
+                                       f"for an input of shape {x.shape}")
+                if gx.dtype != x.dtype:  # an op that promoted dtypes: the gradient takes the input's
+                    gx = gx.astype(x.dtype)
+                if x.creator is None:
+                    _accumulate_leaf(x, gx)
+                elif id(x) in pending:
+                    pending[id(x)] = pending[id(x)] + gx
+                else:
+                    pending[id(x)] = gx
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    # ---- operators (defined in dlcore.functions.math) --------------------------------
+    def __add__(self, other): return _m.add(self, other)
+    def __radd__(self, other): return _m.add(other, self)
+    def __sub__(self, other): return _m.sub(self, other)
+    def __rsub__(self, other): return _m.sub(other, self)
+    def __mul__(self, other): return _m.mul(self, other)
+    def __rmul__(self, other): return _m.mul(other, self)
+    def __truediv__(self, other): return _m.div(self, other)
+    def __rtruediv__(self, other): return _m.div(other, self)
+    def __pow__(self, other): return _m.pow(self, other)
+    def __rpow__(self, other): return _m.pow(other, self)
+    def __matmul__(self, other): return _m.matmul(self, other)
+    def __rmatmul__(self, other): return _m.matmul(other, self)
+    def __neg__(self): return _m.neg(self)
+    def __pos__(self): return self
+    def __getitem__(self, index): return _m.getitem(self, index)
+
+    # comparisons give boolean tensors and carry no gradient
+    def __eq__(self, other): return Tensor(self.data == _raw(other))
+    def __ne__(self, other): return Tensor(self.data != _raw(other))
+    def __lt__(self, other): return Tensor(self.data < _raw(other))
+    def __le__(self, other): return Tensor(self.data <= _raw(other))
+    def __gt__(self, other): return Tensor(self.data > _raw(other))
+    def __ge__(self, other): return Tensor(self.data >= _raw(other))
+
+    def sum(self, axis=None, keepdims=False): return _m.sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False): return _m.mean(self, axis, keepdims)
+    def max(self, axis=None, keepdims=False): return _m.max(self, axis, keepdims)
+    def exp(self): return _m.exp(self)
+    def log(self): return _m.log(self)
+    def astype(self, dtype): return _m.astype(self, dtype)
+
+    def reshape(self, *shape):
+        return _m.reshape(self, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
+
+    def transpose(self, *axes):
+        return _m.transpose(self, axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else (axes or None))
+
+    @property
+    def T(self):
+        return _m.transpose(self, None)
+
+
+def _raw(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _as_array(data):
+    """``data`` as an xp array: arrays unchanged; Python data on the active backend."""
+    if hasattr(data, "__array_interface__") or hasattr(data, "__cuda_array_interface__"):
+        if isinstance(data, numpy.generic):  # a NumPy scalar such as numpy.float32(1)
+            return numpy.asarray(data)
+        return data
+    host = numpy.asarray(data)
+    if host.dtype == numpy.float64:
+        host = host.astype(config.get_default_dtype())
+    return backends.current().from_numpy(host)
+
+
+def _accumulate_leaf(leaf: Tensor, grad) -> None:
+    # out of place: ``grad`` may be shared with other tensors' gradients or be a broadcast view
+    if leaf.grad is None:
+        leaf.grad = backends.backend_of(grad).xp.ascontiguousarray(grad)
+    else:
+        leaf.grad = leaf.grad + grad
+
+
+def _reverse_topological(root: Function):
+    """Functions reachable from ``root``, each before the functions that made its inputs."""
+    finished, seen = [], set()
+    stack = [(root, False)]
+    while stack:
+        fn, expanded = stack.pop()
+        if expanded:
+            finished.append(fn)
+            continue
+        if id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        stack.append((fn, True))
+        for x in fn.inputs:
+            if isinstance(x, Tensor) and x.creator is not None and id(x.creator) not in seen:
+                stack.append((x.creator, False))
+    return reversed(finished)
+
+
+from dlcore.functions import math as _m  # noqa: E402  (operators need Tensor defined first)

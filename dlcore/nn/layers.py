@@ -1,0 +1,70 @@
+"""Dense layers and containers."""
+from __future__ import annotations
+
+from dlcore import init
+from dlcore.functions.linear import linear
+from dlcore.nn.module import Module, Parameter
+
+
+class Linear(Module):
+    """y = x @ W + b with W of shape (in_features, out_features) and b of shape (out_features,).
+
+    ``weight_init`` is an initialiser name from ``dlcore.init`` or a callable; biases start at 0.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, weight_init="xavier"):
+        super().__init__()
+        if in_features < 1 or out_features < 1:
+            raise ValueError(f"Linear needs positive sizes, got in_features={in_features}, out_features={out_features}")
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        shape = (self.in_features, self.out_features)
+        self.weight = Parameter(init.get(weight_init)(shape, fan_in=self.in_features, fan_out=self.out_features))
+        self.bias = Parameter(init.zeros((self.out_features,))) if bias else None
+
+    def forward(self, x):
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(f"{self!r} expects inputs whose last axis has {self.in_features} features, "
+                             f"got an input of shape {tuple(x.shape)}")
+        return linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Sequential(Module):
+    """y = fₙ(…f₂(f₁(x))): the given modules applied in order, named "0", "1", …"""
+
+    def __init__(self, *layers: Module):
+        super().__init__()
+        for layer in layers:
+            self.append(layer)
+
+    def append(self, layer: Module) -> Sequential:
+        if not isinstance(layer, Module):
+            raise TypeError(f"Sequential takes Modules, got {type(layer).__name__}")
+        setattr(self, str(len(self._modules)), layer)
+        return self
+
+    def __getitem__(self, index):
+        layers = list(self._modules.values())
+        if isinstance(index, slice):
+            return Sequential(*layers[index])
+        return layers[index]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def forward(self, x):
+        for layer in self._modules.values():
+            x = layer(x)
+        return x
+
+
+class Flatten(Module):
+    """y = x reshaped to (N, everything else)."""
+
+    def forward(self, x):
+        return x.reshape(x.shape[0], -1)

@@ -1,0 +1,181 @@
+"""``Module`` and ``Parameter``: layers that own parameters, buffers and sub-modules."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy
+
+import backends
+from dlcore import config
+from dlcore.core import Tensor
+
+
+class Parameter(Tensor):
+    """A tensor a module learns: it always requires a gradient."""
+
+    __slots__ = ()
+
+    def __init__(self, data):
+        super().__init__(data, requires_grad=True)
+
+
+class Module:
+    """Base class of layers and models.
+
+    Assigning a Parameter or a Module to an attribute registers it (in assignment order,
+    which fixes the order of ``parameters()`` and ``state_dict()``); ``register_buffer``
+    registers arrays that are state but not learned (BatchNorm's running statistics).
+    ``__call__`` runs ``forward`` with the functional train/eval mode set to this module's.
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise RuntimeError(f"{type(self).__name__}.__init__ must call super().__init__() "
+                               f"before assigning {name!r}")
+        if isinstance(value, Parameter):
+            self._modules.pop(name, None)
+            self._buffers.pop(name, None)
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._parameters.pop(name, None)
+            self._buffers.pop(name, None)
+            self._modules[name] = value
+        elif name in self._buffers:  # a new value for a registered buffer (running statistics)
+            self._buffers[name] = value
+        else:  # anything else, None included, unregisters a parameter or module of that name
+            self._parameters.pop(name, None)
+            self._modules.pop(name, None)
+        object.__setattr__(self, name, value)
+
+    def register_buffer(self, name: str, array) -> None:
+        """Keep ``array`` as state saved in ``state_dict`` and moved by ``to``, but not learned."""
+        self._buffers[name] = array
+        object.__setattr__(self, name, array)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} defines no forward()")
+
+    def __call__(self, *args, **kwargs):
+        with config.training_mode(self.training):
+            return self.forward(*args, **kwargs)
+
+    # ---- traversal ---------------------------------------------------------------
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """(dotted name, module) for this module and every sub-module, depth first."""
+        yield prefix, self
+        for name, child in self._modules.items():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self) -> Iterator[Module]:
+        for _, m in self.named_modules():
+            yield m
+
+    def children(self) -> Iterator[Module]:
+        yield from self._modules.values()
+
+    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, parameter) pairs in registration order; a shared parameter appears once."""
+        seen = set()
+        for prefix, m in self.named_modules():
+            for name, p in m._parameters.items():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{prefix}.{name}" if prefix else name), p
+
+    def parameters(self) -> Iterator[Parameter]:
+        for _, p in self.named_parameters():
+            yield p
+
+    def named_buffers(self) -> Iterator[tuple[str, object]]:
+        for prefix, m in self.named_modules():
+            for name, b in m._buffers.items():
+                yield (f"{prefix}.{name}" if prefix else name), b
+
+    # ---- modes and gradients -----------------------------------------------------------
+    def train(self, mode: bool = True) -> Module:
+        """Training behaviour (dropout active, batch statistics) for this module and its children."""
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation behaviour (dropout off, running statistics)."""
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = None
+
+    # ---- state -------------------------------------------------------------------
+    def state_dict(self) -> dict[str, numpy.ndarray]:
+        """{dotted name: NumPy copy} of every parameter and buffer; the model is not moved."""
+        state = {name: numpy.array(backends.to_numpy(p.data)) for name, p in self.named_parameters()}
+        state.update({name: numpy.array(backends.to_numpy(b)) for name, b in self.named_buffers()})
+        return state
+
+    def load_state_dict(self, state: dict, strict: bool = True) -> None:
+        """Copy arrays from ``state`` into the parameters and buffers, on their current device.
+
+        Raises KeyError for missing or unexpected keys (when strict) and ValueError naming
+        the key when a shape or dtype differs.
+        """
+        targets = dict(self.named_parameters())
+        buffers = dict(self.named_buffers())
+        expected = set(targets) | set(buffers)
+        if strict:
+            missing = sorted(expected - set(state))
+            unexpected = sorted(set(state) - expected)
+            if missing or unexpected:
+                raise KeyError(f"load_state_dict into {type(self).__name__}: missing keys {missing}, "
+                               f"unexpected keys {unexpected}")
+        for key, value in state.items():
+            if key not in expected:
+                continue
+            current = targets[key].data if key in targets else buffers[key]
+            value = numpy.asarray(backends.to_numpy(value))
+            if value.shape != current.shape:
+                raise ValueError(f"load_state_dict: {key!r} has shape {value.shape} in the state "
+                                 f"but {current.shape} in the model")
+            if value.dtype != current.dtype:
+                raise ValueError(f"load_state_dict: {key!r} has dtype {value.dtype} in the state "
+                                 f"but {current.dtype} in the model")
+            moved = backends.to_device(numpy.array(value), backends.backend_of(current).name)
+            if key in targets:
+                targets[key].data = moved
+            else:
+                self._set_buffer(key, moved)
+
+    def _set_buffer(self, dotted: str, array) -> None:
+        owner_name, _, name = dotted.rpartition(".")
+        owner = dict(self.named_modules())[owner_name]
+        owner._buffers[name] = array
+        object.__setattr__(owner, name, array)
+
+    def to(self, name: str) -> Module:
+        """Move every parameter and buffer to backend ``name`` ("numpy"/"cupy") in place.
+
+        Parameters keep their identity (optimizers holding them stay valid); gradients move too.
+        """
+        for p in self.parameters():
+            p.data = backends.to_device(p.data, name)
+            if p.grad is not None:
+                p.grad = backends.to_device(p.grad, name)
+        for dotted, b in list(self.named_buffers()):
+            self._set_buffer(dotted, backends.to_device(b, name))
+        return self
+
+    # ---- display -----------------------------------------------------------------
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        if not self._modules:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        lines = [f"  ({name}): " + repr(m).replace("\n", "\n  ") for name, m in self._modules.items()]
+        return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"

@@ -1,0 +1,87 @@
+"""Every op and layer: backward equals central differences in float64; inputs are never modified."""
+import numpy
+import pytest
+
+import dlcore
+from dlcore import Tensor
+from tests.cases import all_cases, all_module_cases
+from tests.harness import host_inputs
+
+CASES = all_cases()
+GRAD_CASES = [c for c in CASES if c.gradcheck]
+MODULE_CASES = all_module_cases()
+
+
+def _tensors(arrays):
+    return [Tensor(a) if a.dtype.kind == "f" else a for a in arrays]
+
+
+def _check(case, arrays):
+    floats = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
+
+    def fn(*float_tensors):
+        args = list(arrays)
+        for i, t in zip(floats, float_tensors):
+            args[i] = t
+        return case.fn(*args)
+
+    dlcore.gradcheck(fn, [arrays[i] for i in floats], atol=case.gc_atol, rtol=case.gc_rtol)
+
+
+@pytest.mark.parametrize("case", GRAD_CASES, ids=lambda c: c.name)
+def test_gradcheck(case):
+    _check(case, host_inputs(case))
+
+
+def _non_contiguous(a):
+    """The same values in a strided view (every other element of a doubled array)."""
+    if a.dtype.kind != "f" or a.ndim == 0:
+        return a
+    wide = numpy.zeros(a.shape[:-1] + (2 * a.shape[-1],), a.dtype)
+    wide[..., ::2] = a
+    view = wide[..., ::2]
+    assert not view.flags.c_contiguous or a.shape[-1] == 1
+    return view
+
+
+@pytest.mark.parametrize("case", GRAD_CASES, ids=lambda c: c.name)
+def test_gradcheck_non_contiguous(case):
+    _check(case, tuple(_non_contiguous(a) for a in host_inputs(case)))
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_inputs_not_modified(case):
+    arrays = host_inputs(case)
+    before = [a.copy() for a in arrays]
+    tensors = [Tensor(a, requires_grad=True) if a.dtype.kind == "f" else a for a in arrays]
+    y = case.fn(*tensors)
+    gy = numpy.random.default_rng(1).standard_normal(y.shape)
+    gy_before = gy.copy()
+    y.backward(gy)
+    for i, (a, b) in enumerate(zip(arrays, before)):
+        numpy.testing.assert_array_equal(a, b, err_msg=f"{case.name} modified input {i}")
+    numpy.testing.assert_array_equal(gy, gy_before, err_msg=f"{case.name} modified the incoming gradient")
+
+
+@pytest.mark.parametrize("case", MODULE_CASES, ids=lambda c: c.name)
+def test_module_gradcheck(case):
+    with dlcore.default_dtype("float64"):
+        layer = case.factory()
+    x = numpy.random.default_rng(0).standard_normal(case.input_shape)
+    if case.input_kind == "away_from_zero":
+        x = numpy.where(numpy.abs(x) < 0.1, 0.1, x)
+    params = list(layer.parameters())
+    assert all(p.dtype == numpy.float64 for p in params)
+    dlcore.gradcheck(lambda x, *p: layer(x), [x, *params])
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_float32_stays_float32(case):
+    arrays = host_inputs(case)
+    tensors = [Tensor(a.astype(numpy.float32), requires_grad=True) if a.dtype.kind == "f" else a for a in arrays]
+    y = case.fn(*tensors)
+    assert y.dtype == numpy.float32, f"{case.name} returned {y.dtype} for float32 inputs"
+    y.backward(numpy.ones(y.shape, numpy.float32))
+    for t in tensors:
+        if isinstance(t, Tensor) and t.grad is not None:
+            assert t.grad.dtype == numpy.float32
