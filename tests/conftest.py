@@ -5,10 +5,6 @@ import backends
 import dlcore
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "gpu: needs CuPy and a CUDA device (skipped without them)")
-
-
 def pytest_collection_modifyitems(config, items):
     if backends.cuda_available():
         return

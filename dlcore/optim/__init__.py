@@ -1,1 +1,12 @@
-"""Optimizers (being written)."""
+"""Optimizers: ``SGD``, ``Momentum``, ``Nesterov``, ``AdaGrad``, ``RMSprop``, ``Adam``.
+
+Each takes ``params`` (a Module, ``(name, Parameter)`` pairs or plain Parameters), its
+hyperparameters, ``weight_decay`` (L2: adds wd·θ to the gradient) and ``l1`` (adds
+l1·sign(θ)); and has ``step()``, ``zero_grad()``, ``state_dict()``, ``load_state_dict(d)``
+and a settable ``lr``. The update formulas are in each class's docstring.
+"""
+from dlcore.optim.adaptive import AdaGrad, Adam, RMSprop
+from dlcore.optim.optimizer import Optimizer, named_params
+from dlcore.optim.sgd import SGD, Momentum, Nesterov
+
+__all__ = ["Optimizer", "named_params", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]

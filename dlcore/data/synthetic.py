@@ -1,0 +1,50 @@
+"""Generated data sets of the course: XOR, the playground's two spirals, a noisy sine.
+
+Each returns NumPy arrays ``(x, y)``: x float32 of shape (n, features); y int64 class
+labels, or float32 targets of shape (n, 1) for regression. Seeded: same seed, same data.
+"""
+from __future__ import annotations
+
+import numpy
+
+
+def xor(n: int = 200, noise: float = 0.1, seed: int = 0):
+    """Points around the four corners of the unit square; class = x₁ XOR x₂.
+
+    ``n`` samples, each corner (a, b) ∈ {0,1}² with Gaussian noise of std ``noise``;
+    label a XOR b. With n ≤ 4 and noise 0 it is exactly the truth table.
+    """
+    rng = numpy.random.default_rng(seed)
+    corners = numpy.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=numpy.float64)
+    which = numpy.arange(n) % 4
+    x = corners[which] + noise * rng.standard_normal((n, 2))
+    y = (corners[which, 0] != corners[which, 1]).astype(numpy.int64)
+    return x.astype(numpy.float32), y
+
+
+def spiral(n: int = 400, noise: float = 0.1, turns: float = 1.75, seed: int = 0):
+    """The TensorFlow playground's two interleaved spirals; ``n`` points, half per arm.
+
+    Arm k ∈ {0, 1} at parameter s ∈ [0, 1): radius r = s, angle θ = 2π·turns·s + kπ,
+    point (r cos θ, r sin θ) plus Gaussian noise of std noise·r; label k.
+    """
+    rng = numpy.random.default_rng(seed)
+    half = n // 2
+    s = numpy.tile(numpy.linspace(0.0, 1.0, half, endpoint=False), 2)
+    k = numpy.repeat(numpy.arange(2), half)
+    theta = 2 * numpy.pi * turns * s + k * numpy.pi
+    x = numpy.stack([s * numpy.cos(theta), s * numpy.sin(theta)], axis=1)
+    x += noise * s[:, None] * rng.standard_normal(x.shape)
+    order = rng.permutation(2 * half)
+    return x[order].astype(numpy.float32), k[order].astype(numpy.int64)
+
+
+def sine(n: int = 200, noise: float = 0.05, seed: int = 0):
+    """y = sin 2πx + N(0, noise²) for x uniform on [0, 1]; x and y of shape (n, 1), float32."""
+    rng = numpy.random.default_rng(seed)
+    x = rng.uniform(0.0, 1.0, (n, 1))
+    y = numpy.sin(2 * numpy.pi * x) + noise * rng.standard_normal((n, 1))
+    return x.astype(numpy.float32), y.astype(numpy.float32)
+
+
+DATASETS = {"xor": xor, "spiral": spiral, "sine": sine}

@@ -1,0 +1,87 @@
+"""Per-coordinate adaptive learning rates: ``AdaGrad``, ``RMSprop``, ``Adam``.
+
+Throughout, g = ∇θ + weight_decay·θ + l1·sign(θ) (see ``Optimizer``), η = ``lr``, and
+squares and square roots are elementwise.
+"""
+from __future__ import annotations
+
+import math
+
+from dlcore.optim.optimizer import Optimizer
+
+
+def _ema(buf, x, decay: float) -> None:
+    """buf ← decay · buf + (1 − decay) · x, in place."""
+    buf *= decay
+    buf += (1.0 - decay) * x
+
+
+def _adaptive_step(xp, param, num, sq, lr: float, eps: float) -> None:
+    """param ← param − lr · num / (√sq + eps), in place, through one scratch array."""
+    d = xp.empty_like(param)
+    xp.sqrt(sq, out=d)
+    d += eps
+    xp.divide(num, d, out=d)
+    d *= lr
+    param -= d
+
+
+class AdaGrad(Optimizer):
+    """AdaGrad (h: running sum of squared gradients):
+
+        h ← h + g²;   θ ← θ − η g / (√h + ε)
+    """
+
+    buffers = ("h",)
+
+    def __init__(self, params, lr: float = 0.01, eps: float = 1e-8, weight_decay: float = 0.0, l1: float = 0.0):
+        super().__init__(params, lr, weight_decay, l1, eps=eps)
+
+    def update(self, xp, param, g, state):
+        h = state["h"]
+        h += g * g
+        _adaptive_step(xp, param, g, h, self.lr, self.eps)
+
+
+class RMSprop(Optimizer):
+    """RMSprop (h: exponential average of squared gradients, α = ``alpha``):
+
+        h ← α h + (1 − α) g²;   θ ← θ − η g / (√h + ε)
+    """
+
+    buffers = ("h",)
+
+    def __init__(self, params, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, l1: float = 0.0):
+        super().__init__(params, lr, weight_decay, l1, alpha=alpha, eps=eps)
+
+    def update(self, xp, param, g, state):
+        h = state["h"]
+        _ema(h, g * g, self.alpha)
+        _adaptive_step(xp, param, g, h, self.lr, self.eps)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba), t = the step count (``self.t``, 1 at the first step):
+
+        m ← β1 m + (1 − β1) g;   v ← β2 v + (1 − β2) g²
+        m̂ = m / (1 − β1ᵗ);   v̂ = v / (1 − β2ᵗ);   θ ← θ − η m̂ / (√v̂ + ε)
+
+    Computed as θ ← θ − η_t m / (√v + ε_t) with η_t = η √(1−β2ᵗ) / (1−β1ᵗ) and
+    ε_t = ε √(1−β2ᵗ), which is the same expression multiplied through by √(1−β2ᵗ) and
+    needs no bias-corrected copies of m and v. t counts ``step()`` calls of this optimizer,
+    so a parameter skipped (grad None) at some steps still uses the global t.
+    """
+
+    buffers = ("m", "v")
+
+    def __init__(self, params, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+                 weight_decay: float = 0.0, l1: float = 0.0):
+        super().__init__(params, lr, weight_decay, l1, beta1=beta1, beta2=beta2, eps=eps)
+
+    def update(self, xp, param, g, state):
+        _ema(state["m"], g, self.beta1)
+        _ema(state["v"], g * g, self.beta2)
+        root_c2 = math.sqrt(1.0 - self.beta2 ** self.t)
+        _adaptive_step(xp, param, state["m"], state["v"],
+                       self.lr * root_c2 / (1.0 - self.beta1 ** self.t), self.eps * root_c2)

@@ -1,0 +1,166 @@
+"""``Optimizer``: the base class every update rule plugs into.
+
+``step()`` walks the parameters in order; for each one with a gradient it forms
+
+    g = ∇θ + weight_decay · θ + l1 · sign(θ)
+
+(without touching ``p.grad``, which may be shared) and calls the subclass's
+``update(xp, param, g, state)``, which changes the array ``param`` (``p.data``) in place.
+``state`` is that parameter's dict of buffers (the names in ``buffers``), created lazily as
+zeros on the parameter's device with its dtype, and keyed by the parameter's dotted name so
+training can be saved and resumed. Each ``update`` is written once against ``xp``; a fused
+CuPy kernel can later replace one subclass's ``update`` without touching the others.
+Nothing here synchronises with the device: hyperparameters, the step count and bias
+corrections are Python numbers.
+"""
+from __future__ import annotations
+
+import numpy
+
+import backends
+from dlcore.core import Tensor
+
+
+def named_params(params) -> dict[str, Tensor]:
+    """{name: parameter} from a Module, (name, parameter) pairs, a dict, or plain parameters.
+
+    Plain parameters are named "0", "1", … in order. Raises ValueError for an empty list,
+    a repeated name or a parameter given twice, and TypeError for anything but tensors.
+    """
+    if hasattr(params, "named_parameters"):
+        params = params.named_parameters()
+    elif isinstance(params, dict):
+        params = params.items()
+    items = list(params)
+    if not items:
+        raise ValueError("optimizer got an empty parameter list; pass a Module, "
+                         "model.named_parameters() or a list of Parameters")
+    pairs = []
+    for i, item in enumerate(items):
+        if isinstance(item, Tensor):
+            pairs.append((str(i), item))
+        elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], Tensor):
+            pairs.append((str(item[0]), item[1]))
+        else:
+            raise TypeError(f"optimizer parameter {i} is a {type(item).__name__}; expected a "
+                            f"Parameter/Tensor or a (name, Parameter) pair")
+    named = dict(pairs)
+    if len(named) != len(pairs):
+        raise ValueError(f"optimizer got repeated parameter names: {[n for n, _ in pairs]}")
+    if len({id(p) for p in named.values()}) != len(named):
+        raise ValueError("optimizer got the same parameter twice (it would be updated twice)")
+    return named
+
+
+class Optimizer:
+    """Base class: applies ``update`` to every parameter with a gradient.
+
+    ``Optimizer(params, lr, weight_decay=0.0, l1=0.0, **hyper)``: ``params`` as in
+    ``named_params``; ``weight_decay`` adds wd·θ (L2) and ``l1`` adds l1·sign(θ) to the
+    gradient. Every hyperparameter (``lr`` included) is a plain attribute that may be
+    changed between steps (learning-rate schedules do). Subclasses set ``buffers`` (names of
+    per-parameter state arrays) and implement ``update``.
+    """
+
+    buffers: tuple[str, ...] = ()
+
+    def __init__(self, params, lr: float, weight_decay: float = 0.0, l1: float = 0.0, **hyper):
+        self.params = named_params(params)
+        self._hyper_names = ("lr", *hyper, "weight_decay", "l1")
+        for name, value in dict(hyper, lr=lr, weight_decay=weight_decay, l1=l1).items():
+            if float(value) < 0:
+                raise ValueError(f"{type(self).__name__}: {name} must be >= 0, got {value}")
+            setattr(self, name, float(value))
+        self.t = 0
+        self.state: dict[str, dict] = {}
+
+    def __repr__(self) -> str:
+        hyper = ", ".join(f"{k}={getattr(self, k)}" for k in self._hyper_names)
+        return f"{type(self).__name__}({len(self.params)} parameters, {hyper})"
+
+    # ---- the step ---------------------------------------------------------------------
+    def update(self, xp, param, g, state: dict) -> None:
+        """Change ``param`` in place from the gradient ``g`` (read only) and ``state``."""
+        raise NotImplementedError
+
+    def step(self) -> None:
+        """One update of every parameter whose ``grad`` is not None; ``t`` counts steps."""
+        self.t += 1
+        for name, p in self.params.items():
+            if p.grad is None:
+                continue
+            op = f"{type(self).__name__}.step on {name!r}"
+            xp = backends.backend_for((p.data, p.grad), op=op).xp
+            if p.grad.shape != p.data.shape:
+                raise ValueError(f"{op}: gradient shape {p.grad.shape} != parameter shape {p.data.shape}")
+            state = self.state.get(name)
+            if state is None:
+                state = self.state[name] = {b: xp.zeros_like(p.data) for b in self.buffers}
+            self.update(xp, p.data, self._gradient(xp, p), state)
+
+    def _gradient(self, xp, p):
+        """g = grad + wd·θ + l1·sign(θ): ``p.grad`` itself when both are 0, else a new array."""
+        g = p.grad
+        if self.weight_decay:
+            g = g + self.weight_decay * p.data
+        if self.l1:
+            g = g + self.l1 * xp.sign(p.data)
+        return g
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``grad`` to None."""
+        for p in self.params.values():
+            p.grad = None
+
+    # ---- saving and resuming --------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """{"type", "hyper", "step", "params", "state"} as plain Python and NumPy copies.
+
+        ``state`` is {parameter name: {buffer name: NumPy array}} for the parameters that
+        have been stepped; ``params`` lists every parameter name, in order.
+        """
+        return {
+            "type": type(self).__name__,
+            "hyper": {k: getattr(self, k) for k in self._hyper_names},
+            "step": self.t,
+            "params": list(self.params),
+            "state": {name: {b: numpy.array(backends.to_numpy(a)) for b, a in bufs.items()}
+                      for name, bufs in self.state.items()},
+        }
+
+    def load_state_dict(self, d: dict) -> None:
+        """Restore hyperparameters, step count and state from ``state_dict()`` output.
+
+        Raises ValueError when the optimizer type or an array's shape differs, KeyError
+        naming the missing/unexpected parameter or buffer names. Arrays go to each
+        parameter's current device and dtype.
+        """
+        cls = type(self).__name__
+        if d.get("type") != cls:
+            raise ValueError(f"load_state_dict: the state is for {d.get('type')!r}, this optimizer is {cls!r}")
+        names = list(d.get("params", d["state"]))
+        missing = [n for n in self.params if n not in names]
+        unexpected = [n for n in names if n not in self.params]
+        unexpected += [n for n in d["state"] if n not in self.params and n not in unexpected]
+        if missing or unexpected:
+            raise KeyError(f"{cls}.load_state_dict: missing parameter names {missing}, "
+                           f"unexpected names {unexpected}")
+        state = {}
+        for name, bufs in d["state"].items():
+            p = self.params[name]
+            if set(bufs) != set(self.buffers):
+                raise KeyError(f"{cls}.load_state_dict: {name!r} has buffers {sorted(bufs)}, "
+                               f"expected {sorted(self.buffers)}")
+            state[name] = {}
+            for b in self.buffers:
+                a = numpy.asarray(backends.to_numpy(bufs[b]))
+                if a.shape != p.data.shape:
+                    raise ValueError(f"{cls}.load_state_dict: {name}.{b} has shape {a.shape} in the "
+                                     f"state but parameter {name!r} has shape {p.data.shape}")
+                host = numpy.array(a, dtype=p.data.dtype)  # a fresh copy: the dict is not shared
+                state[name][b] = backends.to_device(host, backends.backend_of(p.data).name)
+        for k in self._hyper_names:
+            if k in d["hyper"]:
+                setattr(self, k, float(d["hyper"][k]))
+        self.t = int(d["step"])
+        self.state = state

@@ -1,0 +1,87 @@
+"""The backend shim: choosing a backend, moving arrays, and refusing mixed devices."""
+import logging
+
+import numpy
+import pytest
+
+import backends
+import dlcore
+from dlcore import Tensor
+from backends._base import Backend
+
+
+def test_numpy_backend_basics():
+    b = backends.use("numpy")
+    assert backends.current() is b and b.xp is numpy and b.name == "numpy"
+    a = numpy.arange(3.0)
+    assert backends.get_array_module(a) is numpy
+    assert backends.to_numpy(a) is a
+    assert backends.to_device(a, "numpy") is a
+
+
+def test_unknown_backend_name():
+    with pytest.raises(ValueError, match="unknown backend 'tpu'"):
+        backends.use("tpu")
+
+
+def test_auto_logs_its_choice(caplog):
+    with caplog.at_level(logging.INFO, logger="dlcore"):
+        chosen = backends.use("auto")
+    assert chosen.name in ("numpy", "cupy")
+    assert any("dlcore backend:" in r.getMessage() for r in caplog.records)
+
+
+def test_environment_variable_picks_backend(monkeypatch):
+    monkeypatch.setattr(backends, "_current", None)
+    monkeypatch.setenv("DLCORE_BACKEND", "numpy")
+    assert backends.current().name == "numpy"
+
+
+@pytest.mark.skipif(backends.cuda_available(), reason="CUDA is here")
+def test_cupy_missing_says_how_to_install():
+    with pytest.raises(backends.BackendUnavailableError, match=r"pip install dlcore\[cuda12\]|nvidia-smi"):
+        backends.use("cupy")
+
+
+class _FakeDeviceArray(numpy.ndarray):
+    """A NumPy array that the shim takes for a CuPy array (its type lives in a 'cupy' module)."""
+
+
+_FakeDeviceArray.__module__ = "cupy._fake"
+
+
+class _FakeCupy(Backend):
+    name = "cupy"
+    xp = numpy
+
+
+def test_mixed_devices_raise_naming_op_and_inputs(monkeypatch):
+    monkeypatch.setitem(backends._instances, "cupy", _FakeCupy())
+    host = Tensor(numpy.ones((2, 3), numpy.float32))
+    device = Tensor(numpy.ones((2, 3), numpy.float32).view(_FakeDeviceArray))
+    with pytest.raises(backends.DeviceMismatchError) as info:
+        host + device
+    message = str(info.value)
+    assert "Add" in message and "input 0: numpy (2, 3)" in message and "input 1: cupy (2, 3)" in message
+    assert "to('cupy')" in message
+
+
+@pytest.mark.gpu
+def test_mixed_numpy_cupy_raises_on_gpu():
+    a = Tensor(numpy.ones((2, 2), numpy.float32))
+    b = Tensor(numpy.ones((2, 2), numpy.float32)).to("cupy")
+    with pytest.raises(backends.DeviceMismatchError, match="MatMul"):
+        a @ b
+    layer = dlcore.nn.Linear(2, 3)
+    with pytest.raises(backends.DeviceMismatchError, match="Linear"):
+        layer(b)
+
+
+@pytest.mark.gpu
+def test_round_trip_between_devices():
+    a = numpy.random.default_rng(0).standard_normal((3, 4)).astype(numpy.float32)
+    on_gpu = backends.to_device(a, "cupy")
+    assert backends.backend_of(on_gpu).name == "cupy"
+    numpy.testing.assert_array_equal(backends.to_numpy(on_gpu), a)
+    backends.use("cupy")
+    assert Tensor([1.0, 2.0]).device == "cupy"

@@ -1,0 +1,53 @@
+"""Generated data sets and the array loader."""
+import numpy
+import pytest
+
+from dlcore.data import ArrayLoader, sine, spiral, xor
+
+
+def test_xor_truth_table_without_noise():
+    x, y = xor(4, noise=0.0)
+    numpy.testing.assert_array_equal(x, [[0, 0], [0, 1], [1, 0], [1, 1]])
+    numpy.testing.assert_array_equal(y, [0, 1, 1, 0])
+    assert x.dtype == numpy.float32 and y.dtype == numpy.int64
+
+
+def test_spiral_is_two_balanced_interleaved_arms():
+    x, y = spiral(400, noise=0.0)
+    assert x.shape == (400, 2) and numpy.bincount(y).tolist() == [200, 200]
+    # without noise, arm 1 is arm 0 rotated by π: each point's mirror belongs to the other arm
+    radius = numpy.hypot(x[:, 0], x[:, 1])
+    assert radius.max() < 1.0
+    x2, y2 = spiral(400, noise=0.0)
+    numpy.testing.assert_array_equal(x, x2)
+
+
+def test_sine_targets():
+    x, y = sine(500, noise=0.0)
+    numpy.testing.assert_allclose(y, numpy.sin(2 * numpy.pi * x), atol=1e-6)
+
+
+def test_loader_draws_each_sample_once_per_epoch():
+    x = numpy.arange(10, dtype=numpy.float32)[:, None]
+    y = numpy.arange(10)
+    loader = ArrayLoader(x, y, batch_size=3, seed=1)
+    assert len(loader) == 4
+    for _ in range(2):
+        seen = numpy.concatenate([yb for _, yb in loader])
+        assert sorted(seen.tolist()) == list(range(10))
+    epoch1 = [yb.tolist() for _, yb in ArrayLoader(x, y, 3, seed=1)]
+    epoch1_again = [yb.tolist() for _, yb in ArrayLoader(x, y, 3, seed=1)]
+    assert epoch1 == epoch1_again
+    for xb, yb in loader:
+        numpy.testing.assert_array_equal(xb[:, 0], yb)
+
+
+def test_loader_drop_last_and_no_shuffle():
+    x = numpy.arange(10, dtype=numpy.float32)[:, None]
+    loader = ArrayLoader(x, numpy.arange(10), batch_size=4, shuffle=False, drop_last=True)
+    assert [yb.tolist() for _, yb in loader] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+
+
+def test_loader_rejects_mismatched_lengths():
+    with pytest.raises(ValueError, match="x has 3 samples but y has 2"):
+        ArrayLoader(numpy.zeros((3, 1)), numpy.zeros(2))
