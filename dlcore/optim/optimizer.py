@@ -68,11 +68,18 @@ class Optimizer:
         self.params = named_params(params)
         self._hyper_names = ("lr", *hyper, "weight_decay", "l1")
         for name, value in dict(hyper, lr=lr, weight_decay=weight_decay, l1=l1).items():
-            if float(value) < 0:
-                raise ValueError(f"{type(self).__name__}: {name} must be >= 0, got {value}")
-            setattr(self, name, float(value))
+            setattr(self, name, value)
         self.t = 0
         self.state: dict[str, dict] = {}
+
+    def __setattr__(self, name, value):
+        # hyperparameters are kept as Python floats: a NumPy float64 scalar would turn
+        # float32 updates into float64 temporaries under NumPy 2's promotion rules
+        if name in self.__dict__.get("_hyper_names", ()):
+            value = float(value)
+            if value < 0:
+                raise ValueError(f"{type(self).__name__}: {name} must be >= 0, got {value}")
+        object.__setattr__(self, name, value)
 
     def __repr__(self) -> str:
         hyper = ", ".join(f"{k}={getattr(self, k)}" for k in self._hyper_names)
@@ -161,6 +168,6 @@ class Optimizer:
                 state[name][b] = backends.to_device(host, backends.backend_of(p.data).name)
         for k in self._hyper_names:
             if k in d["hyper"]:
-                setattr(self, k, float(d["hyper"][k]))
+                setattr(self, k, d["hyper"][k])
         self.t = int(d["step"])
         self.state = state

@@ -101,7 +101,7 @@ class _Display:
         if self.bar is not None:
             self.bar.update(self.task, completed=epoch, info=format_row(row))
         else:
-            self.console.print(format_row(row), highlight=False)
+            self.console.print(format_row(row), highlight=False, soft_wrap=True)
 
     def __exit__(self, *exc):
         if self.bar is not None:

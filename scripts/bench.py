@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+"""Time full training steps (forward, backward, optimizer) of fixed workloads.
+
+    python scripts/bench.py [--backend auto|numpy|cupy] [--workloads W1,W1-big] [--json out.json]
+
+For each workload: median milliseconds per step of dlcore after warm-up, synchronised with
+the device; in the same run, PyTorch with the identical model when ``torch`` imports (TF32
+off unless --tf32), and the GEMM floor (the step's matrix products alone, same library).
+Prints a rich table and writes JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy  # noqa: E402
+
+import backends  # noqa: E402
+import dlcore  # noqa: E402
+from dlcore import Tensor, losses, optim  # noqa: E402
+from dlcore.models import MLP  # noqa: E402
+
+WORKLOADS = {
+    # name: (layer sizes, batch)
+    "W1": ([784, 1024, 1024, 10], 128),
+    "W1-big": ([784, 4096, 4096, 10], 1024),
+}
+
+
+def median_ms(step, sync, steps: int, repeats: int, warmup: int) -> float:
+    """Median over ``repeats`` blocks of ``steps`` calls of wall time per call, in ms."""
+    for _ in range(warmup):
+        step()
+    sync()
+    blocks = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        sync()
+        blocks.append((time.perf_counter() - start) * 1e3 / steps)
+    return statistics.median(blocks)
+
+
+def make_data(sizes, batch, seed=0):
+    rng = numpy.random.default_rng(seed)
+    return rng.standard_normal((batch, sizes[0])).astype(numpy.float32), rng.integers(0, sizes[-1], batch)
+
+
+def bench_dlcore(sizes, batch, args):
+    backend = backends.current()
+    dlcore.manual_seed(0)
+    model = MLP(sizes, activation="relu")
+    opt = optim.Momentum(model, lr=0.01, momentum=0.9)
+    loss_fn = losses.CrossEntropyLoss()
+    x_host, t_host = make_data(sizes, batch)
+    x, t = Tensor(backend.from_numpy(x_host)), backend.from_numpy(t_host)
+
+    def step():
+        loss = loss_fn(model(x), t)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    pool = getattr(backend.xp, "get_default_memory_pool", None)
+    if pool is not None:
+        pool().free_all_blocks()
+    ms = median_ms(step, backend.synchronize, args.steps, args.repeats, args.warmup)
+    peak = pool().total_bytes() if pool is not None else None
+    return ms, peak, model
+
+
+def bench_gemm_floor(sizes, batch, args):
+    """The step's matrix products alone: per layer x@W, g@Wᵀ (not for the first layer), xᵀ@g."""
+    backend = backends.current()
+    xp = backend.xp
+    rng = numpy.random.default_rng(0)
+    ops = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        x = backend.from_numpy(rng.standard_normal((batch, n_in)).astype(numpy.float32))
+        w = backend.from_numpy(rng.standard_normal((n_in, n_out)).astype(numpy.float32))
+        g = backend.from_numpy(rng.standard_normal((batch, n_out)).astype(numpy.float32))
+        ops.append((x, w, g, i > 0))
+
+    def step():
+        for x, w, g, needs_gx in ops:
+            xp.matmul(x, w)
+            if needs_gx:
+                xp.matmul(g, w.T)
+            xp.matmul(x.T, g)
+
+    return median_ms(step, backend.synchronize, args.steps, args.repeats, args.warmup)
+
+
+def bench_torch(sizes, batch, args, dl_model):
+    try:
+        import torch
+    except ImportError:
+        return None, None
+    device = "cuda" if backends.current().name == "cupy" and torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        torch.set_num_threads(args.threads or os.cpu_count())
+    torch.backends.cuda.matmul.allow_tf32 = args.tf32
+    torch.backends.cudnn.allow_tf32 = args.tf32
+    layers = []
+    linears = [m for m in dl_model if isinstance(m, dlcore.nn.Linear)]
+    for i, lin in enumerate(linears):
+        t_lin = torch.nn.Linear(lin.in_features, lin.out_features)
+        with torch.no_grad():
+            t_lin.weight.copy_(torch.from_numpy(lin.weight.numpy().T.copy()))
+            t_lin.bias.zero_()
+        layers.append(t_lin)
+        if i < len(linears) - 1:
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(*layers).to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    x_host, t_host = make_data(sizes, batch)
+    x, t = torch.from_numpy(x_host).to(device), torch.from_numpy(t_host).to(device)
+
+    def step():
+        loss = loss_fn(model(x), t)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    ms = median_ms(step, sync, args.steps, args.repeats, args.warmup)
+    peak = torch.cuda.max_memory_allocated() if device == "cuda" else None
+    return ms, peak
+
+
+def versions():
+    info = {"python": platform.python_version(), "numpy": numpy.__version__, "machine": platform.machine()}
+    backend = backends.current()
+    info["device"] = backend.device_name
+    if backend.name == "cupy":
+        info["cupy"] = backend.xp.__version__
+    try:
+        import torch
+        info["torch"] = torch.__version__
+    except ImportError:
+        pass
+    return info
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", default="auto", choices=["auto", "numpy", "cupy"])
+    parser.add_argument("--workloads", default=",".join(WORKLOADS), help=f"comma list of {', '.join(WORKLOADS)}")
+    parser.add_argument("--steps", type=int, default=20, help="steps per timed block")
+    parser.add_argument("--repeats", type=int, default=5, help="timed blocks; the median is reported")
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads for PyTorch (0: all)")
+    parser.add_argument("--tf32", action="store_true", help="allow TF32 in PyTorch (off for headline figures)")
+    parser.add_argument("--json", default="bench.json", help="where to write the results")
+    args = parser.parse_args(argv)
+    backends.use(args.backend)
+
+    results = {"backend": backends.current().name, "versions": versions(), "workloads": {}}
+    for name in args.workloads.split(","):
+        if name not in WORKLOADS:
+            parser.error(f"unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")
+        sizes, batch = WORKLOADS[name]
+        ms, peak, model = bench_dlcore(sizes, batch, args)
+        floor = bench_gemm_floor(sizes, batch, args)
+        torch_ms, torch_peak = bench_torch(sizes, batch, args, model)
+        results["workloads"][name] = {
+            "sizes": sizes, "batch": batch, "dlcore_ms": ms, "gemm_floor_ms": floor, "torch_ms": torch_ms,
+            "ratio_vs_torch": ms / torch_ms if torch_ms else None, "ratio_vs_floor": ms / floor,
+            "dlcore_pool_bytes": peak, "torch_peak_bytes": torch_peak,
+        }
+    _print_table(results)
+    tmp = Path(args.json).with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(results, indent=2))
+    tmp.replace(args.json)
+    return 0
+
+
+def _print_table(results):
+    from rich.console import Console
+    from rich.table import Table
+
+    def fmt(v, spec=".3f"):
+        return "—" if v is None else format(v, spec)
+
+    table = Table(title=f"dlcore bench on {results['backend']} ({results['versions']['device']})")
+    for col in ("workload", "dlcore ms", "torch ms", "GEMM floor ms", "× torch", "× floor", "pool MiB", "torch MiB"):
+        table.add_column(col, justify="right")
+    for name, r in results["workloads"].items():
+        mib = lambda b: None if b is None else b / 2**20  # noqa: E731
+        table.add_row(name, fmt(r["dlcore_ms"]), fmt(r["torch_ms"]), fmt(r["gemm_floor_ms"]),
+                      fmt(r["ratio_vs_torch"], ".2f"), fmt(r["ratio_vs_floor"], ".2f"),
+                      fmt(mib(r["dlcore_pool_bytes"]), ".1f"), fmt(mib(r["torch_peak_bytes"]), ".1f"))
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
