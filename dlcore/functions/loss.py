@@ -1,0 +1,356 @@
+"""Loss functions, each one coarse Function with a hand-derived backward.
+
+Notation: y is the prediction (first argument), t the target (second argument), r = y − t
+the residual and m = t·y the margin. A target is a Tensor or an array of y's shape; it is
+cast to y's dtype (so float64 targets never upcast float32 predictions). Cross-entropy also
+takes integer class labels of shape (N,). When a floating target is a Tensor that requires a
+gradient it gets one (∂L/∂t is stated with each loss); otherwise targets are constants.
+
+Reduction, ``reduction="mean"|"sum"|"none"``:
+
+* elementwise losses (MSE, MAE, binary cross-entropy from probabilities or logits, logistic,
+  exponential, hinge, quantile, Huber, ε-insensitive): "none" gives the elementwise losses
+  lᵢ in y's shape, "mean" their mean over all n elements (= the batch mean of the per-sample
+  means), "sum" their sum;
+* per-sample losses (sum of squares, cross-entropy): "none" gives one value per sample,
+  shape (N,) (½Σ(y−t)² over the non-batch axes, or −Σ_c t_c ln softmax(y)_c), "mean" the
+  batch mean of those (divides by N), "sum" their sum.
+
+Each loss is a single graph node: forward computes the elementwise value and reduces it,
+backward multiplies the elementwise derivatives by the incoming gradient (divided by n or N
+for "mean"). Nothing here synchronises with the device, so the margin losses do not check
+that t ∈ {−1, +1} and cross-entropy does not check that labels lie in [0, C) (NumPy raises
+IndexError for labels ≥ C, CuPy wraps them around; negative labels wrap on both).
+"""
+from __future__ import annotations
+
+from dlcore.core import Function
+from dlcore.functions.activation import _sigmoid, log_softmax_array
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _shape(a):
+    return getattr(a, "shape", ())
+
+
+class Loss(Function):
+    """Base of the losses: an elementwise value l(y, t), reduced as the module docstring says.
+
+    Subclasses set ``name`` (the public loss class, for error messages) and implement
+    ``value(xp, y, t)`` → l elementwise, saving on ``self`` what the derivatives need, and
+    ``grad_y(xp)`` → ∂l/∂y, ``grad_t(xp)`` → ∂l/∂t, both elementwise. ``per_sample = True``
+    makes "none" sum l over the non-batch axes and "mean" divide by the batch size N.
+    """
+
+    per_sample = False
+
+    def __init__(self, reduction="mean"):
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"{self.name}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        self.reduction = reduction
+
+    def targets(self, xp, y, t):
+        """``t`` as an array of ``y``'s dtype, after checking that it has ``y``'s shape."""
+        if _shape(t) != y.shape:
+            raise ValueError(f"{self.name}: prediction shape {y.shape} and target shape {_shape(t)} differ; "
+                             f"they must be equal")
+        return xp.asarray(t, dtype=y.dtype)
+
+    def forward(self, xp, y, t):
+        l = self.value(xp, y, self.targets(xp, y, t))
+        self.ndim = y.ndim
+        if self.reduction == "none":
+            return l.sum(axis=tuple(range(1, l.ndim))) if self.per_sample and l.ndim > 1 else l
+        self.n = (l.shape[0] if l.ndim else 1) if self.per_sample else l.size
+        total = l.sum()
+        return total / self.n if self.reduction == "mean" else total
+
+    def backward(self, xp, g):
+        if self.reduction == "mean":
+            g = g / self.n
+        elif self.reduction == "none" and self.per_sample:  # one gradient per sample, spread over its elements
+            g = g.reshape(g.shape + (1,) * (self.ndim - g.ndim))
+        need_y, need_t = self.needs_input_grad
+        return self.grad_y(xp) * g if need_y else None, self.grad_t(xp) * g if need_t else None
+
+    def value(self, xp, y, t):
+        raise NotImplementedError
+
+    def grad_y(self, xp):
+        raise NotImplementedError
+
+    def grad_t(self, xp):
+        raise NotImplementedError
+
+
+class ResidualLoss(Loss):
+    """l = f(r) of the residual r = y − t;  ∂l/∂y = f′(r), ∂l/∂t = −f′(r) (subclasses give f, f′)."""
+
+    def value(self, xp, y, t):
+        self.r = y - t
+        return self.f(xp, self.r)
+
+    def grad_y(self, xp):
+        return self.df(xp, self.r)
+
+    def grad_t(self, xp):
+        return -self.df(xp, self.r)
+
+
+class MarginLoss(Loss):
+    """l = f(m) of the margin m = t·y, t ∈ {−1, +1};  ∂l/∂y = f′(m)·t, ∂l/∂t = f′(m)·y."""
+
+    def value(self, xp, y, t):
+        self.y, self.t, self.m = y, t, t * y
+        return self.f(xp, self.m)
+
+    def grad_y(self, xp):
+        return self.df(xp, self.m) * self.t
+
+    def grad_t(self, xp):
+        return self.df(xp, self.m) * self.y
+
+
+class HalfSquaredError(ResidualLoss):
+    """Sum of squares, per sample: L = ½ Σ (y − t)² over the non-batch axes;  ∂l/∂y = y − t."""
+
+    name = "SumSquaredError"
+    per_sample = True
+
+    def f(self, xp, r): return 0.5 * r * r
+    def df(self, xp, r): return r
+
+
+class SquaredError(ResidualLoss):
+    """Mean squared error: l = (y − t)²;  ∂l/∂y = 2(y − t)."""
+
+    name = "MSELoss"
+
+    def f(self, xp, r): return r * r
+    def df(self, xp, r): return 2 * r
+
+
+class AbsoluteError(ResidualLoss):
+    """Mean absolute error: l = |y − t|;  ∂l/∂y = sign(y − t) (0 at y = t)."""
+
+    name = "MAELoss"
+
+    def f(self, xp, r): return xp.abs(r)
+    def df(self, xp, r): return xp.sign(r)
+
+
+class Huber(ResidualLoss):
+    """l = ½r² if |r| ≤ δ else δ(|r| − ½δ), r = y − t;  ∂l/∂y = clip(r, −δ, δ). Quadratic near 0,
+    linear (robust to outliers) beyond δ, continuous with a continuous derivative at |r| = δ."""
+
+    name = "HuberLoss"
+
+    def __init__(self, delta=1.0, reduction="mean"):
+        if not delta > 0:
+            raise ValueError(f"HuberLoss: delta must be > 0, got {delta}")
+        super().__init__(reduction)
+        self.delta = delta
+
+    def f(self, xp, r):
+        a, d = xp.abs(r), self.delta
+        return xp.where(a <= d, 0.5 * r * r, d * (a - 0.5 * d))
+
+    def df(self, xp, r): return xp.clip(r, -self.delta, self.delta)
+
+
+class Quantile(ResidualLoss):
+    """τ-quantile (pinball) loss: l = (1−τ)·max(y−t, 0) + τ·max(t−y, 0);
+    ∂l/∂y = 1−τ if y > t else −τ. Its minimiser over y is the τ-quantile of t."""
+
+    name = "QuantileLoss"
+
+    def __init__(self, tau=0.5, reduction="mean"):
+        if not 0 < tau < 1:
+            raise ValueError(f"QuantileLoss: tau must lie in (0, 1), got {tau}")
+        super().__init__(reduction)
+        self.tau = tau
+
+    def f(self, xp, r): return xp.maximum((1 - self.tau) * r, -self.tau * r)
+    def df(self, xp, r): return (r > 0).astype(r.dtype) - self.tau
+
+
+class EpsilonInsensitive(ResidualLoss):
+    """ε-insensitive loss (support-vector regression): l = max(|t − y| − ε, 0);
+    ∂l/∂y = sign(y − t) if |y − t| > ε else 0 (no penalty inside the tube)."""
+
+    name = "EpsilonInsensitiveLoss"
+
+    def __init__(self, epsilon=0.1, reduction="mean"):
+        if not epsilon >= 0:
+            raise ValueError(f"EpsilonInsensitiveLoss: epsilon must be ≥ 0, got {epsilon}")
+        super().__init__(reduction)
+        self.epsilon = epsilon
+
+    def f(self, xp, r): return xp.maximum(xp.abs(r) - self.epsilon, 0)
+    def df(self, xp, r): return xp.sign(r) * (xp.abs(r) > self.epsilon)
+
+
+class Logistic(MarginLoss):
+    """Logistic loss: l = ln(1 + e^(−m)), m = t·y, evaluated as max(−m, 0) + ln(1 + e^(−|m|)) so it
+    never overflows;  ∂l/∂m = −σ(−m)."""
+
+    name = "LogisticLoss"
+
+    def f(self, xp, m): return xp.maximum(-m, 0) + xp.log1p(xp.exp(-xp.abs(m)))
+    def df(self, xp, m): return -_sigmoid(xp, -m)
+
+
+class Exponential(MarginLoss):
+    """Exponential (AdaBoost) loss: l = e^(−m), m = t·y;  ∂l/∂m = −e^(−m)."""
+
+    name = "ExponentialLoss"
+
+    def f(self, xp, m): return xp.exp(-m)
+    def df(self, xp, m): return -xp.exp(-m)
+
+
+class Hinge(MarginLoss):
+    """Hinge loss: l = max(1 − m, 0), m = t·y;  ∂l/∂m = −1 if m < 1 else 0."""
+
+    name = "HingeLoss"
+
+    def f(self, xp, m): return xp.maximum(1 - m, 0)
+    def df(self, xp, m): return -(m < 1).astype(m.dtype)
+
+
+class BinaryCrossEntropy(Loss):
+    """Binary cross-entropy from probabilities: l = −[t ln p + (1−t) ln(1−p)], p = clip(y, ε, 1−ε);
+    ∂l/∂y = (p − t) / (p(1−p)) inside [ε, 1−ε], 0 where the clip is active;
+    ∂l/∂t = ln(1−p) − ln p. The clip keeps the loss finite at y = 0 and y = 1."""
+
+    name = "BinaryCrossEntropy"
+
+    def __init__(self, eps=1e-7, reduction="mean"):
+        if not 0 < eps < 0.5:
+            raise ValueError(f"BinaryCrossEntropy: eps must lie in (0, 0.5), got {eps}")
+        super().__init__(reduction)
+        self.eps = eps
+
+    def value(self, xp, y, t):
+        self.inside = (y >= self.eps) & (y <= 1 - self.eps)
+        self.p, self.t = xp.clip(y, self.eps, 1 - self.eps), t
+        return -(t * xp.log(self.p) + (1 - t) * xp.log1p(-self.p))
+
+    def grad_y(self, xp):
+        p = self.p
+        return (p - self.t) / (p * (1 - p)) * self.inside
+
+    def grad_t(self, xp):
+        return xp.log1p(-self.p) - xp.log(self.p)
+
+
+class SigmoidBinaryCrossEntropy(Loss):
+    """Binary cross-entropy from logits x: l = −[t ln σ(x) + (1−t) ln(1−σ(x))], evaluated stably as
+    max(x, 0) − x·t + ln(1 + e^(−|x|));  ∂l/∂x = σ(x) − t,  ∂l/∂t = −x."""
+
+    name = "BCEWithLogitsLoss"
+
+    def value(self, xp, y, t):
+        self.x, self.t = y, t
+        return xp.maximum(y, 0) - y * t + xp.log1p(xp.exp(-xp.abs(y)))
+
+    def grad_y(self, xp): return _sigmoid(xp, self.x) - self.t
+    def grad_t(self, xp): return -self.x
+
+
+class SoftmaxCrossEntropy(Loss):
+    """Multi-class cross-entropy from logits y of shape (N, C), per sample: L = −Σ_c t_c ln softmax(y)_c,
+    with ln softmax computed stably (max subtracted). Targets: integer labels of shape (N,)
+    (then L = −ln softmax(y)_label) or one-hot/probability rows of shape (N, C).
+    ∂L/∂y = softmax(y)·Σ_c t_c − t (= softmax(y) − t for rows that sum to 1);  ∂L/∂t = −ln softmax(y).
+    """
+
+    name = "CrossEntropyLoss"
+    per_sample = True
+
+    def targets(self, xp, y, t):
+        shape, dtype = _shape(t), getattr(t, "dtype", type(t).__name__)
+        if y.ndim == 2 and shape == y.shape[:1] and getattr(dtype, "kind", None) in ("i", "u"):
+            return t
+        if y.ndim == 2 and shape == y.shape:
+            return xp.asarray(t, dtype=y.dtype)
+        raise ValueError(f"{self.name}: needs logits of shape (N, C) and targets of shape (N,) (integer labels) "
+                         f"or (N, C) (one-hot/probability rows); got logits of shape {y.shape} and targets of "
+                         f"shape {shape} and dtype {dtype}")
+
+    def value(self, xp, y, t):
+        self.logp, self.t = log_softmax_array(xp, y, axis=1), t
+        if t.ndim == 1:
+            return -self.logp[xp.arange(t.shape[0]), t]
+        return -(t * self.logp)
+
+    def grad_y(self, xp):
+        p, t = xp.exp(self.logp), self.t
+        if t.ndim == 1:
+            p[xp.arange(t.shape[0]), t] -= 1  # p is a fresh array: softmax − onehot in place
+            return p
+        return p * t.sum(axis=1, keepdims=True) - t
+
+    def grad_t(self, xp):
+        return -self.logp
+
+
+def sum_squared_error(y, t, reduction="mean"):
+    """½ Σ (y − t)² per sample (sum over the non-batch axes), then the batch mean (or "sum"/"none")."""
+    return HalfSquaredError(reduction)(y, t)
+
+
+def mse_loss(y, t, reduction="mean"):
+    """Mean squared error: mean of (y − t)² over all elements (or "sum"/"none")."""
+    return SquaredError(reduction)(y, t)
+
+
+def mae_loss(y, t, reduction="mean"):
+    """Mean absolute error: mean of |y − t| over all elements (or "sum"/"none")."""
+    return AbsoluteError(reduction)(y, t)
+
+
+def cross_entropy(y, t, reduction="mean"):
+    """−Σ_c t_c ln softmax(y)_c per sample from logits y (N, C); t integer labels (N,) or rows (N, C)."""
+    return SoftmaxCrossEntropy(reduction)(y, t)
+
+
+def binary_cross_entropy(y, t, eps=1e-7, reduction="mean"):
+    """−[t ln p + (1−t) ln(1−p)] elementwise from probabilities, p = clip(y, eps, 1−eps)."""
+    return BinaryCrossEntropy(eps, reduction)(y, t)
+
+
+def bce_with_logits(y, t, reduction="mean"):
+    """Binary cross-entropy of σ(y) against t, computed stably as max(y,0) − y·t + ln(1+e^(−|y|))."""
+    return SigmoidBinaryCrossEntropy(reduction)(y, t)
+
+
+def logistic_loss(y, t, reduction="mean"):
+    """ln(1 + e^(−t·y)) elementwise, t ∈ {−1, +1}, computed without overflow."""
+    return Logistic(reduction)(y, t)
+
+
+def exponential_loss(y, t, reduction="mean"):
+    """e^(−t·y) elementwise, t ∈ {−1, +1}."""
+    return Exponential(reduction)(y, t)
+
+
+def hinge_loss(y, t, reduction="mean"):
+    """max(1 − t·y, 0) elementwise, t ∈ {−1, +1}."""
+    return Hinge(reduction)(y, t)
+
+
+def quantile_loss(y, t, tau=0.5, reduction="mean"):
+    """(1−τ)·max(y−t, 0) + τ·max(t−y, 0) elementwise."""
+    return Quantile(tau, reduction)(y, t)
+
+
+def huber_loss(y, t, delta=1.0, reduction="mean"):
+    """½r² if |r| ≤ δ else δ(|r| − ½δ) elementwise, r = y − t."""
+    return Huber(delta, reduction)(y, t)
+
+
+def epsilon_insensitive_loss(y, t, epsilon=0.1, reduction="mean"):
+    """max(|t − y| − ε, 0) elementwise."""
+    return EpsilonInsensitive(epsilon, reduction)(y, t)

@@ -1,0 +1,204 @@
+"""Loss values against closed forms and independent NumPy computations; reductions, dtypes, errors."""
+import numpy
+import pytest
+
+from dlcore import Tensor, losses
+
+RNG = numpy.random.default_rng(0)
+
+
+def _value(loss, y, t, **kwargs):
+    """``loss(y, t)`` on float64 data, as a NumPy array."""
+    return loss(**kwargs)(Tensor(numpy.asarray(y, numpy.float64)), numpy.asarray(t)).numpy()
+
+
+def _none(loss, y, t, **kwargs):
+    return _value(loss, y, t, reduction="none", **kwargs)
+
+
+def _softmax(x):
+    e = numpy.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def test_hinge_zero_at_and_beyond_the_margin_linear_below():
+    y, t = [1.0, 2.0, 0.5, -2.0, 3.0], [1.0, 1.0, 1.0, 1.0, -1.0]  # margins 1, 2, 0.5, −2, −3
+    numpy.testing.assert_allclose(_none(losses.HingeLoss, y, t), [0, 0, 0.5, 3, 4])
+    numpy.testing.assert_allclose(_value(losses.HingeLoss, y, t), 7.5 / 5)
+
+
+def test_huber_quadratic_inside_linear_outside_continuous_at_delta():
+    r = numpy.array([0.5, -0.5, 2.0, -3.0, 1.0])
+    numpy.testing.assert_allclose(_none(losses.HuberLoss, r, 0 * r), [0.125, 0.125, 1.5, 2.5, 0.5])
+    numpy.testing.assert_allclose(_none(losses.HuberLoss, r, 0 * r, delta=2.0), [0.125, 0.125, 2.0, 4.0, 0.5])
+    d = 0.7
+    at, below, above = _none(losses.HuberLoss, [d, d - 1e-9, d + 1e-9], [0.0, 0.0, 0.0], delta=d)
+    assert at == pytest.approx(0.5 * d * d) and below == pytest.approx(at) and above == pytest.approx(at)
+
+
+def test_quantile_is_asymmetric():
+    y, t = [1.0, 0.0, 2.0], [0.0, 1.0, 2.0]  # over-prediction by 1, under-prediction by 1, exact
+    numpy.testing.assert_allclose(_none(losses.QuantileLoss, y, t, tau=0.9), [0.1, 0.9, 0.0])
+    numpy.testing.assert_allclose(_none(losses.QuantileLoss, y, t, tau=0.5), [0.5, 0.5, 0.0])
+
+
+def test_epsilon_insensitive_is_zero_inside_the_tube():
+    y, t = [0.05, -0.09, 0.5, -0.3, 0.1], [0.0, 0.0, 0.0, 0.0, 0.0]
+    numpy.testing.assert_allclose(_none(losses.EpsilonInsensitiveLoss, y, t), [0, 0, 0.4, 0.2, 0], atol=1e-15)
+    numpy.testing.assert_allclose(_none(losses.EpsilonInsensitiveLoss, y, t, epsilon=0.2), [0, 0, 0.3, 0.1, 0])
+
+
+def test_sum_squared_error_is_half_the_sum_per_sample():
+    y, t = RNG.standard_normal((3, 2, 4)), RNG.standard_normal((3, 2, 4))
+    per_sample = 0.5 * ((y - t) ** 2).reshape(3, -1).sum(axis=1)
+    numpy.testing.assert_allclose(_none(losses.SumSquaredError, y, t), per_sample)
+    numpy.testing.assert_allclose(_value(losses.SumSquaredError, y, t, reduction="sum"), 0.5 * ((y - t) ** 2).sum())
+    numpy.testing.assert_allclose(_value(losses.SumSquaredError, y, t), 0.5 * ((y - t) ** 2).sum() / 3)
+
+
+def test_mse_and_mae_are_means_over_all_elements():
+    y, t = RNG.standard_normal((4, 3)), RNG.standard_normal((4, 3))
+    numpy.testing.assert_allclose(_value(losses.MSELoss, y, t), numpy.mean((y - t) ** 2))
+    numpy.testing.assert_allclose(_value(losses.MAELoss, y, t), numpy.mean(numpy.abs(y - t)))
+
+
+def test_mse_gradients_for_prediction_and_target():
+    y, t = Tensor(RNG.standard_normal((4, 3)), requires_grad=True), Tensor(RNG.standard_normal((4, 3)),
+                                                                            requires_grad=True)
+    losses.MSELoss()(y, t).backward()
+    numpy.testing.assert_allclose(y.grad, 2 * (y.data - t.data) / 12)
+    numpy.testing.assert_allclose(t.grad, -2 * (y.data - t.data) / 12)
+
+
+def test_cross_entropy_on_huge_logits_is_finite_and_exact():
+    x = numpy.array([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 0.0]])
+    labels = numpy.array([0, 0])
+    # −ln softmax(x)_0 by hand: row 0 → ln(1 + e^−2000 + e^−1000) = 0; row 1 → 2000 + ln(1 + …) = 2000
+    numpy.testing.assert_allclose(_none(losses.CrossEntropyLoss, x, labels), [0.0, 2000.0])
+    assert _value(losses.CrossEntropyLoss, x.astype(numpy.float32), labels) == pytest.approx(1000.0)
+
+
+def test_cross_entropy_labels_equal_one_hot_and_gradient_is_softmax_minus_one_hot_over_n():
+    x, labels = RNG.standard_normal((5, 4)), RNG.integers(0, 4, 5)
+    one_hot = numpy.eye(4)[labels]
+    expected = -numpy.log(_softmax(x)[numpy.arange(5), labels])
+    grads = []
+    for t in (labels, one_hot):
+        y = Tensor(x.copy(), requires_grad=True)
+        out = losses.CrossEntropyLoss()(y, t)
+        out.backward()
+        assert out.numpy() == pytest.approx(expected.mean())
+        numpy.testing.assert_allclose(_none(losses.CrossEntropyLoss, x, t), expected)
+        grads.append(y.grad)
+    for g in grads:
+        numpy.testing.assert_allclose(g, (_softmax(x) - one_hot) / 5, atol=1e-15)
+
+
+def test_cross_entropy_with_soft_targets():
+    x, p = RNG.standard_normal((3, 4)), RNG.uniform(0.1, 1, (3, 4))
+    t = p / p.sum(axis=1, keepdims=True)
+    expected = -(t * numpy.log(_softmax(x))).sum(axis=1)
+    numpy.testing.assert_allclose(_none(losses.CrossEntropyLoss, x, t), expected)
+    numpy.testing.assert_allclose(_value(losses.CrossEntropyLoss, x, t), expected.mean())
+
+
+def test_binary_cross_entropy_values_and_clipping():
+    y, t = RNG.uniform(0.05, 0.95, (4, 3)), RNG.uniform(0, 1, (4, 3))
+    numpy.testing.assert_allclose(_none(losses.BinaryCrossEntropy, y, t),
+                                  -(t * numpy.log(y) + (1 - t) * numpy.log(1 - y)))
+    wrong = _none(losses.BinaryCrossEntropy, [0.0, 1.0], [1.0, 0.0])  # confidently wrong: clipped to −ln ε
+    numpy.testing.assert_allclose(wrong, [-numpy.log(1e-7)] * 2, rtol=1e-6)
+    right = _none(losses.BinaryCrossEntropy, [0.0, 1.0], [0.0, 1.0])
+    assert numpy.all(numpy.isfinite(right)) and numpy.all(right < 1e-6)
+    y32 = Tensor(numpy.array([0.0, 1.0, 0.5], numpy.float32), requires_grad=True)
+    out = losses.BinaryCrossEntropy()(y32, numpy.array([1.0, 0.0, 1.0], numpy.float32))
+    out.backward()
+    assert numpy.isfinite(out.numpy()) and numpy.all(numpy.isfinite(y32.grad))
+    numpy.testing.assert_allclose(y32.grad, [0.0, 0.0, (0.5 - 1) / 0.25 / 3])  # no gradient where clipped
+
+
+def test_bce_with_logits_equals_bce_of_sigmoid_and_is_finite_for_huge_logits():
+    x, t = RNG.uniform(-5, 5, (4, 3)), RNG.uniform(0, 1, (4, 3))
+    s = 1 / (1 + numpy.exp(-x))
+    numpy.testing.assert_allclose(_none(losses.BCEWithLogitsLoss, x, t),
+                                  -(t * numpy.log(s) + (1 - t) * numpy.log(1 - s)))
+    numpy.testing.assert_allclose(_none(losses.BCEWithLogitsLoss, [1000.0, -1000.0, 1000.0, -1000.0],
+                                        [0.0, 1.0, 1.0, 0.0]), [1000.0, 1000.0, 0.0, 0.0])
+
+
+def test_logistic_loss_values_and_no_overflow():
+    y, t = RNG.uniform(-5, 5, 6), RNG.choice([-1.0, 1.0], 6)
+    numpy.testing.assert_allclose(_none(losses.LogisticLoss, y, t), numpy.log1p(numpy.exp(-t * y)))
+    numpy.testing.assert_allclose(_none(losses.LogisticLoss, [1000.0, -1000.0, 1000.0], [-1.0, 1.0, 1.0]),
+                                  [1000.0, 1000.0, 0.0])
+    assert _value(losses.LogisticLoss, numpy.float32([1000.0]), numpy.float32([-1.0])) == pytest.approx(1000.0)
+
+
+def test_exponential_loss_values():
+    y, t = numpy.array([0.0, 1.0, -2.0, 0.5]), numpy.array([1.0, 1.0, 1.0, -1.0])
+    numpy.testing.assert_allclose(_none(losses.ExponentialLoss, y, t),
+                                  [1.0, numpy.exp(-1), numpy.exp(2), numpy.exp(0.5)])
+
+
+def _inputs(name):
+    """(y, t) suited to the loss registered as ``name``."""
+    y = RNG.standard_normal((4, 3))
+    if name == "cross_entropy":
+        return y, RNG.integers(0, 3, 4)
+    if name == "binary_cross_entropy":
+        return RNG.uniform(0.05, 0.95, (4, 3)), RNG.uniform(0, 1, (4, 3))
+    if name in ("logistic", "exponential", "hinge"):
+        return y, RNG.choice([-1.0, 1.0], (4, 3))
+    return y, RNG.standard_normal((4, 3))
+
+
+@pytest.mark.parametrize("name", list(losses.LOSSES))
+def test_reductions_are_consistent(name):
+    cls = losses.LOSSES[name]
+    y, t = _inputs(name)
+    none, total, mean = (_value(cls, y, t, reduction=r) for r in ("none", "sum", "mean"))
+    per_sample = cls in (losses.SumSquaredError, losses.CrossEntropyLoss)
+    assert none.shape == ((4,) if per_sample else (4, 3))
+    assert total.shape == mean.shape == ()
+    numpy.testing.assert_allclose(total, none.sum())
+    numpy.testing.assert_allclose(mean, none.mean())
+
+
+@pytest.mark.parametrize("name", list(losses.LOSSES))
+def test_float32_in_float32_out_even_with_float64_targets(name):
+    y, t = _inputs(name)
+    y32 = Tensor(y.astype(numpy.float32), requires_grad=True)
+    out = losses.get(name)(y32, t)  # t stays float64 (or int64 labels)
+    out.backward()
+    assert out.dtype == numpy.float32 and y32.grad.dtype == numpy.float32
+
+
+@pytest.mark.parametrize("name", list(losses.LOSSES))
+def test_shape_mismatch_names_the_loss_and_both_shapes(name):
+    cls = losses.LOSSES[name]
+    with pytest.raises(ValueError) as err:
+        cls()(Tensor(numpy.zeros((4, 3))), numpy.zeros((4, 2)))
+    assert cls.__name__ in str(err.value) and "(4, 3)" in str(err.value) and "(4, 2)" in str(err.value)
+
+
+def test_cross_entropy_rejects_float_vector_targets():
+    with pytest.raises(ValueError, match=r"CrossEntropyLoss.*\(N,\) \(integer labels\).*dtype float64"):
+        losses.CrossEntropyLoss()(Tensor(numpy.zeros((4, 3))), numpy.zeros(4))
+
+
+def test_bad_settings_raise():
+    with pytest.raises(ValueError, match="reduction"):
+        losses.MSELoss(reduction="average")
+    with pytest.raises(ValueError, match="tau"):
+        losses.QuantileLoss(tau=1.5)
+    with pytest.raises(ValueError, match="delta"):
+        losses.HuberLoss(delta=0)
+
+
+def test_get_and_registry():
+    loss = losses.get("huber", delta=2.0, reduction="sum")
+    assert isinstance(loss, losses.HuberLoss) and loss.delta == 2.0 and loss.reduction == "sum"
+    assert repr(loss) == "HuberLoss(delta=2.0, reduction='sum')"
+    assert losses.get("cross_entropy").reduction == "mean"
+    with pytest.raises(ValueError, match="nope.*mse.*cross_entropy.*hinge"):
+        losses.get("nope")
