@@ -51,7 +51,7 @@ class Backend:
 
     def scatter_add(self, target, indices, values) -> None:
         """target[indices] += values, accumulating repeated indices (in place)."""
-        raise NotImplementedError
+        self.xp.add.at(target, indices, values)
 
     def synchronize(self) -> None:
         """Wait until queued device work has finished (no-op on the CPU)."""

@@ -23,10 +23,7 @@ class CupyBackend(Backend):
         if count == 0:
             raise BackendUnavailableError("cupy", "CuPy found no CUDA device",
                                           "Check the NVIDIA driver with `nvidia-smi`, or use backend 'numpy'.")
-        import cupyx
-
         self.xp = cupy
-        self._cupyx = cupyx
         props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
         self.device_name = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
         self.generator = cupy.random.RandomState()
@@ -36,9 +33,6 @@ class CupyBackend(Backend):
 
     def random(self, shape, dtype):
         return self.generator.random_sample(shape, dtype=dtype)
-
-    def scatter_add(self, target, indices, values) -> None:
-        self._cupyx.scatter_add(target, indices, values)
 
     def synchronize(self) -> None:
         self.xp.cuda.get_current_stream().synchronize()

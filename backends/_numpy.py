@@ -20,9 +20,6 @@ class NumpyBackend(Backend):
     def random(self, shape, dtype):
         return self.generator.random(shape, dtype=dtype)
 
-    def scatter_add(self, target, indices, values) -> None:
-        numpy.add.at(target, indices, values)
-
     def to_numpy(self, array):
         return numpy.asarray(array)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy
 
+import backends
 from dlcore.core import Function, Tensor
 
 
@@ -282,7 +283,6 @@ class GetItem(Function):
         if _is_basic_index(self.index):
             gx[self.index] = gy
         else:
-            import backends
             backends.backend_of(gx).scatter_add(gx, self.index, gy)
         return gx
 
