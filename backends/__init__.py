@@ -25,6 +25,7 @@ __all__ = [
 NAMES = ("numpy", "cupy")
 _log = logging.getLogger("dlcore")
 _instances: dict[str, Backend] = {"numpy": NumpyBackend()}
+_by_type: dict[type, Backend] = {}  # array type → its backend, filled by _classify
 _current: Backend | None = None
 
 
@@ -78,9 +79,17 @@ def current() -> Backend:
 
 def backend_of(array) -> Backend:
     """The backend whose array type ``array`` is; NumPy for Python scalars."""
-    if type(array).__module__.startswith("cupy"):
-        return get("cupy")
-    return _instances["numpy"]
+    backend = _by_type.get(type(array))
+    return backend if backend is not None else _classify(array)
+
+
+def _classify(array) -> Backend:
+    """Slow path of backend_of: look at the type's module once, then remember the type."""
+    kind = type(array)
+    backend = get("cupy") if kind.__module__.startswith("cupy") else _instances["numpy"]
+    if kind not in (int, float, bool, complex):
+        _by_type[kind] = backend
+    return backend
 
 
 def get_array_module(*arrays, op: str = "operation"):
@@ -94,15 +103,17 @@ def get_array_module(*arrays, op: str = "operation"):
 
 
 def backend_for(arrays, op: str = "operation") -> Backend:
-    """The Backend shared by ``arrays`` (see get_array_module)."""
+    """The Backend shared by ``arrays`` (see get_array_module); the active one if none is an array."""
     found = None
     for a in arrays:
-        if a is None or isinstance(a, (int, float, bool)):
-            continue
-        b = backend_of(a)
+        backend = _by_type.get(type(a))
+        if backend is None:
+            if a is None or isinstance(a, (int, float, bool)):
+                continue
+            backend = _classify(a)
         if found is None:
-            found = b
-        elif b is not found:
+            found = backend
+        elif backend is not found:
             raise DeviceMismatchError(op, arrays)
     return found if found is not None else current()
 

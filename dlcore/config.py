@@ -30,6 +30,16 @@ def get_default_dtype() -> numpy.dtype:
     return _default_dtype.get()
 
 
+def set_training(mode: bool) -> contextvars.Token:
+    """Set the train/eval mode and return the token that ``reset_training`` restores it with
+    (the hot path of ``Module.__call__``; elsewhere use the ``training_mode`` block)."""
+    return _training.set(mode)
+
+
+def reset_training(token: contextvars.Token) -> None:
+    _training.reset(token)
+
+
 @contextlib.contextmanager
 def _setting(var: contextvars.ContextVar, value):
     token = var.set(value)

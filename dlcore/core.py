@@ -37,22 +37,31 @@ class Function:
         return type(self).__name__
 
     def __call__(self, *inputs):
-        arrays = tuple(x.data if isinstance(x, Tensor) else x for x in inputs)
+        arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
         xp = backends.backend_for(arrays, op=self.name).xp
-        needs = tuple(isinstance(x, Tensor) and x.requires_grad for x in inputs)
-        record = any(needs) and config.is_grad_enabled()
-        self.needs_input_grad = needs if record else (False,) * len(inputs)
-        ys = self.forward(xp, *arrays)
-        single = not isinstance(ys, tuple)
-        outputs = tuple(Tensor(xp.asarray(y), requires_grad=record) for y in ((ys,) if single else ys))
+        record = config.is_grad_enabled() and any(isinstance(x, Tensor) and x.requires_grad for x in inputs)
         if record:
-            self.inputs = inputs
-            self.outputs = tuple(weakref.ref(y) for y in outputs)
-            self._output_meta = tuple((y.shape, y.dtype) for y in outputs)
-            self._xp = xp
-            for y in outputs:
-                y.creator = self
-        return outputs[0] if single else outputs
+            self.needs_input_grad = tuple(isinstance(x, Tensor) and x.requires_grad for x in inputs)
+        else:
+            self.needs_input_grad = (False,) * len(inputs)
+        ys = self.forward(xp, *arrays)
+        if not isinstance(ys, tuple):
+            y = _wrap(xp.asarray(ys), record)
+            if record:
+                self._record(inputs, (y,), xp)
+            return y
+        outputs = tuple(_wrap(xp.asarray(y), record) for y in ys)
+        if record:
+            self._record(inputs, outputs, xp)
+        return outputs
+
+    def _record(self, inputs, outputs, xp):
+        self.inputs = inputs
+        self.outputs = tuple(weakref.ref(y) for y in outputs)
+        self._output_meta = tuple((y.data.shape, y.data.dtype) for y in outputs)
+        self._xp = xp
+        for y in outputs:
+            y.creator = self
 
     def forward(self, xp, *arrays):
         raise NotImplementedError
@@ -167,28 +176,32 @@ class Tensor:
             return
         pending = {id(self): grad}
         for fn in _reverse_topological(self.creator):
-            gys = tuple(pending.pop(id(y()), None) if y() is not None else None for y in fn.outputs)
+            gys = []
+            for ref, (shape, dtype) in zip(fn.outputs, fn._output_meta):
+                y = ref()
+                g = pending.pop(id(y), None) if y is not None else None
+                gys.append(g)
             if all(g is None for g in gys):
                 continue
-            gys = tuple(fn._xp.zeros(shape, dtype) if g is None else g
-                        for g, (shape, dtype) in zip(gys, fn._output_meta))
+            if len(gys) > 1:  # an output nobody used still needs a (zero) gradient
+                gys = [fn._xp.zeros(shape, dtype) if g is None else g for g, (shape, dtype) in zip(gys, fn._output_meta)]
             gxs = fn.backward(fn._xp, *gys)
             if not isinstance(gxs, tuple):
                 gxs = (gxs,)
             for x, gx, needed in zip(fn.inputs, gxs, fn.needs_input_grad):
                 if not needed or gx is None:
                     continue
-                if gx.shape != x.shape:
+                if gx.shape != x.data.shape:
                     raise RuntimeError(f"{fn.name}.backward returned a gradient of shape {gx.shape} "
-                                       f"for an input of shape {x.shape}")
-                if gx.dtype != x.dtype:  # an op that promoted dtypes: the gradient takes the input's
-                    gx = gx.astype(x.dtype)
+                                       f"for an input of shape {x.data.shape}")
+                if gx.dtype != x.data.dtype:  # an op that promoted dtypes: the gradient takes the input's
+                    gx = gx.astype(x.data.dtype)
                 if x.creator is None:
                     _accumulate_leaf(x, gx)
-                elif id(x) in pending:
-                    pending[id(x)] = pending[id(x)] + gx
                 else:
-                    pending[id(x)] = gx
+                    key = id(x)
+                    previous = pending.get(key)
+                    pending[key] = gx if previous is None else previous + gx
 
     def zero_grad(self) -> None:
         self.grad = None
@@ -236,15 +249,24 @@ class Tensor:
         return _m.transpose(self, None)
 
 
+def _wrap(array, requires_grad: bool) -> Tensor:
+    """A Tensor around an op's output array, without Tensor.__init__'s checks (the hot path)."""
+    t = object.__new__(Tensor)
+    t.data, t.grad, t.requires_grad, t.creator = array, None, requires_grad, None
+    return t
+
+
 def _raw(x):
     return x.data if isinstance(x, Tensor) else x
 
 
 def _as_array(data):
     """``data`` as an xp array: arrays unchanged; Python data on the active backend."""
-    if hasattr(data, "__array_interface__") or hasattr(data, "__cuda_array_interface__"):
-        if isinstance(data, numpy.generic):  # a NumPy scalar such as numpy.float32(1)
-            return numpy.asarray(data)
+    if type(data) is numpy.ndarray:
+        return data
+    if isinstance(data, numpy.generic):  # a NumPy scalar such as numpy.float32(1)
+        return numpy.asarray(data)
+    if isinstance(data, numpy.ndarray) or hasattr(data, "__cuda_array_interface__"):
         return data
     host = numpy.asarray(data)
     if host.dtype == numpy.float64:
@@ -255,7 +277,7 @@ def _as_array(data):
 def _accumulate_leaf(leaf: Tensor, grad) -> None:
     # out of place: ``grad`` may be shared with other tensors' gradients or be a broadcast view
     if leaf.grad is None:
-        leaf.grad = backends.backend_of(grad).xp.ascontiguousarray(grad)
+        leaf.grad = grad if grad.flags.c_contiguous else backends.backend_of(grad).xp.ascontiguousarray(grad)
     else:
         leaf.grad = leaf.grad + grad
 

@@ -5,13 +5,88 @@ positive number, softmax subtracts the row maximum first.
 """
 from __future__ import annotations
 
+from backends.fused import fused
 from dlcore.core import Function
 
+# The elementwise bodies below run as written on NumPy and as one fused kernel each on CuPy.
 
+
+@fused("T x", "T y", "T z = exp(-fabs(x)); y = x >= 0 ? (T)1 / (1 + z) : z / (1 + z)", "dlcore_sigmoid")
 def _sigmoid(xp, x):
     """σ(x) = 1/(1+e⁻ˣ), evaluated with e^(−|x|) ≤ 1 so neither tail overflows or loses digits."""
     z = xp.exp(-xp.abs(x))
     return xp.where(x >= 0, 1 / (1 + z), z / (1 + z))
+
+
+@fused("T gy, T y", "T gx", "gx = gy * y * (1 - y)", "dlcore_sigmoid_grad")
+def _sigmoid_grad(xp, gy, y):
+    """g·y(1−y)."""
+    return gy * y * (1 - y)
+
+
+@fused("T gy, T y", "T gx", "gx = gy * (1 - y * y)", "dlcore_tanh_grad")
+def _tanh_grad(xp, gy, y):
+    """g·(1−y²)."""
+    return gy * (1 - y * y)
+
+
+@fused("T x", "T y", "y = max(x, (T)0) + log1p(exp(-fabs(x)))", "dlcore_softplus")
+def _softplus(xp, x):
+    """max(x, 0) + ln(1 + e^(−|x|))."""
+    return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+
+@fused("T gy, T x", "T gx", "T z = exp(-fabs(x)); gx = gy * (x >= 0 ? (T)1 / (1 + z) : z / (1 + z))",
+       "dlcore_softplus_grad")
+def _softplus_grad(xp, gy, x):
+    """g·σ(x)."""
+    return gy * _sigmoid(xp, x)
+
+
+@fused("T gy, T y", "T gx", "gx = y > 0 ? gy : (T)0", "dlcore_relu_grad")
+def _relu_grad(xp, gy, y):
+    """g·[y > 0]."""
+    return gy * (y > 0)
+
+
+@fused("T x, T alpha", "T y", "y = x > 0 ? x : alpha * x", "dlcore_leaky_relu")
+def _leaky_relu(xp, x, alpha):
+    """x if x > 0 else αx."""
+    return xp.where(x > 0, x, alpha * x)
+
+
+@fused("T gy, T x, T alpha", "T gx", "gx = x > 0 ? gy : alpha * gy", "dlcore_leaky_relu_grad")
+def _leaky_relu_grad(xp, gy, x, alpha):
+    """g if x > 0 else αg."""
+    return xp.where(x > 0, gy, alpha * gy)
+
+
+@fused("T x, T alpha", "T y", "y = x > 0 ? x : alpha * expm1(x)", "dlcore_elu")
+def _elu(xp, x, alpha):
+    """x if x > 0 else α(eˣ−1) (eˣ−1 taken at min(x, 0) so the unused branch cannot overflow)."""
+    return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
+
+
+@fused("T gy, T x, T y, T alpha", "T gx", "gx = x > 0 ? gy : gy * (y + alpha)", "dlcore_elu_grad")
+def _elu_grad(xp, gy, x, y, alpha):
+    """g if x > 0 else g·(y + α)."""
+    return xp.where(x > 0, gy, gy * (y + alpha))
+
+
+@fused("T x, T beta", "T y, T s",
+       "T bx = beta * x; T z = exp(-fabs(bx)); s = bx >= 0 ? (T)1 / (1 + z) : z / (1 + z); y = x * s",
+       "dlcore_swish")
+def _swish(xp, x, beta):
+    """(x·σ(βx), σ(βx))."""
+    s = _sigmoid(xp, beta * x)
+    return x * s, s
+
+
+@fused("T gy, T y, T s, T beta", "T gx", "T by = beta * y; gx = gy * (by + s * (1 - by))", "dlcore_swish_grad")
+def _swish_grad(xp, gy, y, s, beta):
+    """g·(βy + s(1−βy))."""
+    by = beta * y
+    return gy * (by + s * (1 - by))
 
 
 class Step(Function):
@@ -33,7 +108,7 @@ class Sigmoid(Function):
         return self.y
 
     def backward(self, xp, gy):
-        return gy * self.y * (1 - self.y)
+        return _sigmoid_grad(xp, gy, self.y)
 
 
 class Tanh(Function):
@@ -44,7 +119,7 @@ class Tanh(Function):
         return self.y
 
     def backward(self, xp, gy):
-        return gy * (1 - self.y * self.y)
+        return _tanh_grad(xp, gy, self.y)
 
 
 class Softplus(Function):
@@ -52,10 +127,10 @@ class Softplus(Function):
 
     def forward(self, xp, x):
         self.x = x
-        return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+        return _softplus(xp, x)
 
     def backward(self, xp, gy):
-        return gy * _sigmoid(xp, self.x)
+        return _softplus_grad(xp, gy, self.x)
 
 
 class ReLU(Function):
@@ -66,7 +141,7 @@ class ReLU(Function):
         return self.y
 
     def backward(self, xp, gy):
-        return gy * (self.y > 0)
+        return _relu_grad(xp, gy, self.y)
 
 
 class LeakyReLU(Function):
@@ -76,11 +151,11 @@ class LeakyReLU(Function):
         self.alpha = alpha
 
     def forward(self, xp, x):
-        self.positive = x > 0
-        return xp.where(self.positive, x, self.alpha * x)
+        self.x = x
+        return _leaky_relu(xp, x, self.alpha)
 
     def backward(self, xp, gy):
-        return xp.where(self.positive, gy, self.alpha * gy)
+        return _leaky_relu_grad(xp, gy, self.x, self.alpha)
 
 
 class PReLU(Function):
@@ -114,12 +189,12 @@ class ELU(Function):
         self.alpha = alpha
 
     def forward(self, xp, x):
-        self.positive = x > 0
-        self.y = xp.where(self.positive, x, self.alpha * xp.expm1(xp.minimum(x, 0)))
+        self.x = x
+        self.y = _elu(xp, x, self.alpha)
         return self.y
 
     def backward(self, xp, gy):
-        return xp.where(self.positive, gy, gy * (self.y + self.alpha))
+        return _elu_grad(xp, gy, self.x, self.y, self.alpha)
 
 
 class Swish(Function):
@@ -129,13 +204,11 @@ class Swish(Function):
         self.beta = beta
 
     def forward(self, xp, x):
-        self.s = _sigmoid(xp, self.beta * x)
-        self.y = x * self.s
+        self.y, self.s = _swish(xp, x, self.beta)
         return self.y
 
     def backward(self, xp, gy):
-        by = self.beta * self.y
-        return gy * (by + self.s * (1 - by))
+        return _swish_grad(xp, gy, self.y, self.s, self.beta)
 
 
 class Softmax(Function):

@@ -24,6 +24,7 @@ IndexError for labels ≥ C, CuPy wraps them around; negative labels wrap on bot
 """
 from __future__ import annotations
 
+from backends.fused import fused
 from dlcore.core import Function
 from dlcore.functions.activation import _sigmoid, log_softmax_array
 
@@ -63,8 +64,9 @@ class Loss(Function):
         if self.reduction == "none":
             return l.sum(axis=tuple(range(1, l.ndim))) if self.per_sample and l.ndim > 1 else l
         self.n = (l.shape[0] if l.ndim else 1) if self.per_sample else l.size
-        total = l.sum()
-        return total / self.n if self.reduction == "mean" else total
+        if self.reduction == "sum":
+            return l.sum()
+        return l.mean() if l.size == self.n else l.sum() / self.n
 
     def backward(self, xp, g):
         if self.reduction == "mean":
@@ -259,10 +261,42 @@ class SigmoidBinaryCrossEntropy(Loss):
     def grad_t(self, xp): return -self.x
 
 
+@fused("raw T x, raw L t, int32 C", "T loss, T lse", """
+    const ptrdiff_t row = i * C;
+    T m = x[row];
+    for (int c = 1; c < C; ++c) m = max(m, x[row + c]);
+    T s = 0;
+    for (int c = 0; c < C; ++c) s += exp(x[row + c] - m);
+    lse = m + log(s);
+    loss = lse - x[row + t[i]];
+    """, "dlcore_softmax_ce")
+def _softmax_ce(xp, x, t, C, loss, lse):
+    """Per row r of logits x (N, C) with label t_r: lse_r = m_r + ln Σ_c e^(x_rc − m_r), m_r = max_c x_rc,
+    and loss_r = lse_r − x_r,t_r (= −ln softmax(x_r)_t_r); written into ``loss`` and ``lse``."""
+    m = x.max(axis=1)
+    lse[...] = m + xp.log(xp.exp(x - m[:, None]).sum(axis=1))
+    loss[...] = lse - x[xp.arange(x.shape[0]), t]
+    return loss, lse
+
+
+@fused("T x, raw T lse, raw L t, raw T g, T scale, int32 C, int32 per_row", "T gx", """
+    const ptrdiff_t r = i / C;
+    const T onehot = (i % C) == t[r] ? (T)1 : (T)0;
+    gx = (exp(x - lse[r]) - onehot) * (g[per_row ? r : 0] * scale);
+    """, "dlcore_softmax_ce_grad")
+def _softmax_ce_grad(xp, x, lse, t, g, scale, C, per_row):
+    """∂L/∂x = (softmax(x) − onehot(t)) · g · scale, with softmax(x)_rc = e^(x_rc − lse_r); g is one
+    value (reductions "mean"/"sum") or one per row (``per_row``, reduction "none")."""
+    gx = xp.exp(x - lse[:, None])
+    gx[xp.arange(x.shape[0]), t] -= 1
+    return gx * ((g[:, None] if per_row else g) * scale)
+
+
 class SoftmaxCrossEntropy(Loss):
     """Multi-class cross-entropy from logits y of shape (N, C), per sample: L = −Σ_c t_c ln softmax(y)_c,
     with ln softmax computed stably (max subtracted). Targets: integer labels of shape (N,)
-    (then L = −ln softmax(y)_label) or one-hot/probability rows of shape (N, C).
+    (then L = −ln softmax(y)_label = logsumexp(y) − y_label, one fused kernel each way on CuPy)
+    or one-hot/probability rows of shape (N, C).
     ∂L/∂y = softmax(y)·Σ_c t_c − t (= softmax(y) − t for rows that sum to 1);  ∂L/∂t = −ln softmax(y).
     """
 
@@ -280,17 +314,23 @@ class SoftmaxCrossEntropy(Loss):
                          f"shape {shape} and dtype {dtype}")
 
     def value(self, xp, y, t):
-        self.logp, self.t = log_softmax_array(xp, y, axis=1), t
+        self.y, self.t = xp.ascontiguousarray(y), t
         if t.ndim == 1:
-            return -self.logp[xp.arange(t.shape[0]), t]
+            n = y.shape[0]
+            loss, self.lse = _softmax_ce(xp, self.y, t, y.shape[1], xp.empty(n, y.dtype), xp.empty(n, y.dtype))
+            return loss
+        self.logp = log_softmax_array(xp, y, axis=1)
         return -(t * self.logp)
 
+    def backward(self, xp, g):
+        if self.t.ndim == 2:
+            return super().backward(xp, g)
+        scale = 1.0 / self.n if self.reduction == "mean" else 1.0
+        gy = _softmax_ce_grad(xp, self.y, self.lse, self.t, g, scale, self.y.shape[1], int(g.ndim == 1))
+        return gy, None  # integer labels have no gradient
+
     def grad_y(self, xp):
-        p, t = xp.exp(self.logp), self.t
-        if t.ndim == 1:
-            p[xp.arange(t.shape[0]), t] -= 1  # p is a fresh array: softmax − onehot in place
-            return p
-        return p * t.sum(axis=1, keepdims=True) - t
+        return xp.exp(self.logp) * self.t.sum(axis=1, keepdims=True) - self.t
 
     def grad_t(self, xp):
         return -self.logp

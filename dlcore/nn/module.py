@@ -62,8 +62,11 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} defines no forward()")
 
     def __call__(self, *args, **kwargs):
-        with config.training_mode(self.training):
+        token = config.set_training(self.training)
+        try:
             return self.forward(*args, **kwargs)
+        finally:
+            config.reset_training(token)
 
     # ---- traversal ---------------------------------------------------------------
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:

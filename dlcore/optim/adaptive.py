@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+from backends.fused import fused
 from dlcore.optim.optimizer import Optimizer
 
 
@@ -26,6 +27,31 @@ def _adaptive_step(xp, param, num, sq, lr: float, eps: float) -> None:
     param -= d
 
 
+@fused("T g, T lr, T eps", "T p, T h", "h += g * g; p -= lr * g / (sqrt(h) + eps)", "dlcore_adagrad")
+def _adagrad(xp, g, lr, eps, p, h):
+    """h ← h + g²; θ ← θ − η g/(√h + ε), in place."""
+    h += g * g
+    _adaptive_step(xp, p, g, h, lr, eps)
+
+
+@fused("T g, T lr, T alpha, T eps", "T p, T h",
+       "h = alpha * h + (1 - alpha) * (g * g); p -= lr * g / (sqrt(h) + eps)", "dlcore_rmsprop")
+def _rmsprop(xp, g, lr, alpha, eps, p, h):
+    """h ← αh + (1−α)g²; θ ← θ − η g/(√h + ε), in place."""
+    _ema(h, g * g, alpha)
+    _adaptive_step(xp, p, g, h, lr, eps)
+
+
+@fused("T g, T lr_t, T beta1, T beta2, T eps_t", "T p, T m, T v",
+       "m = beta1 * m + (1 - beta1) * g; v = beta2 * v + (1 - beta2) * (g * g); p -= lr_t * m / (sqrt(v) + eps_t)",
+       "dlcore_adam")
+def _adam(xp, g, lr_t, beta1, beta2, eps_t, p, m, v):
+    """m ← β1m + (1−β1)g; v ← β2v + (1−β2)g²; θ ← θ − η_t m/(√v + ε_t), in place."""
+    _ema(m, g, beta1)
+    _ema(v, g * g, beta2)
+    _adaptive_step(xp, p, m, v, lr_t, eps_t)
+
+
 class AdaGrad(Optimizer):
     """AdaGrad (h: running sum of squared gradients):
 
@@ -38,9 +64,7 @@ class AdaGrad(Optimizer):
         super().__init__(params, lr, weight_decay, l1, eps=eps)
 
     def update(self, xp, param, g, state):
-        h = state["h"]
-        h += g * g
-        _adaptive_step(xp, param, g, h, self.lr, self.eps)
+        _adagrad(xp, g, self.lr, self.eps, param, state["h"])
 
 
 class RMSprop(Optimizer):
@@ -56,9 +80,7 @@ class RMSprop(Optimizer):
         super().__init__(params, lr, weight_decay, l1, alpha=alpha, eps=eps)
 
     def update(self, xp, param, g, state):
-        h = state["h"]
-        _ema(h, g * g, self.alpha)
-        _adaptive_step(xp, param, g, h, self.lr, self.eps)
+        _rmsprop(xp, g, self.lr, self.alpha, self.eps, param, state["h"])
 
 
 class Adam(Optimizer):
@@ -80,8 +102,6 @@ class Adam(Optimizer):
         super().__init__(params, lr, weight_decay, l1, beta1=beta1, beta2=beta2, eps=eps)
 
     def update(self, xp, param, g, state):
-        _ema(state["m"], g, self.beta1)
-        _ema(state["v"], g * g, self.beta2)
         root_c2 = math.sqrt(1.0 - self.beta2 ** self.t)
-        _adaptive_step(xp, param, state["m"], state["v"],
-                       self.lr * root_c2 / (1.0 - self.beta1 ** self.t), self.eps * root_c2)
+        _adam(xp, g, self.lr * root_c2 / (1.0 - self.beta1 ** self.t), self.beta1, self.beta2, self.eps * root_c2,
+              param, state["m"], state["v"])

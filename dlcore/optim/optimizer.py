@@ -96,14 +96,22 @@ class Optimizer:
         for name, p in self.params.items():
             if p.grad is None:
                 continue
-            op = f"{type(self).__name__}.step on {name!r}"
-            xp = backends.backend_for((p.data, p.grad), op=op).xp
-            if p.grad.shape != p.data.shape:
-                raise ValueError(f"{op}: gradient shape {p.grad.shape} != parameter shape {p.data.shape}")
+            if type(p.grad) is not type(p.data) or p.grad.shape != p.data.shape:
+                self._refuse(name, p)
+            xp = backends.backend_of(p.data).xp
             state = self.state.get(name)
             if state is None:
                 state = self.state[name] = {b: xp.zeros_like(p.data) for b in self.buffers}
             self.update(xp, p.data, self._gradient(xp, p), state)
+
+    def _refuse(self, name, p):
+        """Raise the error that explains why ``p.grad`` cannot update ``p``."""
+        op = f"{type(self).__name__}.step on {name!r}"
+        backends.backend_for((p.data, p.grad), op=op)
+        if p.grad.shape != p.data.shape:
+            raise ValueError(f"{op}: gradient shape {p.grad.shape} != parameter shape {p.data.shape}")
+        raise TypeError(f"{op}: gradient of type {type(p.grad).__name__} for a parameter of type "
+                        f"{type(p.data).__name__}")
 
     def _gradient(self, xp, p):
         """g = grad + wd·θ + l1·sign(θ): ``p.grad`` itself when both are 0, else a new array."""

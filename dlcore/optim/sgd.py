@@ -4,7 +4,32 @@ Throughout, g = ∇θ + weight_decay·θ + l1·sign(θ) (see ``Optimizer``), η 
 """
 from __future__ import annotations
 
+from backends.fused import fused
 from dlcore.optim.optimizer import Optimizer
+
+
+@fused("T g, T lr", "T p", "p -= lr * g", "dlcore_sgd")
+def _sgd(xp, g, lr, p):
+    """θ ← θ − η g, in place."""
+    p -= lr * g
+
+
+@fused("T g, T lr, T mu", "T p, T v", "v = mu * v - lr * g; p += v", "dlcore_momentum")
+def _momentum(xp, g, lr, mu, p, v):
+    """v ← μv − ηg; θ ← θ + v, in place."""
+    v *= mu
+    v -= lr * g
+    p += v
+
+
+@fused("T g, T lr, T mu", "T p, T v", "T step = lr * g; v = mu * v - step; p += mu * v - step", "dlcore_nesterov")
+def _nesterov(xp, g, lr, mu, p, v):
+    """v ← μv − ηg; θ ← θ + μv − ηg, in place."""
+    step = lr * g
+    v *= mu
+    v -= step
+    p -= step
+    p += mu * v
 
 
 class SGD(Optimizer):
@@ -14,7 +39,7 @@ class SGD(Optimizer):
         super().__init__(params, lr, weight_decay, l1)
 
     def update(self, xp, param, g, state):
-        param -= self.lr * g
+        _sgd(xp, g, self.lr, param)
 
 
 class Momentum(Optimizer):
@@ -29,10 +54,7 @@ class Momentum(Optimizer):
         super().__init__(params, lr, weight_decay, l1, momentum=momentum)
 
     def update(self, xp, param, g, state):
-        v = state["v"]
-        v *= self.momentum
-        v -= self.lr * g
-        param += v
+        _momentum(xp, g, self.lr, self.momentum, param, state["v"])
 
 
 class Nesterov(Optimizer):
@@ -54,9 +76,4 @@ class Nesterov(Optimizer):
         super().__init__(params, lr, weight_decay, l1, momentum=momentum)
 
     def update(self, xp, param, g, state):
-        v = state["v"]
-        step = self.lr * g
-        v *= self.momentum
-        v -= step
-        param -= step
-        param += self.momentum * v
+        _nesterov(xp, g, self.lr, self.momentum, param, state["v"])

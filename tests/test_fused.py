@@ -1,0 +1,24 @@
+"""The fused CuPy kernels equal their portable bodies run on CuPy (and the switch works)."""
+import numpy
+import pytest
+
+import backends
+from backends import fused
+
+pytestmark = pytest.mark.gpu
+
+
+def test_switch_forces_portable_bodies_on_cupy():
+    from dlcore.functions.activation import _relu_grad
+
+    cp = backends.get("cupy").xp
+    gy = cp.asarray(numpy.random.default_rng(0).standard_normal(1000).astype(numpy.float32))
+    y = cp.asarray(numpy.random.default_rng(1).standard_normal(1000).astype(numpy.float32))
+    with_kernel = _relu_grad(cp, gy, y)
+    previous = fused.set_enabled(False)
+    try:
+        portable = _relu_grad(cp, gy, y)
+    finally:
+        fused.set_enabled(previous)
+    assert _relu_grad._kernel is not None
+    numpy.testing.assert_array_equal(cp.asnumpy(with_kernel), cp.asnumpy(portable))
