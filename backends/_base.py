@@ -53,6 +53,14 @@ class Backend:
         """target[indices] += values, accumulating repeated indices (in place)."""
         self.xp.add.at(target, indices, values)
 
+    def gemm(self, a, b, trans_a: bool = False, trans_b: bool = False):
+        """op(a) @ op(b) for 2-D arrays, op(x) = xᵀ when asked (no transposed copy is made)."""
+        return self.xp.matmul(a.T if trans_a else a, b.T if trans_b else b)
+
+    def column_sums(self, a):
+        """Σ over the rows of the 2-D array ``a``: shape (a.shape[1],)."""
+        return a.sum(axis=0)
+
     def synchronize(self) -> None:
         """Wait until queued device work has finished (no-op on the CPU)."""
 

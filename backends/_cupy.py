@@ -27,12 +27,37 @@ class CupyBackend(Backend):
         props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
         self.device_name = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
         self.generator = cupy.random.RandomState()
+        self._ones = {}
+        try:
+            from backends._cublas import Cublas
+            self.cublas = Cublas(cupy)
+        except (OSError, AttributeError, RuntimeError) as why:  # fall back to cupy.matmul
+            self.cublas = None
+            import logging
+            logging.getLogger("dlcore").warning("dlcore: direct cuBLAS GEMM unavailable (%s); using cupy.matmul", why)
 
     def seed(self, seed: int) -> None:
         self.generator = self.xp.random.RandomState(seed)
 
     def random(self, shape, dtype):
         return self.generator.random_sample(shape, dtype=dtype)
+
+    def gemm(self, a, b, trans_a: bool = False, trans_b: bool = False):
+        """op(a) @ op(b) through the ctypes cuBLAS binding (low host overhead, capturable)."""
+        if self.cublas is None or a.dtype != b.dtype or not self.cublas.supports(a.dtype):
+            return super().gemm(a, b, trans_a, trans_b)
+        a, b = self.xp.ascontiguousarray(a), self.xp.ascontiguousarray(b)
+        m = a.shape[1] if trans_a else a.shape[0]
+        n = b.shape[0] if trans_b else b.shape[1]
+        return self.cublas.gemm(a, b, trans_a, trans_b, self.xp.empty((m, n), a.dtype))
+
+    def column_sums(self, a):
+        """Σ over rows as the GEMM ones(1, N) @ a: one cuBLAS call instead of a reduction kernel."""
+        key = (a.shape[0], a.dtype)
+        ones = self._ones.get(key)
+        if ones is None:
+            ones = self._ones[key] = self.xp.ones((1, a.shape[0]), a.dtype)
+        return self.gemm(ones, a).reshape(a.shape[1])
 
     def synchronize(self) -> None:
         self.xp.cuda.get_current_stream().synchronize()

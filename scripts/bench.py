@@ -55,7 +55,8 @@ def make_data(sizes, batch, seed=0):
     return rng.standard_normal((batch, sizes[0])).astype(numpy.float32), rng.integers(0, sizes[-1], batch)
 
 
-def bench_dlcore(sizes, batch, args):
+def bench_dlcore(sizes, batch, args, graph: bool = False):
+    """(ms per step, pool bytes, model) of dlcore's step; ``graph``: the step replayed as a CUDA graph."""
     backend = backends.current()
     dlcore.manual_seed(0)
     model = MLP(sizes, activation="relu")
@@ -69,13 +70,19 @@ def bench_dlcore(sizes, batch, args):
         opt.zero_grad()
         loss.backward()
         opt.step()
+        return loss
 
     pool = getattr(backend.xp, "get_default_memory_pool", None)
     if pool is not None:
         pool().free_all_blocks()
+    if graph:
+        from dlcore.cuda_graph import CapturedStep
+
+        captured = CapturedStep(step)
+        ms = median_ms(captured, backend.synchronize, args.steps, args.repeats, args.warmup)
+        return ms, captured.pool.total_bytes() + pool().total_bytes(), model
     ms = median_ms(step, backend.synchronize, args.steps, args.repeats, args.warmup)
-    peak = pool().total_bytes() if pool is not None else None
-    return ms, peak, model
+    return ms, (pool().total_bytes() if pool is not None else None), model
 
 
 def bench_gemm_floor(sizes, batch, args):
@@ -175,10 +182,12 @@ def main(argv=None) -> int:
         ms, peak, model = bench_dlcore(sizes, batch, args)
         floor = bench_gemm_floor(sizes, batch, args)
         torch_ms, torch_peak = bench_torch(sizes, batch, args, model)
+        graph_ms = bench_dlcore(sizes, batch, args, graph=True)[0] if backends.current().name == "cupy" else None
         results["workloads"][name] = {
-            "sizes": sizes, "batch": batch, "dlcore_ms": ms, "gemm_floor_ms": floor, "torch_ms": torch_ms,
-            "ratio_vs_torch": ms / torch_ms if torch_ms else None, "ratio_vs_floor": ms / floor,
-            "dlcore_pool_bytes": peak, "torch_peak_bytes": torch_peak,
+            "sizes": sizes, "batch": batch, "dlcore_ms": ms, "dlcore_graph_ms": graph_ms, "gemm_floor_ms": floor,
+            "torch_ms": torch_ms, "ratio_vs_torch": ms / torch_ms if torch_ms else None,
+            "graph_ratio_vs_torch": graph_ms / torch_ms if graph_ms and torch_ms else None,
+            "ratio_vs_floor": ms / floor, "dlcore_pool_bytes": peak, "torch_peak_bytes": torch_peak,
         }
     _print_table(results)
     tmp = Path(args.json).with_suffix(".json.tmp")
@@ -195,14 +204,16 @@ def _print_table(results):
         return "—" if v is None else format(v, spec)
 
     table = Table(title=f"dlcore bench on {results['backend']} ({results['versions']['device']})")
-    for col in ("workload", "dlcore ms", "torch ms", "GEMM floor ms", "× torch", "× floor", "pool MiB", "torch MiB"):
+    for col in ("workload", "dlcore ms", "graph ms", "torch ms", "GEMM floor", "× torch", "graph × torch",
+                "× floor", "pool MiB", "torch MiB"):
         table.add_column(col, justify="right")
     for name, r in results["workloads"].items():
         mib = lambda b: None if b is None else b / 2**20  # noqa: E731
-        table.add_row(name, fmt(r["dlcore_ms"]), fmt(r["torch_ms"]), fmt(r["gemm_floor_ms"]),
-                      fmt(r["ratio_vs_torch"], ".2f"), fmt(r["ratio_vs_floor"], ".2f"),
-                      fmt(mib(r["dlcore_pool_bytes"]), ".1f"), fmt(mib(r["torch_peak_bytes"]), ".1f"))
-    Console().print(table)
+        table.add_row(name, fmt(r["dlcore_ms"]), fmt(r["dlcore_graph_ms"]), fmt(r["torch_ms"]),
+                      fmt(r["gemm_floor_ms"]), fmt(r["ratio_vs_torch"], ".2f"), fmt(r["graph_ratio_vs_torch"], ".2f"),
+                      fmt(r["ratio_vs_floor"], ".2f"), fmt(mib(r["dlcore_pool_bytes"]), ".1f"),
+                      fmt(mib(r["torch_peak_bytes"]), ".1f"))
+    Console(width=160).print(table)
 
 
 if __name__ == "__main__":

@@ -14,9 +14,10 @@ def test_switch_forces_portable_bodies_on_cupy():
     cp = backends.get("cupy").xp
     gy = cp.asarray(numpy.random.default_rng(0).standard_normal(1000).astype(numpy.float32))
     y = cp.asarray(numpy.random.default_rng(1).standard_normal(1000).astype(numpy.float32))
-    with_kernel = _relu_grad(cp, gy, y)
-    previous = fused.set_enabled(False)
+    previous = fused.set_enabled(True)
     try:
+        with_kernel = _relu_grad(cp, gy, y)
+        fused.set_enabled(False)
         portable = _relu_grad(cp, gy, y)
     finally:
         fused.set_enabled(previous)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from backends.fused import fused
+from dlcore.cuda_graph import is_capturing
 from dlcore.optim.optimizer import Optimizer
 
 
@@ -102,6 +103,10 @@ class Adam(Optimizer):
         super().__init__(params, lr, weight_decay, l1, beta1=beta1, beta2=beta2, eps=eps)
 
     def update(self, xp, param, g, state):
+        if is_capturing():
+            raise RuntimeError("Adam cannot be captured in a CUDA graph: its bias correction changes every step "
+                               "and a graph replays the values of the captured one; use eager steps, or "
+                               "Momentum/Nesterov/SGD/RMSprop/AdaGrad")
         root_c2 = math.sqrt(1.0 - self.beta2 ** self.t)
         _adam(xp, g, self.lr * root_c2 / (1.0 - self.beta1 ** self.t), self.beta1, self.beta2, self.eps * root_c2,
               param, state["m"], state["v"])

@@ -16,24 +16,49 @@ class Trainer:
     Losses and correct-prediction counts accumulate on the device; they reach the host
     once per epoch, so a step never waits for the GPU. Accuracy is reported when the
     targets are integer class labels. A non-finite epoch loss stops training with an error
-    naming the epoch.
+    naming the epoch. ``cuda_graph=True`` (CuPy only) captures the training step once per
+    batch shape and replays it (``dlcore.cuda_graph``); a final short batch runs eagerly.
     """
 
-    def __init__(self, model, loss, optimizer, log_every: int = 1, progress: bool | None = None, console=None):
+    def __init__(self, model, loss, optimizer, log_every: int = 1, progress: bool | None = None, console=None,
+                 cuda_graph: bool = False):
         self.model, self.loss, self.optimizer = model, loss, optimizer
         self.log_every = max(1, int(log_every))
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.console = console
+        self.cuda_graph = cuda_graph
+        self._graph = None
+
+    def _step(self, xb, yb, train: bool):
+        """Forward (and backward and update when training): (outputs, loss) tensors."""
+        out = self.model(Tensor(xb))
+        loss = self.loss(out, yb)
+        if train:
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+        return out, loss
+
+    def _replayed_step(self, xb, yb):
+        """The training step as a replayed CUDA graph, captured on the first batch of each shape."""
+        if self._graph is None or self._graph[0].shape != xb.shape or self._graph[1].shape != yb.shape:
+            from dlcore.cuda_graph import CapturedStep
+
+            x_buf, y_buf = xb.copy(), yb.copy()
+            step = CapturedStep(lambda: self._step(x_buf, y_buf, True), restore=(self.model, self.optimizer))
+            self._graph = (x_buf, y_buf, step)
+        x_buf, y_buf, step = self._graph
+        x_buf[...] = xb
+        y_buf[...] = yb
+        return step()
 
     def _run_epoch(self, loader, train: bool):
         total = correct = None
         for xb, yb in loader:
-            out = self.model(Tensor(xb))
-            loss = self.loss(out, yb)
-            if train:
-                self.optimizer.zero_grad()
-                loss.backward()
-                self.optimizer.step()
+            if train and self.cuda_graph and len(xb) == loader.batch_size:
+                out, loss = self._replayed_step(xb, yb)
+            else:
+                out, loss = self._step(xb, yb, train)
             batch_loss = loss.data * len(xb)
             total = batch_loss if total is None else total + batch_loss
             if yb.dtype.kind in "iu" and out.ndim == 2:

@@ -1,0 +1,83 @@
+"""A minimal ctypes binding to the cuBLAS library that CuPy has loaded.
+
+It does one thing: row-major GEMM, C = op(A) @ op(B), with a few microseconds of host
+overhead, on CuPy's current stream, and it works while a CUDA graph is being captured
+(CuPy 14 refuses its own cuBLAS wrappers during stream capture). The handle gets a
+workspace allocated through CuPy up front, so cuBLAS never allocates during capture.
+TF32 tensor-core math is used only when ``DLCORE_TF32=1`` (faster, ~10 mantissa bits).
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+
+import numpy
+
+_OP_N, _OP_T = 0, 1
+_DEFAULT_MATH, _TF32_MATH = 0, 3
+_WORKSPACE_BYTES = 32 << 20
+
+
+def _loaded_library(stem: str) -> str:
+    """The path of the shared library ``stem`` (e.g. "libcublas.so") mapped into this process."""
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            path = line.split()[-1]
+            name = os.path.basename(path)
+            if name.startswith(stem):
+                return path
+    raise OSError(f"{stem} is not loaded in this process")
+
+
+class Cublas:
+    """cuBLAS GEMM through ctypes on a handle of its own (see the module docstring)."""
+
+    def __init__(self, cupy):
+        cupy.cuda.device.get_cublas_handle()  # makes CuPy load libcublas
+        lib = ctypes.CDLL(_loaded_library("libcublas.so"))
+        self._lib = lib
+        pointer, integer = ctypes.c_void_p, ctypes.c_int
+        for fn in (lib.cublasSgemm_v2, lib.cublasDgemm_v2):
+            fn.argtypes = [pointer, integer, integer, integer, integer, integer, pointer, pointer, integer,
+                           pointer, integer, pointer, pointer, integer]
+            fn.restype = integer
+        self._handle = pointer()
+        self._check(lib.cublasCreate_v2(ctypes.byref(self._handle)), "cublasCreate_v2")
+        self._workspace = cupy.empty(_WORKSPACE_BYTES, dtype=numpy.uint8)
+        self._check(lib.cublasSetWorkspace_v2(self._handle, pointer(self._workspace.data.ptr),
+                                              ctypes.c_size_t(_WORKSPACE_BYTES)), "cublasSetWorkspace_v2")
+        tf32 = os.environ.get("DLCORE_TF32", "0").strip() in ("1", "true", "yes")
+        self._check(lib.cublasSetMathMode(self._handle, _TF32_MATH if tf32 else _DEFAULT_MATH), "cublasSetMathMode")
+        self._cupy = cupy
+        self._stream = None
+        self._routines = {
+            numpy.dtype(numpy.float32): (lib.cublasSgemm_v2, ctypes.c_float(1.0), ctypes.c_float(0.0)),
+            numpy.dtype(numpy.float64): (lib.cublasDgemm_v2, ctypes.c_double(1.0), ctypes.c_double(0.0)),
+        }
+
+    @staticmethod
+    def _check(status: int, call: str) -> None:
+        if status != 0:
+            raise RuntimeError(f"{call} failed with cuBLAS status {status}")
+
+    def supports(self, dtype) -> bool:
+        return dtype in self._routines
+
+    def gemm(self, a, b, trans_a: bool, trans_b: bool, out):
+        """out (m, n) = op(a) @ op(b) for C-contiguous 2-D arrays of one dtype (f32/f64).
+
+        cuBLAS is column-major: a row-major matrix X is its transpose there, so computing
+        Cᵀ = op(B)ᵀ op(A)ᵀ gives C in row-major order without any copy.
+        """
+        m, k = (a.shape[1], a.shape[0]) if trans_a else a.shape
+        n = b.shape[0] if trans_b else b.shape[1]
+        stream = self._cupy.cuda.get_current_stream().ptr
+        if stream != self._stream:
+            self._check(self._lib.cublasSetStream_v2(self._handle, ctypes.c_void_p(stream)), "cublasSetStream_v2")
+            self._stream = stream
+        routine, one, zero = self._routines[a.dtype]
+        status = routine(self._handle, _OP_T if trans_b else _OP_N, _OP_T if trans_a else _OP_N, n, m, k,
+                         ctypes.byref(one), b.data.ptr, b.shape[1], a.data.ptr, a.shape[1],
+                         ctypes.byref(zero), out.data.ptr, n)
+        self._check(status, "cublas gemm")
+        return out
