@@ -47,3 +47,18 @@ def test_zeros_ones_and_explicit_dtype():
 def test_callable_passes_through():
     fn = lambda shape, fan_in=None, fan_out=None, dtype=None: numpy.full(shape, 0.5, numpy.float32)  # noqa: E731
     assert init.get(fn) is fn
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", sorted(init.INITIALIZERS))
+def test_same_seed_same_weights_on_gpu(name):
+    import backends
+    import dlcore
+
+    dlcore.manual_seed(3)
+    on_cpu = init.get(name)((50, 40))
+    backends.use("cupy")
+    dlcore.manual_seed(3)
+    on_gpu = init.get(name)((50, 40))
+    assert backends.backend_of(on_gpu).name == "cupy"
+    numpy.testing.assert_array_equal(backends.to_numpy(on_gpu), on_cpu)
