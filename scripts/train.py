@@ -79,8 +79,8 @@ def main(argv=None) -> int:
     console.print(f"[bold]{cfg['run']['name']}[/bold]: {data['name']} ({len(x_train)} train / {len(x_val)} val) "
                   f"on {backend.name} ({backend.device_name})")
     start = time.perf_counter()
-    history = Trainer(model, loss, optimizer, log_every=cfg["train"]["log_every"], console=console).fit(
-        train, cfg["train"]["epochs"], val)
+    history = Trainer(log_every=cfg["train"]["log_every"], console=console).fit(
+        model, loss, optimizer, train, val, cfg["train"]["epochs"])
     seconds = time.perf_counter() - start
 
     table = Table(title=f"{cfg['run']['name']} — summary")

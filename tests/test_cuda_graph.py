@@ -67,8 +67,8 @@ def test_trainer_with_cuda_graph_matches_eager_trainer():
     histories = []
     for graph in (False, True):
         model, opt, loss_fn = _setup()
-        trainer = Trainer(model, loss_fn, opt, progress=False, cuda_graph=graph)
-        histories.append(trainer.fit(ArrayLoader(x, y, batch_size=32, seed=0), epochs=3))
+        trainer = Trainer(progress=False, cuda_graph=graph)
+        histories.append(trainer.fit(model, loss_fn, opt, ArrayLoader(x, y, batch_size=32, seed=0), epochs=3))
     for eager, replayed in zip(*histories):
         assert replayed["train_loss"] == pytest.approx(eager["train_loss"], rel=1e-5)
 

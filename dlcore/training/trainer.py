@@ -1,34 +1,38 @@
-"""Mini-batch training with device-side accumulation and a rich progress display."""
+"""Mini-batch training with device-side accumulation, callbacks and a rich progress display."""
 from __future__ import annotations
 
-import math
 import sys
 import time
+
+import numpy
 
 import backends
 from dlcore.config import no_grad
 from dlcore.core import Tensor
+from dlcore.training.history import History
 
 
 class Trainer:
-    """Runs epochs of forward, backward and optimizer steps over a loader.
+    """Runs epochs of forward, backward and optimizer steps, with validation and callbacks.
 
-    Losses and correct-prediction counts accumulate on the device; they reach the host
-    once per epoch, so a step never waits for the GPU. Accuracy is reported when the
-    targets are integer class labels. A non-finite epoch loss stops training with an error
-    naming the epoch. ``cuda_graph=True`` (CuPy only) captures the training step once per
-    batch shape and replays it (``dlcore.cuda_graph``); a final short batch runs eagerly.
+    ``Trainer(callbacks=[EarlyStopping(...), CosineLR(...)]).fit(model, loss, optimizer,
+    train, val, epochs)`` returns a History. Each step's loss (and, for integer class labels,
+    its number of correct predictions) is written into a buffer on the device; the buffer
+    reaches the host once per epoch, so a step never waits for the GPU. A non-finite loss
+    stops training with an error naming the epoch and the step. ``cuda_graph=True`` (CuPy
+    only) captures the training step once per batch shape and replays it
+    (``dlcore.cuda_graph``); a final short batch runs eagerly.
     """
 
-    def __init__(self, model, loss, optimizer, log_every: int = 1, progress: bool | None = None, console=None,
+    def __init__(self, callbacks=(), log_every: int = 1, progress: bool | None = None, console=None,
                  cuda_graph: bool = False):
-        self.model, self.loss, self.optimizer = model, loss, optimizer
+        self.callbacks = list(callbacks)
         self.log_every = max(1, int(log_every))
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.console = console
         self.cuda_graph = cuda_graph
-        self._graph = None
 
+    # ---- one step, one epoch ----------------------------------------------------------
     def _step(self, xb, yb, train: bool):
         """Forward (and backward and update when training): (outputs, loss) tensors."""
         out = self.model(Tensor(xb))
@@ -52,58 +56,90 @@ class Trainer:
         y_buf[...] = yb
         return step()
 
-    def _run_epoch(self, loader, train: bool):
-        total = correct = None
-        for xb, yb in loader:
+    def _run_epoch(self, loader, train: bool, epoch: int) -> dict:
+        losses = correct = xp = None
+        sizes = []
+        for i, (xb, yb) in enumerate(loader):
+            if xp is None:
+                xp = backends.backend_of(xb).xp
+                losses = xp.empty(len(loader), dtype=numpy.float64)
+                if yb.dtype.kind in "iu":
+                    correct = xp.zeros(len(loader), dtype=numpy.int64)
             if train and self.cuda_graph and len(xb) == loader.batch_size:
                 out, loss = self._replayed_step(xb, yb)
             else:
                 out, loss = self._step(xb, yb, train)
-            batch_loss = loss.data * len(xb)
-            total = batch_loss if total is None else total + batch_loss
-            if yb.dtype.kind in "iu" and out.ndim == 2:
-                hits = (out.data.argmax(axis=1) == yb).sum()
-                correct = hits if correct is None else correct + hits
-        n = loader.n_samples if not getattr(loader, "drop_last", False) else len(loader) * loader.batch_size
-        result = {"loss": float(total) / n}  # the one host synchronisation of the epoch
+            losses[i] = loss.data
+            if correct is not None and out.ndim == 2:
+                correct[i] = (out.data.argmax(axis=1) == yb).sum()
+            sizes.append(len(xb))
+        if xp is None:
+            raise ValueError("the loader yielded no batch (empty data set, or drop_last with too few samples)")
+        step_losses = backends.to_numpy(losses[:len(sizes)])  # the one host synchronisation of the epoch
+        bad = numpy.flatnonzero(~numpy.isfinite(step_losses))
+        if bad.size:
+            where = "training" if train else "validation"
+            raise FloatingPointError(f"{where} loss became {step_losses[bad[0]]} in epoch {epoch}, step {bad[0] + 1} "
+                                     f"of {len(sizes)}; lower the learning rate or check the data for NaN/inf")
+        weights = numpy.asarray(sizes, dtype=numpy.float64)
+        result = {"loss": float(step_losses @ weights / weights.sum())}
         if correct is not None:
-            result["accuracy"] = int(correct) / n
+            result["accuracy"] = float(backends.to_numpy(correct[:len(sizes)]).sum() / weights.sum())
         return result
 
-    def evaluate(self, loader) -> dict:
-        """{"loss", "accuracy"?} of the model over ``loader`` in eval mode, without gradients."""
-        self.model.eval()
+    # ---- public ---------------------------------------------------------------------
+    def evaluate(self, model, loss, loader) -> dict:
+        """{"loss", "accuracy"?} of ``model`` over ``loader`` in eval mode, without gradients."""
+        self.model, self.loss = model, loss
+        model.eval()
         with no_grad():
-            return self._run_epoch(loader, train=False)
+            return self._run_epoch(loader, train=False, epoch=0)
 
-    def fit(self, train_loader, epochs: int, val_loader=None) -> list[dict]:
-        """Train for ``epochs``; returns one dict per epoch (train_loss, train_accuracy, val_*, seconds)."""
-        history = []
-        display = _Display(epochs, self.progress, self.console)
-        with display:
-            for epoch in range(1, epochs + 1):
+    def fit(self, model, loss, optimizer, train, val=None, epochs: int = 1, history: History | None = None) -> History:
+        """Train for ``epochs`` more epochs (continuing ``history`` when given); returns the History."""
+        self.model, self.loss, self.optimizer = model, loss, optimizer
+        self.history = history if history is not None else History()
+        self.stop, self._graph = False, None
+        first = len(self.history) + 1
+        for callback in self.callbacks:
+            callback.on_fit_start(self)
+        with _Display(epochs, self.progress, self.console) as display:
+            for epoch in range(first, first + epochs):
+                self.epoch = epoch
                 start = time.perf_counter()
-                self.model.train()
-                row = {"epoch": epoch, **{f"train_{k}": v for k, v in self._run_epoch(train_loader, True).items()}}
-                if not math.isfinite(row["train_loss"]):
-                    raise FloatingPointError(f"training loss became {row['train_loss']} in epoch {epoch}; "
-                                             f"lower the learning rate or check the data for NaN/inf")
-                if val_loader is not None:
-                    row.update({f"val_{k}": v for k, v in self.evaluate(val_loader).items()})
-                backends.backend_of(train_loader.x).synchronize()
+                lr = getattr(optimizer, "lr", None)
+                model.train()
+                row = {"epoch": epoch, **{f"train_{k}": v for k, v in self._run_epoch(train, True, epoch).items()}}
+                if val is not None:
+                    row.update({f"val_{k}": v for k, v in self.evaluate(model, loss, val).items()})
+                row["lr"] = lr
                 row["seconds"] = time.perf_counter() - start
-                history.append(row)
-                if epoch % self.log_every == 0 or epoch == epochs:
-                    display.update(epoch, row)
-        return history
+                for callback in self.callbacks:
+                    callback.on_epoch_end(self, row)
+                self.history.append(row)
+                if epoch % self.log_every == 0 or epoch == first + epochs - 1 or self.stop:
+                    display.update(epoch - first + 1, row)
+                if self.stop:
+                    self.history.stopped_epoch = epoch
+                    break
+        for callback in self.callbacks:
+            callback.on_fit_end(self)
+        return self.history
 
 
 def format_row(row: dict) -> str:
-    return "  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items() if k != "seconds")
+    """"epoch=3  train_loss=0.1234 …" for one epoch's dict."""
+    parts = []
+    for key, value in row.items():
+        if key == "seconds" or value is None:
+            continue
+        parts.append(f"{key}={value:.4g}" if key == "lr" else f"{key}={value:.4f}" if isinstance(value, float)
+                     else f"{key}={value}")
+    return "  ".join(parts)
 
 
 class _Display:
-    """An epoch progress bar on a terminal; one plain line per logged epoch otherwise."""
+    """An epoch progress bar on a terminal; one plain line per logged epoch otherwise (CI)."""
 
     def __init__(self, epochs, live: bool, console):
         from rich.console import Console
@@ -122,9 +158,9 @@ class _Display:
             self.task = self.bar.add_task("train", total=self.epochs, info="")
         return self
 
-    def update(self, epoch, row):
+    def update(self, done, row):
         if self.bar is not None:
-            self.bar.update(self.task, completed=epoch, info=format_row(row))
+            self.bar.update(self.task, completed=done, info=format_row(row))
         else:
             self.console.print(format_row(row), highlight=False, soft_wrap=True)
 
@@ -132,3 +168,24 @@ class _Display:
         if self.bar is not None:
             self.bar.stop()
         return False
+
+
+def summary_table(history: History, title: str = "summary", extra: dict | None = None):
+    """A rich Table of the last epoch's values (and the best epoch, when known) plus ``extra`` rows."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in history.last.items():
+        if key not in ("epoch", "seconds", "lr") and value is not None:
+            table.add_row(key, f"{value:.4f}")
+    table.add_row("epochs", str(len(history)))
+    if history.best_epoch is not None:
+        table.add_row("best epoch", str(history.best_epoch))
+    for key, value in (extra or {}).items():
+        table.add_row(key, value if isinstance(value, str) else f"{value:.4f}")
+    return table
+
+
+__all__ = ["Trainer", "format_row", "summary_table"]

@@ -1,0 +1,113 @@
+"""Callbacks the Trainer calls at the start and end of a fit and after every epoch.
+
+A callback may set ``trainer.stop = True`` to end the fit after the current epoch. Hooks:
+``on_fit_start(trainer)``, ``on_epoch_end(trainer, row)`` (row: that epoch's dict, which a
+callback may extend), ``on_fit_end(trainer)``. During a fit the trainer exposes ``model``,
+``optimizer``, ``history`` and ``epoch``.
+"""
+from __future__ import annotations
+
+import math
+
+
+class Callback:
+    """Base class: every hook does nothing."""
+
+    def on_fit_start(self, trainer) -> None: ...
+    def on_epoch_end(self, trainer, row: dict) -> None: ...
+    def on_fit_end(self, trainer) -> None: ...
+
+
+def _mode_for(monitor: str, mode: str) -> str:
+    if mode == "auto":
+        return "max" if any(w in monitor for w in ("acc", "f1", "precision", "recall", "r2")) else "min"
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min', 'max' or 'auto', got {mode!r}")
+    return mode
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved on its best value by more than ``min_delta`` for
+    ``patience`` epochs; with ``restore_best`` the model gets the best epoch's weights back.
+
+    Improvement means value < best − min_delta ("min") or value > best + min_delta ("max");
+    the comparison is with the best value so far, not with the previous epoch.
+    """
+
+    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0, mode: str = "auto",
+                 restore_best: bool = True):
+        self.monitor, self.patience, self.min_delta = monitor, int(patience), float(min_delta)
+        self.mode, self.restore_best = _mode_for(monitor, mode), restore_best
+
+    def on_fit_start(self, trainer):
+        self.best, self.best_epoch, self.best_state, self.wait = None, None, None, 0
+
+    def _improved(self, value) -> bool:
+        if self.best is None:
+            return True
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def on_epoch_end(self, trainer, row):
+        if self.monitor not in row:
+            raise KeyError(f"EarlyStopping monitors {self.monitor!r}, but the epoch reports {sorted(row)}; "
+                           f"pass a validation loader for val_* values")
+        value = row[self.monitor]
+        if self._improved(value):
+            self.best, self.best_epoch, self.wait = value, row["epoch"], 0
+            if self.restore_best:
+                self.best_state = trainer.model.state_dict()
+        else:
+            self.wait += 1
+            if self.wait >= self.patience:
+                trainer.stop = True
+        trainer.history.best_epoch = self.best_epoch
+
+    def on_fit_end(self, trainer):
+        if self.restore_best and self.best_state is not None:
+            trainer.model.load_state_dict(self.best_state)
+
+
+class LRSchedule(Callback):
+    """Sets ``optimizer.lr = lr_at(epoch)`` after each epoch, from the lr the fit started with."""
+
+    def on_fit_start(self, trainer):
+        self.base_lr = trainer.optimizer.lr
+
+    def on_epoch_end(self, trainer, row):
+        trainer.optimizer.lr = self.lr_at(row["epoch"])
+
+    def lr_at(self, epochs_done: int) -> float:
+        raise NotImplementedError
+
+
+class StepLR(LRSchedule):
+    """η = η₀ · γ^⌊epochs/step_size⌋: large first, then smaller in steps."""
+
+    def __init__(self, step_size: int, gamma: float = 0.1):
+        self.step_size, self.gamma = int(step_size), float(gamma)
+
+    def lr_at(self, epochs_done):
+        return self.base_lr * self.gamma ** (epochs_done // self.step_size)
+
+
+class ExponentialLR(LRSchedule):
+    """η = η₀ · γ^epochs."""
+
+    def __init__(self, gamma: float):
+        self.gamma = float(gamma)
+
+    def lr_at(self, epochs_done):
+        return self.base_lr * self.gamma ** epochs_done
+
+
+class CosineLR(LRSchedule):
+    """η = η_min + ½(η₀ − η_min)(1 + cos(π · epochs/T)) for epochs ≤ T, then η_min."""
+
+    def __init__(self, t_max: int, eta_min: float = 0.0):
+        self.t_max, self.eta_min = int(t_max), float(eta_min)
+
+    def lr_at(self, epochs_done):
+        progress = min(epochs_done, self.t_max) / self.t_max
+        return self.eta_min + 0.5 * (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * progress))

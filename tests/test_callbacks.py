@@ -1,0 +1,79 @@
+"""Early stopping with restore, learning-rate schedules, History."""
+import json
+import math
+
+import numpy
+import pytest
+
+from dlcore import losses, optim
+from dlcore.data import ArrayLoader, spiral
+from dlcore.models import MLP
+from dlcore.training import CosineLR, EarlyStopping, ExponentialLR, History, StepLR, Trainer
+
+
+def _overfitting_setup():
+    """Validation labels are the training labels flipped: the better training goes, the worse validation."""
+    x, y = spiral(200, noise=0.05)
+    model = MLP([2, 32, 2], activation="tanh")
+    return model, ArrayLoader(x, y, batch_size=20, seed=0), ArrayLoader(x, 1 - y, batch_size=200, shuffle=False)
+
+
+def test_early_stopping_stops_and_restores_the_best_epoch():
+    model, train, val = _overfitting_setup()
+    stopper = EarlyStopping(monitor="val_loss", patience=3)
+    trainer = Trainer(callbacks=[stopper], progress=False)
+    loss = losses.CrossEntropyLoss()
+    history = trainer.fit(model, loss, optim.Adam(model, lr=0.01), train, val, epochs=50)
+    best_epoch, best_value = history.best("val_loss")
+    assert history.best_epoch == best_epoch == stopper.best_epoch
+    assert history.stopped_epoch == best_epoch + 3 == len(history) < 50
+    assert trainer.evaluate(model, loss, val)["loss"] == pytest.approx(best_value, rel=1e-6)
+
+
+def test_early_stopping_compares_with_the_best_not_the_previous_epoch():
+    stopper = EarlyStopping(monitor="val_loss", patience=2, min_delta=0.1)
+
+    class FakeTrainer:
+        stop = False
+        model = None
+        history = History()
+
+    stopper.restore_best = False
+    stopper.on_fit_start(FakeTrainer)
+    for epoch, value in enumerate([1.0, 0.95, 0.85, 0.8], start=1):  # 0.85 beats 1.0 by 0.15; 0.95 and 0.8 do not
+        stopper.on_epoch_end(FakeTrainer, {"epoch": epoch, "val_loss": value})
+    assert stopper.best_epoch == 3 and stopper.wait == 1 and not FakeTrainer.stop
+
+
+def test_early_stopping_needs_the_monitored_value():
+    model, train, _ = _overfitting_setup()
+    with pytest.raises(KeyError, match="'val_loss'.*pass a validation loader"):
+        Trainer(callbacks=[EarlyStopping()], progress=False).fit(
+            model, losses.CrossEntropyLoss(), optim.SGD(model, lr=0.1), train, epochs=1)
+
+
+def test_accuracy_monitor_maximises():
+    assert EarlyStopping(monitor="val_accuracy").mode == "max"
+
+
+@pytest.mark.parametrize("schedule, expected", [
+    (StepLR(step_size=2, gamma=0.5), [1.0, 1.0, 0.5, 0.5, 0.25]),
+    (ExponentialLR(gamma=0.9), [0.9 ** e for e in range(5)]),
+    (CosineLR(t_max=4, eta_min=0.1), [0.1 + 0.45 * (1 + math.cos(math.pi * min(e, 4) / 4)) for e in range(5)]),
+])
+def test_learning_rate_schedules(schedule, expected):
+    model, train, _ = _overfitting_setup()
+    history = Trainer(callbacks=[schedule], progress=False).fit(
+        model, losses.CrossEntropyLoss(), optim.SGD(model, lr=1.0), train, epochs=5)
+    numpy.testing.assert_allclose(history["lr"], expected, rtol=1e-12)
+
+
+def test_history_save_and_load(tmp_path):
+    history = History([{"epoch": 1, "val_loss": 0.5}, {"epoch": 2, "val_loss": 0.25}])
+    history.best_epoch = 2
+    path = tmp_path / "history.json"
+    history.save(path)
+    assert json.loads(path.read_text())["best_epoch"] == 2
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+    again = History.load(path)
+    assert again["val_loss"] == [0.5, 0.25] and again.best("val_loss") == (2, 0.25)
