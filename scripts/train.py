@@ -1,98 +1,64 @@
 #!/usr/bin/env python3
-"""Train a model from a TOML config: ``python scripts/train.py --config configs/default.toml``."""
+"""Train a model from a TOML config.
+
+    python scripts/train.py --config configs/default.toml [--backend numpy] [--set optim.lr=0.05] [--json]
+    python scripts/train.py --resume runs/NAME-TIMESTAMP [--set train.epochs=40]
+"""
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.logging import RichHandler  # noqa: E402
-from rich.table import Table  # noqa: E402
 
 import backends  # noqa: E402
-import dlcore  # noqa: E402
-from dlcore import losses, optim  # noqa: E402
-from dlcore.data import DATASETS, ArrayLoader  # noqa: E402
-from dlcore.models import MLP  # noqa: E402
-from dlcore.training import Trainer  # noqa: E402
-from dlcore.training import runconfig  # noqa: E402
-
-OPTIMIZERS = {"sgd": optim.SGD, "momentum": optim.Momentum, "nesterov": optim.Nesterov,
-              "adagrad": optim.AdaGrad, "rmsprop": optim.RMSprop, "adam": optim.Adam}
-
-
-def build_optimizer(cfg, model):
-    name = cfg["name"]
-    if name not in OPTIMIZERS:
-        raise runconfig.ConfigError(f"optim.name {name!r} is unknown; choose one of {', '.join(OPTIMIZERS)}")
-    kwargs = {"lr": cfg["lr"], "weight_decay": cfg["weight_decay"], "l1": cfg["l1"]}
-    if name in ("momentum", "nesterov"):
-        kwargs["momentum"] = cfg["momentum"]
-    return OPTIMIZERS[name](model, **kwargs)
-
-
-def split(x, y, val_fraction, seed):
-    order = numpy.random.default_rng(seed).permutation(len(x))
-    n_val = int(round(len(x) * val_fraction))
-    val, train = order[:n_val], order[n_val:]
-    return (x[train], y[train]), (x[val], y[val])
+from dlcore.training import History, runconfig, summary_table  # noqa: E402
+from dlcore.training.run import execute  # noqa: E402
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--config", required=True, help="TOML run configuration")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", help="TOML run configuration")
+    source.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last.npz")
     parser.add_argument("--backend", choices=["auto", "numpy", "cupy"], help="overrides run.backend")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override a config value (repeatable)")
+    parser.add_argument("--json", action="store_true", help="print one JSON line with the results at the end")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[RichHandler(show_path=False)])
     console = Console(stderr=True)
     try:
-        cfg = runconfig.load(args.config, args.set)
-    except runconfig.ConfigError as error:
-        console.print(f"[red]config error:[/red] {error}")
+        if args.resume:
+            run_dir = Path(args.resume)
+            if not (run_dir / "config.json").is_file() or not (run_dir / "last.npz").is_file():
+                raise runconfig.ConfigError(f"{run_dir} is not a run directory with config.json and last.npz")
+            cfg = runconfig.validate(json.loads((run_dir / "config.json").read_text()), str(run_dir / "config.json"))
+            cfg = runconfig.apply_overrides(cfg, args.set)
+        else:
+            run_dir = None
+            cfg = runconfig.load(args.config, args.set)
+        backend = backends.use(args.backend or cfg["run"]["backend"])
+        cfg["run"]["backend"] = backend.name
+        console.print(f"[bold]{cfg['run']['name']}[/bold]: {cfg['data']['name']} on {backend.name} "
+                      f"({backend.device_name})", highlight=False)
+        summary = execute(cfg, run_dir, resume_from=run_dir / "last.npz" if run_dir else None, console=console)
+    except (runconfig.ConfigError, FileNotFoundError) as error:
+        console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
         return 2
-    backend = backends.use(args.backend or cfg["run"]["backend"])
-    dlcore.manual_seed(cfg["run"]["seed"])
-
-    data = cfg["data"]
-    if data["name"] not in DATASETS:
-        console.print(f"[red]config error:[/red] data.name {data['name']!r} is unknown; "
-                      f"choose one of {', '.join(DATASETS)}")
-        return 2
-    x, y = DATASETS[data["name"]](n=data["n_samples"], noise=data["noise"], seed=data["seed"])
-    (x_train, y_train), (x_val, y_val) = split(x, y, data["val_fraction"], data["seed"])
-    n_out = int(y.max()) + 1 if y.dtype.kind in "iu" else y.shape[1]
-    model = MLP([x.shape[1], *cfg["model"]["hidden"], n_out], activation=cfg["model"]["activation"],
-                weight_init=cfg["model"]["weight_init"] or None)
-    loss = losses.get(cfg["loss"]["name"])
-    optimizer = build_optimizer(cfg["optim"], model)
-    train = ArrayLoader(x_train, y_train, cfg["train"]["batch_size"], shuffle=True, seed=cfg["run"]["seed"])
-    val = ArrayLoader(x_val, y_val, 1024, shuffle=False) if len(x_val) else None
-
-    console.print(f"[bold]{cfg['run']['name']}[/bold]: {data['name']} ({len(x_train)} train / {len(x_val)} val) "
-                  f"on {backend.name} ({backend.device_name})")
-    start = time.perf_counter()
-    history = Trainer(log_every=cfg["train"]["log_every"], console=console).fit(
-        model, loss, optimizer, train, val, cfg["train"]["epochs"])
-    seconds = time.perf_counter() - start
-
-    table = Table(title=f"{cfg['run']['name']} — summary")
-    for column in ("metric", "value"):
-        table.add_column(column)
-    for key, value in history[-1].items():
-        if key not in ("epoch", "seconds"):
-            table.add_row(key, f"{value:.4f}")
-    table.add_row("epochs", str(len(history)))
-    table.add_row("seconds", f"{seconds:.1f}")
-    table.add_row("backend", f"{backend.name} ({backend.device_name})")
-    Console().print(table)
+    history = History.load(Path(summary["run_dir"]) / "history.json")
+    extra = {k: v for k, v in summary.items() if k.startswith("test_")}
+    extra.update(seconds=summary["seconds"], backend=f"{summary['backend']} ({summary['device']})",
+                 run_dir=summary["run_dir"])
+    Console(stderr=args.json).print(summary_table(history, f"{cfg['run']['name']} — summary", extra))
+    if args.json:
+        print(json.dumps(summary))
     return 0
 
 

@@ -1,13 +1,14 @@
 """Callbacks the Trainer calls at the start and end of a fit and after every epoch.
 
 A callback may set ``trainer.stop = True`` to end the fit after the current epoch. Hooks:
-``on_fit_start(trainer)``, ``on_epoch_end(trainer, row)`` (row: that epoch's dict, which a
-callback may extend), ``on_fit_end(trainer)``. During a fit the trainer exposes ``model``,
+``on_fit_start(trainer)``, ``on_epoch_end(trainer, row)`` (row: that epoch's dict, already
+the last entry of ``trainer.history``), ``on_fit_end(trainer)``. During a fit the trainer exposes ``model``,
 ``optimizer``, ``history`` and ``epoch``.
 """
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 
 class Callback:
@@ -111,3 +112,37 @@ class CosineLR(LRSchedule):
     def lr_at(self, epochs_done):
         progress = min(epochs_done, self.t_max) / self.t_max
         return self.eta_min + 0.5 * (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * progress))
+
+
+class Checkpoint(Callback):
+    """Writes ``last.npz`` after every epoch and ``best.npz`` whenever ``monitor`` improves.
+
+    Each file holds the model, the optimizer, the epoch, the history so far and whatever the
+    ``extra()`` callable returns (e.g. RNG states for resuming); ``dlcore.io.save`` writes it
+    atomically. A missing monitored value (no validation data) disables ``best.npz``.
+    """
+
+    def __init__(self, directory, monitor: str = "val_loss", mode: str = "auto", save_best: bool = True,
+                 save_last: bool = True, extra=None):
+        self.directory, self.monitor, self.mode = Path(directory), monitor, _mode_for(monitor, mode)
+        self.save_best, self.save_last, self.extra = save_best, save_last, extra or dict
+
+    def on_fit_start(self, trainer):
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.best = None
+
+    def _write(self, name, trainer, row):
+        from dlcore import io
+
+        io.save(self.directory / name, trainer.model, trainer.optimizer, epoch=row["epoch"],
+                history=trainer.history.to_dict(), **self.extra())
+
+    def on_epoch_end(self, trainer, row):
+        if self.save_last:
+            self._write("last.npz", trainer, row)
+        value = row.get(self.monitor)
+        if self.save_best and value is not None:
+            better = self.best is None or (value < self.best if self.mode == "min" else value > self.best)
+            if better:
+                self.best = value
+                self._write("best.npz", trainer, row)

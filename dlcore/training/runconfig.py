@@ -11,11 +11,14 @@ import tomllib
 from pathlib import Path
 
 SCHEMA = {
-    "run": {"name": "default", "seed": 0, "backend": "auto"},
-    "data": {"name": "spiral", "n_samples": 400, "noise": 0.1, "seed": 0, "val_fraction": 0.2},
+    "run": {"name": "default", "seed": 0, "backend": "auto", "out_dir": "runs", "cuda_graph": False},
+    "data": {"name": "spiral", "n_samples": 400, "noise": 0.1, "seed": 0, "val_fraction": 0.1,
+             "test_fraction": 0.1, "limit": 0, "standardize": False},
     "model": {"hidden": [32, 32], "activation": "tanh", "weight_init": ""},
     "loss": {"name": "cross_entropy"},
     "optim": {"name": "adam", "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0, "l1": 0.0},
+    "schedule": {"name": "none", "step_size": 10, "gamma": 0.5, "t_max": 0, "eta_min": 0.0},
+    "early_stopping": {"patience": 0, "monitor": "val_loss", "min_delta": 0.0},
     "train": {"epochs": 100, "batch_size": 32, "log_every": 10},
 }
 
@@ -74,7 +77,13 @@ def load(path, overrides=()) -> dict:
         raise ConfigError(f"config file {path} does not exist") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+    return apply_overrides(validate(raw, str(path)), overrides)
+
+
+def apply_overrides(config: dict, overrides=()) -> dict:
+    """``config`` with each "section.key=value" override applied and checked."""
+    raw = copy.deepcopy(config)
     for text in overrides:
         section, key, value = parse_override(text)
         raw.setdefault(section, {})[key] = value
-    return validate(raw, str(path))
+    return validate(raw, "--set")

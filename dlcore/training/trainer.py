@@ -114,9 +114,9 @@ class Trainer:
                     row.update({f"val_{k}": v for k, v in self.evaluate(model, loss, val).items()})
                 row["lr"] = lr
                 row["seconds"] = time.perf_counter() - start
+                self.history.append(row)
                 for callback in self.callbacks:
                     callback.on_epoch_end(self, row)
-                self.history.append(row)
                 if epoch % self.log_every == 0 or epoch == first + epochs - 1 or self.stop:
                     display.update(epoch - first + 1, row)
                 if self.stop:

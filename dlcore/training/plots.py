@@ -1,0 +1,85 @@
+"""Pictures of a run: learning curves and the confusion matrix (needs matplotlib, extra ``plot``).
+
+Without matplotlib the functions warn once and return None; training is unaffected.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+_warned = False
+
+
+def _pyplot():
+    global _warned
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        return plt
+    except ImportError:
+        if not _warned:
+            warnings.warn("matplotlib is not installed: no plots are written (pip install dlcore[plot])",
+                          stacklevel=3)
+            _warned = True
+        return None
+
+
+def _save(fig, plt, path) -> Path:
+    """Render to a temporary PNG beside ``path``, then rename it into place."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def learning_curves(history, path, title: str = "") -> Path | None:
+    """Loss (and accuracy when recorded) per epoch, train vs validation, the best epoch marked."""
+    plt = _pyplot()
+    if plt is None:
+        return None
+    metrics = ["loss"] + (["accuracy"] if history.last.get("train_accuracy") is not None else [])
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4), squeeze=False)
+    epochs = history["epoch"]
+    for ax, metric in zip(axes[0], metrics):
+        for split, style in (("train", "-"), ("val", "--")):
+            values = history[f"{split}_{metric}"]
+            if any(v is not None for v in values):
+                ax.plot(epochs, values, style, label=split)
+        if history.best_epoch is not None:
+            ax.axvline(history.best_epoch, color="grey", linestyle=":", label=f"best epoch {history.best_epoch}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    return _save(fig, plt, path)
+
+
+def confusion_matrix(matrix, path, title: str = "confusion matrix") -> Path | None:
+    """The matrix as an image, rows = true class, columns = predicted, counts written in the cells."""
+    plt = _pyplot()
+    if plt is None:
+        return None
+    n = len(matrix)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.55 * n, 0.8 + 0.5 * n))
+    ax.imshow(matrix, cmap="Blues")
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, str(int(matrix[i][j])), ha="center", va="center", fontsize=8,
+                    color="white" if matrix[i][j] > 0.5 * max(map(max, matrix)) else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_xticks(range(n))
+    ax.set_yticks(range(n))
+    ax.set_title(title)
+    return _save(fig, plt, path)

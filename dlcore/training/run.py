@@ -1,0 +1,165 @@
+"""A run from a validated config: data, model, loss, optimizer, callbacks and a run directory.
+
+``execute(cfg)`` trains and writes ``<out_dir>/<name>-<timestamp>/`` with the resolved
+config, ``history.json``, ``metrics.json``, checkpoints (``last.npz``, ``best.npz``) and
+plots; ``resume(run_dir)`` continues such a run from ``last.npz`` (on the CPU the resumed
+epochs equal those of an uninterrupted run bit for bit: weights, optimizer state, the
+loader's shuffling generator and the backend generator all come back).
+"""
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy
+
+import backends
+import dlcore
+from dlcore import io, losses, metrics, optim
+from dlcore.config import no_grad
+from dlcore.core import Tensor
+from dlcore.data import DATASETS, ArrayLoader, load, split, standardize
+from dlcore.data.datasets import fashion_mnist
+from dlcore.models import MLP
+from dlcore.training import plots
+from dlcore.training.callbacks import Checkpoint, CosineLR, EarlyStopping, ExponentialLR, StepLR
+from dlcore.training.history import History, write_text_atomic
+from dlcore.training.runconfig import ConfigError
+from dlcore.training.trainer import Trainer
+
+OPTIMIZERS = {"sgd": optim.SGD, "momentum": optim.Momentum, "nesterov": optim.Nesterov,
+              "adagrad": optim.AdaGrad, "rmsprop": optim.RMSprop, "adam": optim.Adam}
+
+
+def prepare_data(cfg) -> dict:
+    """{"train", "val", "test": (x, y) NumPy pairs, "classes": int or None (regression)}."""
+    data = cfg["data"]
+    name, seed = data["name"], data["seed"]
+    val_f, test_f = data["val_fraction"], data["test_fraction"]
+    if name in DATASETS:
+        x, y = DATASETS[name](n=data["n_samples"], noise=data["noise"], seed=seed)
+        train, val, test = split(x, y, (1 - val_f - test_f, val_f, test_f), seed=seed)
+    elif name == "fashion_mnist":  # the official 10k test set; validation carved from the 60k
+        limit = data["limit"] or None
+        train, val, _ = split(*fashion_mnist("train", limit=limit), (1 - val_f, val_f, 0.0), seed=seed)
+        test = fashion_mnist("test", limit=limit)
+    else:
+        try:
+            x, y = load(name)
+        except KeyError as error:
+            raise ConfigError(f"data.name {name!r} is unknown: {error}") from None
+        train, val, test = split(x, y, (1 - val_f - test_f, val_f, test_f), seed=seed)
+    if data["standardize"]:
+        x_train, x_val, x_test = standardize(train[0], val[0], test[0])
+        train, val, test = (x_train, train[1]), (x_val, val[1]), (x_test, test[1])
+    y = train[1]
+    classes = int(max(train[1].max(), test[1].max() if len(test[1]) else 0)) + 1 if y.dtype.kind in "iu" else None
+    return {"train": train, "val": val, "test": test, "classes": classes}
+
+
+def build_model(cfg, n_in: int, n_out: int):
+    m = cfg["model"]
+    return MLP([n_in, *m["hidden"], n_out], activation=m["activation"], weight_init=m["weight_init"] or None)
+
+
+def build_optimizer(cfg, model):
+    o = cfg["optim"]
+    if o["name"] not in OPTIMIZERS:
+        raise ConfigError(f"optim.name {o['name']!r} is unknown; choose one of {', '.join(OPTIMIZERS)}")
+    kwargs = {"lr": o["lr"], "weight_decay": o["weight_decay"], "l1": o["l1"]}
+    if o["name"] in ("momentum", "nesterov"):
+        kwargs["momentum"] = o["momentum"]
+    return OPTIMIZERS[o["name"]](model, **kwargs)
+
+
+def build_schedule(cfg):
+    s = cfg["schedule"]
+    if s["name"] == "none":
+        return None
+    makers = {"step": lambda: StepLR(s["step_size"], s["gamma"]), "exponential": lambda: ExponentialLR(s["gamma"]),
+              "cosine": lambda: CosineLR(s["t_max"] or cfg["train"]["epochs"], s["eta_min"])}
+    if s["name"] not in makers:
+        raise ConfigError(f"schedule.name {s['name']!r} is unknown; choose one of none, {', '.join(makers)}")
+    return makers[s["name"]]()
+
+
+def _rng_state(loader) -> dict:
+    state = {"loader": loader.generator.bit_generator.state}
+    backend = backends.current()
+    if backend.name == "numpy":
+        state["backend"] = backend.generator.bit_generator.state
+    return state
+
+
+def _set_rng_state(loader, state: dict) -> None:
+    loader.generator.bit_generator.state = state["loader"]
+    if "backend" in state and backends.current().name == "numpy":
+        backends.current().generator.bit_generator.state = state["backend"]
+
+
+def test_metrics(model, x, y, classes) -> tuple[dict, numpy.ndarray | None]:
+    """Test-set metrics of ``model`` (eval mode) and, for classification, the confusion matrix."""
+    model.eval()
+    with no_grad():
+        out = model(Tensor(backends.current().from_numpy(x))).data
+    if classes is None:
+        return {name: getattr(metrics, name)(y, out) for name in ("mse", "rmse", "mae", "r2_score")}, None
+    matrix = metrics.confusion_matrix(y, out, num_classes=classes)
+    scores = {"accuracy": metrics.accuracy(y, out), "f1_macro": metrics.f1_score(y, out, average="macro")}
+    return scores, matrix
+
+
+def execute(cfg: dict, run_dir: Path | None = None, resume_from: Path | None = None, console=None) -> dict:
+    """Train the run ``cfg`` describes; returns the summary (also written to metrics.json)."""
+    backend = backends.current()
+    dlcore.manual_seed(cfg["run"]["seed"])
+    data = prepare_data(cfg)
+    (x_train, y_train), val, test = data["train"], data["val"], data["test"]
+    n_out = data["classes"] or y_train.shape[1]
+    model = build_model(cfg, x_train.shape[1], n_out)
+    loss = losses.get(cfg["loss"]["name"])
+    optimizer = build_optimizer(cfg, model)
+    loader = ArrayLoader(x_train, y_train, cfg["train"]["batch_size"], shuffle=True, seed=cfg["run"]["seed"])
+    val_loader = ArrayLoader(*val, 4096, shuffle=False) if len(val[0]) else None
+
+    if run_dir is None:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        run_dir = Path(cfg["run"]["out_dir"]) / f"{cfg['run']['name']}-{stamp}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(run_dir / "config.json", json.dumps(cfg, indent=1))
+
+    history, done = None, 0
+    if resume_from is not None:
+        meta = io.restore(resume_from, model, optimizer)
+        history = History(meta["history"]["epochs"])
+        history.best_epoch = meta["history"].get("best_epoch")
+        _set_rng_state(loader, meta["rng"])
+        done = len(history)
+    callbacks = [Checkpoint(run_dir, extra=lambda: {"rng": _rng_state(loader)})]
+    stopping = cfg["early_stopping"]
+    if stopping["patience"] > 0 and val_loader is not None:
+        callbacks.append(EarlyStopping(stopping["monitor"], stopping["patience"], stopping["min_delta"]))
+    schedule = build_schedule(cfg)
+    if schedule is not None:
+        callbacks.append(schedule)
+
+    trainer = Trainer(callbacks, log_every=cfg["train"]["log_every"], console=console,
+                      cuda_graph=cfg["run"]["cuda_graph"])
+    start = time.perf_counter()
+    history = trainer.fit(model, loss, optimizer, loader, val_loader, max(0, cfg["train"]["epochs"] - done), history)
+    seconds = time.perf_counter() - start
+    history.save(run_dir / "history.json")
+
+    scores, matrix = test_metrics(model, *test, data["classes"]) if len(test[0]) else ({}, None)
+    summary = {"config": cfg["run"]["name"], "backend": backend.name, "device": backend.device_name,
+               "epochs": len(history), "seconds": round(seconds, 3),
+               "train_loss": history.last.get("train_loss"), "val_loss": history.last.get("val_loss"),
+               "best_epoch": history.best_epoch, **{f"test_{k}": v for k, v in scores.items()},
+               "run_dir": str(run_dir)}
+    write_text_atomic(run_dir / "metrics.json", json.dumps(summary, indent=1))
+    plots.learning_curves(history, run_dir / "learning_curves.png", title=cfg["run"]["name"])
+    if matrix is not None:
+        plots.confusion_matrix(numpy.asarray(matrix).tolist(), run_dir / "confusion_matrix.png")
+    return summary
