@@ -38,3 +38,13 @@ def test_missing_file_and_bad_override(tmp_path):
         runconfig.load(tmp_path / "nope.toml")
     with pytest.raises(runconfig.ConfigError, match="section.key=value"):
         runconfig.load(_write(tmp_path, ""), ["epochs=3"])
+
+
+def test_every_shipped_config_is_valid():
+    from pathlib import Path
+
+    configs = sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.toml"))
+    assert len(configs) >= 5
+    for path in configs:
+        cfg = runconfig.load(path)
+        assert cfg["run"]["name"], path
