@@ -15,3 +15,10 @@ __all__ = [
     "mae_loss", "cross_entropy", "binary_cross_entropy", "bce_with_logits", "logistic_loss", "exponential_loss",
     "hinge_loss", "quantile_loss", "huber_loss", "epsilon_insensitive_loss",
 ]
+from dlcore.functions.conv import conv2d, conv_transpose2d
+from dlcore.functions.dropout import dropout
+from dlcore.functions.normalization import batch_norm
+from dlcore.functions.pooling import avg_pool2d, global_avg_pool2d, global_max_pool2d, max_pool2d, upsample2d
+
+__all__ += ["conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d", "global_max_pool2d",
+            "upsample2d", "batch_norm", "dropout"]

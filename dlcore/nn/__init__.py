@@ -7,3 +7,11 @@ from dlcore.nn import activation as activations
 
 __all__ = ["Module", "Parameter", "Sequential", "Linear", "Flatten", "Step", "Sigmoid", "Tanh", "Softplus",
            "ReLU", "LeakyReLU", "PReLU", "ELU", "Identity", "Softmax", "Swish", "activations"]
+from dlcore.nn.conv import (AvgPool2d, Conv2d, ConvTranspose2d, GlobalAvgPool2d, GlobalMaxPool2d, MaxPool2d,
+                            Upsample2d)
+from dlcore.nn.normalization import BatchNorm1d, BatchNorm2d
+from dlcore.nn.regularization import Dropout
+from dlcore.nn.residual import Residual
+
+__all__ += ["Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "GlobalAvgPool2d", "GlobalMaxPool2d",
+            "Upsample2d", "BatchNorm1d", "BatchNorm2d", "Dropout", "Residual"]

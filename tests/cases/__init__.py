@@ -52,10 +52,12 @@ def away_from_zero(shape, gap=0.1):
 
 
 def all_cases() -> list[Case]:
-    from tests.cases import activation_cases, linear_cases, loss_cases, math_cases
-    return [*math_cases.CASES, *activation_cases.CASES, *linear_cases.CASES, *loss_cases.CASES]
+    from tests.cases import activation_cases, conv_cases, linear_cases, loss_cases, math_cases, norm_cases
+    return [*math_cases.CASES, *activation_cases.CASES, *linear_cases.CASES, *loss_cases.CASES, *conv_cases.CASES,
+            *norm_cases.CASES]
 
 
 def all_module_cases() -> list[ModuleCase]:
-    from tests.cases import activation_cases, linear_cases
-    return [*activation_cases.MODULE_CASES, *linear_cases.MODULE_CASES]
+    from tests.cases import activation_cases, conv_cases, linear_cases, norm_cases
+    return [*activation_cases.MODULE_CASES, *linear_cases.MODULE_CASES, *conv_cases.MODULE_CASES,
+            *norm_cases.MODULE_CASES]

@@ -1,0 +1,55 @@
+"""Inverted dropout."""
+from __future__ import annotations
+
+import backends
+from backends.fused import fused
+from dlcore import config
+from dlcore.core import Function, Tensor
+
+
+@fused("T x, bool keep, T scale", "T y", "y = keep ? x * scale : (T)0", "dlcore_dropout")
+def _masked_scale(xp, x, keep, scale):
+    """x·keep·scale."""
+    return x * keep * scale
+
+
+class Dropout(Function):
+    """y = x·m/(1 − p) with the keep mask m ∈ {0, 1};  ∂L/∂x = g·m/(1 − p).
+
+    The mask is an input (a boolean array on x's device), so E[y] = x when P(m = 1) = 1 − p.
+    """
+
+    def __init__(self, p: float):
+        self.scale = 1.0 / (1.0 - p)
+
+    def forward(self, xp, x, keep):
+        self.keep = keep
+        return _masked_scale(xp, x, keep, self.scale)
+
+    def backward(self, xp, gy):
+        return _masked_scale(xp, gy, self.keep, self.scale), None
+
+
+def dropout(x, p: float = 0.5, training=None, mask=None):
+    """Inverted dropout: y = x·m/(1 − p) in training, y = x in eval (and for p = 0).
+
+    m keeps each unit with probability 1 − p, drawn as ``random(x.shape) >= p`` from the
+    generator of x's backend, on x's device (seeded by ``dlcore.manual_seed``). ``mask`` (a
+    boolean or 0/1 array of x's shape on x's device) replaces the draw, e.g. to compare
+    backends exactly. ``training=None`` reads ``dlcore.is_training()`` (which a Module's call sets).
+    """
+    p = float(p)
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+    if not (config.is_training() if training is None else training) or p == 0.0:
+        return x
+    data = x.data if isinstance(x, Tensor) else x
+    if mask is None:
+        mask = backends.backend_of(data).random(data.shape, data.dtype) >= p
+    else:
+        mask = mask.data if isinstance(mask, Tensor) else mask
+        if mask.shape != data.shape:
+            raise ValueError(f"dropout mask of shape {tuple(mask.shape)} does not match x of shape {tuple(data.shape)}")
+        if mask.dtype != bool:
+            mask = mask != 0
+    return Dropout(p)(x, mask)

@@ -1,0 +1,91 @@
+"""Batch normalization as one coarse Function with a hand-derived backward."""
+from __future__ import annotations
+
+import backends
+from backends.fused import fused
+from dlcore import config
+from dlcore.core import Function, Tensor
+
+
+@fused("T x, T mean, T inv_std, T gamma, T beta", "T xhat, T y",
+       "xhat = (x - mean) * inv_std; y = gamma * xhat + beta", "dlcore_batch_norm")
+def _normalize(xp, x, mean, inv_std, gamma, beta):
+    """(x̂, y) = ((x − μ)/σ, γx̂ + β)."""
+    xhat = (x - mean) * inv_std
+    return xhat, gamma * xhat + beta
+
+
+@fused("T g, T xhat, T k, T mean_g, T mean_gx", "T gx", "gx = k * (g - mean_g - xhat * mean_gx)",
+       "dlcore_batch_norm_grad")
+def _normalize_grad(xp, g, xhat, k, mean_g, mean_gx):
+    """γ/σ · (g − mean(g) − x̂·mean(g·x̂))."""
+    return k * (g - mean_g - xhat * mean_gx)
+
+
+class BatchNorm(Function):
+    """y = γ·(x − μ)/√(σ² + ε) + β per channel (axis 1), statistics over every other axis.
+
+    Training (batch statistics μ = mean(x), σ² = mean((x − μ)²)):
+        ∂L/∂x = γ/σ · (g − mean(g) − x̂·mean(g·x̂)),  ∂L/∂γ = Σ g·x̂,  ∂L/∂β = Σ g.
+    When running statistics are given they are updated in place on the device:
+        r_μ ← (1 − m)·r_μ + m·μ,   r_σ² ← (1 − m)·r_σ² + m·σ²·n/(n − 1)   (n values per channel).
+    Eval (μ, σ² = the running statistics, constants): ∂L/∂x = g·γ/σ.
+    """
+
+    def __init__(self, training: bool, running_mean=None, running_var=None, momentum=0.1, eps=1e-5):
+        self.training, self.running_mean, self.running_var = training, running_mean, running_var
+        self.momentum, self.eps = momentum, eps
+
+    def forward(self, xp, x, gamma, beta):
+        self.axes = (0, *range(2, x.ndim))
+        shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        self.n = x.size // x.shape[1]
+        if self.training:
+            mean = x.mean(axis=self.axes, keepdims=True)
+            var = x.var(axis=self.axes, keepdims=True)
+            if self.running_mean is not None:
+                m = self.momentum
+                self.running_mean *= 1 - m
+                self.running_mean += m * mean.reshape(-1)
+                self.running_var *= 1 - m
+                self.running_var += (m * self.n / (self.n - 1)) * var.reshape(-1)
+        else:
+            mean = self.running_mean.reshape(shape).astype(x.dtype, copy=False)
+            var = self.running_var.reshape(shape).astype(x.dtype, copy=False)
+        self.inv_std = 1 / xp.sqrt(var + self.eps)
+        self.gamma = gamma.reshape(shape)
+        self.xhat, y = _normalize(xp, x, mean, self.inv_std, self.gamma, beta.reshape(shape))
+        return y
+
+    def backward(self, xp, gy):
+        needs = self.needs_input_grad
+        centred = needs[0] and self.training  # the training gradient of x needs both sums
+        sum_g = gy.sum(axis=self.axes, keepdims=True) if needs[2] or centred else None
+        sum_gx = (gy * self.xhat).sum(axis=self.axes, keepdims=True) if needs[1] or centred else None
+        gx = None
+        if needs[0]:
+            k = self.gamma * self.inv_std
+            gx = _normalize_grad(xp, gy, self.xhat, k, sum_g / self.n, sum_gx / self.n) if self.training else gy * k
+        return gx, (sum_gx.reshape(-1) if needs[1] else None), (sum_g.reshape(-1) if needs[2] else None)
+
+
+def batch_norm(x, weight, bias, running_mean=None, running_var=None, training=None, momentum=0.1, eps=1e-5):
+    """y = γ·(x − μ)/√(σ² + ε) + β per channel (axis 1 of (N, C), (N, C, L) or (N, C, H, W)).
+
+    ``weight`` γ and ``bias`` β have shape (C,). In training (``training=None`` reads
+    ``dlcore.is_training()``) μ, σ² are the batch's mean and biased variance over every axis
+    but 1, and ``running_mean``/``running_var`` (if given) are updated in place:
+    r ← (1 − m)·r + m·stat, the variance unbiased (×n/(n−1)). In eval the running statistics
+    are used (batch statistics when none are given).
+    """
+    if x.ndim < 2 or weight.shape != (x.shape[1],) or bias.shape != (x.shape[1],):
+        raise ValueError(f"batch_norm needs x (N, C, ...) and weight, bias of shape (C,); got x "
+                         f"{tuple(x.shape)}, weight {tuple(weight.shape)}, bias {tuple(bias.shape)}")
+    if running_mean is not None:  # the statistics are updated in place: they must live where x does
+        backends.backend_for((x.data if isinstance(x, Tensor) else x, running_mean, running_var), "batch_norm")
+    training = config.is_training() if training is None else training
+    if not training and running_mean is None:
+        training = True
+    if training and x.size // x.shape[1] < 2:
+        raise ValueError(f"batch_norm in training needs more than one value per channel, got x {tuple(x.shape)}")
+    return BatchNorm(training, running_mean, running_var, momentum, eps)(x, weight, bias)

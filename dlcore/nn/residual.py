@@ -1,0 +1,25 @@
+"""Residual (ResNet) skip connection."""
+from __future__ import annotations
+
+from dlcore.nn.module import Module
+
+
+class Residual(Module):
+    """y = block(x) + shortcut(x), the shortcut being the identity when None (a ResNet block).
+
+    Use a projection shortcut (e.g. a 1×1 Conv2d with the block's stride) when the block
+    changes the shape; mismatched shapes raise a ValueError naming both.
+    """
+
+    def __init__(self, block: Module, shortcut: Module | None = None):
+        super().__init__()
+        self.block, self.shortcut = block, shortcut
+
+    def forward(self, x):
+        y = self.block(x)
+        s = x if self.shortcut is None else self.shortcut(x)
+        if y.shape != s.shape:
+            raise ValueError(f"Residual: the block gives shape {tuple(y.shape)} but the "
+                             f"{'identity' if self.shortcut is None else 'shortcut'} gives {tuple(s.shape)}; "
+                             f"pass a shortcut (e.g. a 1×1 Conv2d with the block's stride) that matches")
+        return y + s

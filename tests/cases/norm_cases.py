@@ -1,0 +1,49 @@
+"""Cases for batch normalization and dropout."""
+from dlcore import init, nn
+import dlcore.functional as F
+from tests.cases import Case, ModuleCase
+
+# Batch statistics are reductions whose summation order differs between NumPy and CuPy, and
+# the BN gradient subtracts nearly equal terms (g − mean g − x̂·mean(g x̂)).
+REDUCE = dict(rtol=1e-4, atol=1e-4, why_looser="per-channel reductions summed in different orders on "
+                                               "NumPy and CuPy; the BN gradient cancels nearly equal terms")
+
+
+def _bn_inputs(shape):
+    c = shape[1]
+    return lambda rng: (rng.standard_normal(shape) * 2 + 1, rng.uniform(0.5, 1.5, c), rng.standard_normal(c))
+
+
+def _bn_eval(x, g, b):
+    """batch_norm in eval, with fixed running statistics made on x's device."""
+    xp, c = x.xp, x.shape[1]
+    mean = xp.linspace(-0.5, 0.5, c).astype(x.dtype)
+    var = xp.linspace(0.5, 2.0, c).astype(x.dtype)
+    return F.batch_norm(x, g, b, mean, var, training=False)
+
+
+def _bn_eval_module(factory):
+    def make():
+        m = factory()
+        m.running_mean = init.uniform((m.num_features,), -0.5, 0.5)
+        m.running_var = init.uniform((m.num_features,), 0.5, 2.0)
+        return m.eval()
+    return make
+
+
+CASES = [
+    Case("batch_norm_1d", lambda x, g, b: F.batch_norm(x, g, b, training=True), _bn_inputs((6, 4)), **REDUCE),
+    Case("batch_norm_1d_ncl", lambda x, g, b: F.batch_norm(x, g, b, training=True), _bn_inputs((3, 2, 4)), **REDUCE),
+    Case("batch_norm_2d", lambda x, g, b: F.batch_norm(x, g, b, training=True), _bn_inputs((2, 3, 4, 5)), **REDUCE),
+    Case("batch_norm_2d_eval", _bn_eval, _bn_inputs((2, 3, 4, 5)), **REDUCE),
+    Case("dropout_mask", lambda x, m: F.dropout(x, 0.3, training=True, mask=m),
+         lambda rng: (rng.standard_normal((4, 5)), rng.random((4, 5)) >= 0.3)),
+]
+
+MODULE_CASES = [
+    ModuleCase("BatchNorm1d", lambda: nn.BatchNorm1d(4), (6, 4), rtol=REDUCE["rtol"], atol=REDUCE["atol"]),
+    ModuleCase("BatchNorm2d", lambda: nn.BatchNorm2d(3), (2, 3, 4, 4), rtol=REDUCE["rtol"], atol=REDUCE["atol"]),
+    ModuleCase("BatchNorm2d_eval", _bn_eval_module(lambda: nn.BatchNorm2d(3)), (2, 3, 4, 4),
+               rtol=REDUCE["rtol"], atol=REDUCE["atol"]),
+    ModuleCase("Dropout_eval", lambda: nn.Dropout(0.5).eval(), (3, 4)),
+]
