@@ -236,6 +236,8 @@ class Tensor:
     def max(self, axis=None, keepdims=False): return _m.max(self, axis, keepdims)
     def exp(self): return _m.exp(self)
     def log(self): return _m.log(self)
+    def abs(self): return _m.abs(self)
+    def __abs__(self): return _m.abs(self)
     def astype(self, dtype): return _m.astype(self, dtype)
 
     def reshape(self, *shape):

@@ -142,3 +142,21 @@ def get(name: str, **kwargs) -> Loss:
 
 
 __all__ = ["Loss", *(cls.__name__ for cls in LOSSES.values()), "LOSSES", "get"]
+
+
+def l2_penalty(parameters, coef: float):
+    """Explicit L2 regularisation term ½·λ·Σ θ² over ``parameters``; add it to the loss.
+
+    Its gradient λθ is what ``weight_decay=λ`` adds inside the optimizers, without a term.
+    """
+    params = list(parameters)
+    return sum(((p * p).sum() for p in params[1:]), (params[0] * params[0]).sum()) * (0.5 * coef)
+
+
+def l1_penalty(parameters, coef: float):
+    """Explicit L1 regularisation term λ·Σ |θ| over ``parameters``; add it to the loss.
+
+    Its (sub)gradient λ·sign(θ) is what ``l1=λ`` adds inside the optimizers.
+    """
+    params = list(parameters)
+    return sum((abs(p).sum() for p in params[1:]), abs(params[0]).sum()) * coef

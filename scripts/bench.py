@@ -25,13 +25,27 @@ import numpy  # noqa: E402
 
 import backends  # noqa: E402
 import dlcore  # noqa: E402
-from dlcore import Tensor, losses, optim  # noqa: E402
+from dlcore import Tensor, losses, nn, optim  # noqa: E402
 from dlcore.models import MLP  # noqa: E402
 
+def w1_model(sizes):
+    return lambda: MLP(sizes, activation="relu")
+
+
+def w2_model():
+    """The CNN issue's workload: 3×32×32 → conv3×3(32) ReLU ×2 → pool → conv3×3(64) ReLU ×2 → pool → 512 → 10."""
+    return nn.Sequential(
+        nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(64 * 8 * 8, 512), nn.ReLU(), nn.Linear(512, 10))
+
+
 WORKLOADS = {
-    # name: (layer sizes, batch)
-    "W1": ([784, 1024, 1024, 10], 128),
-    "W1-big": ([784, 4096, 4096, 10], 1024),
+    # name: (model builder, input shape without the batch axis, classes, batch)
+    "W1": (w1_model([784, 1024, 1024, 10]), (784,), 10, 128),
+    "W1-big": (w1_model([784, 4096, 4096, 10]), (784,), 10, 1024),
+    "W2": (w2_model, (3, 32, 32), 10, 64),
+    "W2-big": (w2_model, (3, 32, 32), 10, 256),
 }
 
 
@@ -50,19 +64,19 @@ def median_ms(step, sync, steps: int, repeats: int, warmup: int) -> float:
     return statistics.median(blocks)
 
 
-def make_data(sizes, batch, seed=0):
+def make_data(shape, classes, batch, seed=0):
     rng = numpy.random.default_rng(seed)
-    return rng.standard_normal((batch, sizes[0])).astype(numpy.float32), rng.integers(0, sizes[-1], batch)
+    return rng.standard_normal((batch, *shape)).astype(numpy.float32), rng.integers(0, classes, batch)
 
 
-def bench_dlcore(sizes, batch, args, graph: bool = False):
+def bench_dlcore(build, shape, classes, batch, args, graph: bool = False):
     """(ms per step, pool bytes, model) of dlcore's step; ``graph``: the step replayed as a CUDA graph."""
     backend = backends.current()
     dlcore.manual_seed(0)
-    model = MLP(sizes, activation="relu")
+    model = build()
     opt = optim.Momentum(model, lr=0.01, momentum=0.9)
     loss_fn = losses.CrossEntropyLoss()
-    x_host, t_host = make_data(sizes, batch)
+    x_host, t_host = make_data(shape, classes, batch)
     x, t = Tensor(backend.from_numpy(x_host)), backend.from_numpy(t_host)
 
     def step():
@@ -85,13 +99,14 @@ def bench_dlcore(sizes, batch, args, graph: bool = False):
     return ms, (pool().total_bytes() if pool is not None else None), model
 
 
-def bench_gemm_floor(sizes, batch, args):
-    """The step's matrix products alone: per layer x@W, g@Wᵀ (not for the first layer), xᵀ@g."""
+def bench_gemm_floor(model, batch, args):
+    """The MLP step's matrix products alone: per layer x@W, g@Wᵀ (not for the first layer), xᵀ@g."""
     backend = backends.current()
-    xp = backend.xp
     rng = numpy.random.default_rng(0)
     ops = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    for i, layer in enumerate(linears):
+        n_in, n_out = layer.in_features, layer.out_features
         x = backend.from_numpy(rng.standard_normal((batch, n_in)).astype(numpy.float32))
         w = backend.from_numpy(rng.standard_normal((n_in, n_out)).astype(numpy.float32))
         g = backend.from_numpy(rng.standard_normal((batch, n_out)).astype(numpy.float32))
@@ -99,15 +114,37 @@ def bench_gemm_floor(sizes, batch, args):
 
     def step():
         for x, w, g, needs_gx in ops:
-            xp.matmul(x, w)
+            backend.gemm(x, w)
             if needs_gx:
-                xp.matmul(g, w.T)
-            xp.matmul(x.T, g)
+                backend.gemm(g, w, trans_b=True)
+            backend.gemm(x, g, trans_a=True)
 
     return median_ms(step, backend.synchronize, args.steps, args.repeats, args.warmup)
 
 
-def bench_torch(sizes, batch, args, dl_model):
+def torch_twin(torch, model):
+    """The dlcore Sequential ``model`` rebuilt in PyTorch with the same weights."""
+    layers = []
+    for m in model:
+        if isinstance(m, nn.Linear):
+            t = torch.nn.Linear(m.in_features, m.out_features)
+            weight = m.weight.numpy().T
+        elif isinstance(m, nn.Conv2d):
+            w = m.weight.numpy()
+            t = torch.nn.Conv2d(w.shape[1], w.shape[0], w.shape[2:], padding=m.geometry.padding)
+            weight = w
+        else:
+            layers.append({"ReLU": torch.nn.ReLU, "Flatten": torch.nn.Flatten}.get(type(m).__name__, None)()
+                          if type(m).__name__ != "MaxPool2d" else torch.nn.MaxPool2d(2))
+            continue
+        with torch.no_grad():
+            t.weight.copy_(torch.from_numpy(numpy.ascontiguousarray(weight)))
+            t.bias.copy_(torch.from_numpy(m.bias.numpy()))
+        layers.append(t)
+    return torch.nn.Sequential(*layers)
+
+
+def bench_torch(shape, classes, batch, args, dl_model):
     try:
         import torch
     except ImportError:
@@ -117,20 +154,10 @@ def bench_torch(sizes, batch, args, dl_model):
         torch.set_num_threads(args.threads or os.cpu_count())
     torch.backends.cuda.matmul.allow_tf32 = args.tf32
     torch.backends.cudnn.allow_tf32 = args.tf32
-    layers = []
-    linears = [m for m in dl_model if isinstance(m, dlcore.nn.Linear)]
-    for i, lin in enumerate(linears):
-        t_lin = torch.nn.Linear(lin.in_features, lin.out_features)
-        with torch.no_grad():
-            t_lin.weight.copy_(torch.from_numpy(lin.weight.numpy().T.copy()))
-            t_lin.bias.zero_()
-        layers.append(t_lin)
-        if i < len(linears) - 1:
-            layers.append(torch.nn.ReLU())
-    model = torch.nn.Sequential(*layers).to(device)
+    model = torch_twin(torch, dl_model).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     loss_fn = torch.nn.CrossEntropyLoss()
-    x_host, t_host = make_data(sizes, batch)
+    x_host, t_host = make_data(shape, classes, batch)
     x, t = torch.from_numpy(x_host).to(device), torch.from_numpy(t_host).to(device)
 
     def step():
@@ -178,16 +205,20 @@ def main(argv=None) -> int:
     for name in args.workloads.split(","):
         if name not in WORKLOADS:
             parser.error(f"unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")
-        sizes, batch = WORKLOADS[name]
-        ms, peak, model = bench_dlcore(sizes, batch, args)
-        floor = bench_gemm_floor(sizes, batch, args)
-        torch_ms, torch_peak = bench_torch(sizes, batch, args, model)
-        graph_ms = bench_dlcore(sizes, batch, args, graph=True)[0] if backends.current().name == "cupy" else None
+        build, shape, classes, batch = WORKLOADS[name]
+        ms, peak, model = bench_dlcore(build, shape, classes, batch, args)
+        is_mlp = all(isinstance(m, (nn.Linear, nn.ReLU)) for m in model)
+        floor = bench_gemm_floor(model, batch, args) if is_mlp else None
+        torch_ms, torch_peak = bench_torch(shape, classes, batch, args, model)
+        graph_ms = None
+        if backends.current().name == "cupy":
+            graph_ms = bench_dlcore(build, shape, classes, batch, args, graph=True)[0]
         results["workloads"][name] = {
-            "sizes": sizes, "batch": batch, "dlcore_ms": ms, "dlcore_graph_ms": graph_ms, "gemm_floor_ms": floor,
+            "input": [batch, *shape], "dlcore_ms": ms, "dlcore_graph_ms": graph_ms, "gemm_floor_ms": floor,
             "torch_ms": torch_ms, "ratio_vs_torch": ms / torch_ms if torch_ms else None,
             "graph_ratio_vs_torch": graph_ms / torch_ms if graph_ms and torch_ms else None,
-            "ratio_vs_floor": ms / floor, "dlcore_pool_bytes": peak, "torch_peak_bytes": torch_peak,
+            "ratio_vs_floor": ms / floor if floor else None, "dlcore_pool_bytes": peak,
+            "torch_peak_bytes": torch_peak,
         }
     _print_table(results)
     tmp = Path(args.json).with_suffix(".json.tmp")

@@ -202,3 +202,28 @@ def test_get_and_registry():
     assert losses.get("cross_entropy").reduction == "mean"
     with pytest.raises(ValueError, match="nope.*mse.*cross_entropy.*hinge"):
         losses.get("nope")
+
+
+def test_explicit_penalties_match_optimizer_terms():
+    import dlcore
+    from dlcore import nn, optim
+
+    layer = nn.Linear(3, 2)
+    layer.bias.data[...] = numpy.array([0.5, -0.25], numpy.float32)
+    w, b = layer.weight.numpy(), layer.bias.numpy()
+    l2 = losses.l2_penalty(layer.parameters(), 0.1)
+    l1 = losses.l1_penalty(layer.parameters(), 0.01)
+    assert l2.item() == pytest.approx(0.05 * ((w ** 2).sum() + (b ** 2).sum()), rel=1e-6)
+    assert l1.item() == pytest.approx(0.01 * (numpy.abs(w).sum() + numpy.abs(b).sum()), rel=1e-6)
+    (l2 + l1).backward()
+    numpy.testing.assert_allclose(layer.weight.grad, 0.1 * w + 0.01 * numpy.sign(w), rtol=1e-6)
+    # the same step through the optimizers' weight_decay / l1 terms on a zero loss gradient
+    twin = nn.Linear(3, 2)
+    twin.load_state_dict(layer.state_dict())
+    for p in twin.parameters():
+        p.grad = numpy.zeros_like(p.data)
+    optim.SGD(twin, lr=1.0, weight_decay=0.1, l1=0.01).step()
+    optim.SGD(layer, lr=1.0).step()
+    for a, b in zip(layer.parameters(), twin.parameters()):
+        numpy.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
+    assert dlcore.Tensor([-2.0]).abs().item() == 2.0

@@ -249,6 +249,17 @@ class Log(Function):
         return gy / self.x
 
 
+class Abs(Function):
+    """y = |x|;  ∂y/∂x = sign(x) (0 at x = 0)."""
+
+    def forward(self, xp, x):
+        self.x = x
+        return xp.abs(x)
+
+    def backward(self, xp, gy):
+        return gy * xp.sign(self.x)
+
+
 class AsType(Function):
     """y = x converted to ``dtype``; the gradient converts back."""
 
@@ -312,6 +323,7 @@ def pow(a, b): return Pow()(a, b)  # noqa: A001 (mirrors the operator)
 def neg(x): return Neg()(x)
 def matmul(a, b): return MatMul()(a, b)
 def exp(x): return Exp()(x)
+def abs(x): return Abs()(x)  # noqa: A001
 def log(x): return Log()(x)
 def sum(x, axis=None, keepdims=False): return Sum(axis, keepdims)(x)  # noqa: A001
 def mean(x, axis=None, keepdims=False): return Mean(axis, keepdims)(x)

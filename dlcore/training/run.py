@@ -61,7 +61,8 @@ def prepare_data(cfg) -> dict:
 
 def build_model(cfg, n_in: int, n_out: int):
     m = cfg["model"]
-    return MLP([n_in, *m["hidden"], n_out], activation=m["activation"], weight_init=m["weight_init"] or None)
+    return MLP([n_in, *m["hidden"], n_out], activation=m["activation"], weight_init=m["weight_init"] or None,
+               dropout=m["dropout"], batch_norm=m["batch_norm"])
 
 
 def build_optimizer(cfg, model):

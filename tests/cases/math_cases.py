@@ -2,7 +2,7 @@
 import numpy
 
 import dlcore.functional as F
-from tests.cases import Case, normal
+from tests.cases import Case, away_from_zero, normal
 
 
 def _positive(*shape):
@@ -42,6 +42,7 @@ CASES = [
     Case("T", lambda a: a.T, normal(3, 5)),
     Case("exp", lambda a: a.exp(), normal(3, 4)),
     Case("log", lambda a: a.log(), _positive(3, 4)),
+    Case("abs", lambda a: abs(a), lambda rng: (away_from_zero((3, 4))(rng),)),
     Case("getitem_slice", lambda a: a[1:, ::2], normal(4, 5)),
     Case("getitem_fancy_repeated", lambda a: a[numpy.array([0, 2, 0, 1])], normal(3, 4)),
     Case("getitem_pairs", lambda a: a[numpy.arange(3), numpy.array([1, 0, 3])], normal(3, 4)),
