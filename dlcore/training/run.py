@@ -112,6 +112,20 @@ def test_metrics(model, x, y, classes) -> tuple[dict, numpy.ndarray | None]:
     return scores, matrix
 
 
+def new_run_dir(out_dir: Path, name: str) -> Path:
+    """A fresh ``out_dir/name-YYYYmmdd-HHMMSS`` folder (with -2, -3, … when that second is taken)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    for attempt in range(1, 1000):
+        path = out_dir / (stem if attempt == 1 else f"{stem}-{attempt}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"could not make a new run directory for {stem} in {out_dir}")
+
+
 def execute(cfg: dict, run_dir: Path | None = None, resume_from: Path | None = None, console=None) -> dict:
     """Train the run ``cfg`` describes; returns the summary (also written to metrics.json)."""
     backend = backends.current()
@@ -126,9 +140,7 @@ def execute(cfg: dict, run_dir: Path | None = None, resume_from: Path | None = N
     val_loader = ArrayLoader(*val, 4096, shuffle=False) if len(val[0]) else None
 
     if run_dir is None:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        run_dir = Path(cfg["run"]["out_dir"]) / f"{cfg['run']['name']}-{stamp}"
-    run_dir.mkdir(parents=True, exist_ok=True)
+        run_dir = new_run_dir(Path(cfg["run"]["out_dir"]), cfg["run"]["name"])
     write_text_atomic(run_dir / "config.json", json.dumps(cfg, indent=1))
 
     history, done = None, 0
