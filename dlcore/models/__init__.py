@@ -1,5 +1,9 @@
 """Ready-made models (``dlcore.models``)."""
+from dlcore.models.cnn import AlexNetSmall, LeNet, alexnet_small, lenet
 from dlcore.models.mlp import MLP
 from dlcore.models.perceptron import Perceptron
+from dlcore.models.resnet import BasicBlock, ResNet, resnet
+from dlcore.models.unet import UNet, unet
 
-__all__ = ["MLP", "Perceptron"]
+__all__ = ["MLP", "Perceptron", "LeNet", "lenet", "AlexNetSmall", "alexnet_small", "BasicBlock", "ResNet", "resnet",
+           "UNet", "unet"]
