@@ -29,7 +29,7 @@ import backends
 from dlcore.core import Tensor
 
 __all__ = ["accuracy", "precision", "recall", "f1_score", "confusion_matrix",
-           "mse", "rmse", "mae", "r2_score"]
+           "mse", "rmse", "mae", "r2_score", "mean_iou"]
 
 
 def _arrays(y_true, y_pred, op: str):
@@ -176,3 +176,19 @@ def r2_score(y_true, y_pred) -> float:
     r2 = numpy.where(ss_tot > 0, 1.0 - ss_res / numpy.where(ss_tot > 0, ss_tot, 1.0),
                      numpy.where(ss_res == 0, 1.0, 0.0))
     return float(r2.mean())
+
+
+def mean_iou(mask_true, mask_pred) -> float:
+    """Mean over samples of IoU = |T ∩ P| / |T ∪ P| for binary masks (N, …), booleans or 0/1.
+
+    A sample whose true and predicted masks are both empty has IoU 1 (they agree exactly).
+    Threshold logits or probabilities yourself, e.g. ``logits > 0``.
+    """
+    xp, t, p = _arrays(mask_true, mask_pred, "mean_iou")
+    if t.shape != p.shape or t.ndim < 2:
+        raise ValueError(f"metrics.mean_iou: needs two masks of one shape (N, ...), got {t.shape} and {p.shape}")
+    t, p = t.reshape(len(t), -1) != 0, p.reshape(len(p), -1) != 0
+    inter = (t & p).sum(axis=1)
+    union = (t | p).sum(axis=1)
+    iou = xp.where(union > 0, inter / xp.maximum(union, 1), 1.0)
+    return float(iou.mean())

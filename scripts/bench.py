@@ -212,7 +212,10 @@ def main(argv=None) -> int:
         torch_ms, torch_peak = bench_torch(shape, classes, batch, args, model)
         graph_ms = None
         if backends.current().name == "cupy":
-            graph_ms = bench_dlcore(build, shape, classes, batch, args, graph=True)[0]
+            try:
+                graph_ms = bench_dlcore(build, shape, classes, batch, args, graph=True)[0]
+            except Exception as error:  # report, keep benchmarking the other workloads
+                results.setdefault("errors", {})[f"{name} graph"] = f"{type(error).__name__}: {error}"
         results["workloads"][name] = {
             "input": [batch, *shape], "dlcore_ms": ms, "dlcore_graph_ms": graph_ms, "gemm_floor_ms": floor,
             "torch_ms": torch_ms, "ratio_vs_torch": ms / torch_ms if torch_ms else None,

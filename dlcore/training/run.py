@@ -22,6 +22,7 @@ from dlcore.config import no_grad
 from dlcore.core import Tensor
 from dlcore.data import DATASETS, ArrayLoader, load, split, standardize
 from dlcore.data.datasets import fashion_mnist
+from dlcore import models
 from dlcore.models import MLP
 from dlcore.training import plots
 from dlcore.training.callbacks import Checkpoint, CosineLR, EarlyStopping, ExponentialLR, StepLR
@@ -33,8 +34,16 @@ OPTIMIZERS = {"sgd": optim.SGD, "momentum": optim.Momentum, "nesterov": optim.Ne
               "adagrad": optim.AdaGrad, "rmsprop": optim.RMSprop, "adam": optim.Adam}
 
 
+IMAGE_MODELS = ("lenet", "alexnet_small", "resnet", "unet")
+
+
 def prepare_data(cfg) -> dict:
-    """{"train", "val", "test": (x, y) NumPy pairs, "classes": int or None (regression)}."""
+    """{"train", "val", "test": (x, y) NumPy pairs, "classes": int or None (regression/segmentation)}.
+
+    Image models get (N, 1, S, S) inputs. ``data.task = "segment"`` turns an image set into
+    denoising segmentation: input = image + N(0, image_noise²) noise (seeded), target = the
+    mask clean image > mask_threshold, shape (N, 1, S, S).
+    """
     data = cfg["data"]
     name, seed = data["name"], data["seed"]
     val_f, test_f = data["val_fraction"], data["test_fraction"]
@@ -51,18 +60,50 @@ def prepare_data(cfg) -> dict:
         except KeyError as error:
             raise ConfigError(f"data.name {name!r} is unknown: {error}") from None
         train, val, test = split(x, y, (1 - val_f - test_f, val_f, test_f), seed=seed)
+    parts = [train, val, test]
     if data["standardize"]:
-        x_train, x_val, x_test = standardize(train[0], val[0], test[0])
-        train, val, test = (x_train, train[1]), (x_val, val[1]), (x_test, test[1])
-    y = train[1]
-    classes = int(max(train[1].max(), test[1].max() if len(test[1]) else 0)) + 1 if y.dtype.kind in "iu" else None
-    return {"train": train, "val": val, "test": test, "classes": classes}
+        xs = standardize(*(x for x, _ in parts))
+        parts = [(x, y) for x, (_, y) in zip(xs, parts)]
+    if cfg["model"]["kind"] in IMAGE_MODELS:
+        parts = [(_as_images(x, name), y) for x, y in parts]
+    if data["task"] == "segment":
+        rng = numpy.random.default_rng(seed + 1)
+        parts = [((x + data["image_noise"] * rng.standard_normal(x.shape)).astype(numpy.float32),
+                  (x > data["mask_threshold"]).astype(numpy.float32)) for x, _ in parts]
+        return {"train": parts[0], "val": parts[1], "test": parts[2], "classes": None, "task": "segment"}
+    if data["task"] != "classify":
+        raise ConfigError(f"data.task {data['task']!r} is unknown; choose classify or segment")
+    y = parts[0][1]
+    classes = int(max(y.max(), parts[2][1].max() if len(parts[2][1]) else 0)) + 1 if y.dtype.kind in "iu" else None
+    return {"train": parts[0], "val": parts[1], "test": parts[2], "classes": classes,
+            "task": "classify" if classes else "regress"}
 
 
-def build_model(cfg, n_in: int, n_out: int):
+def _as_images(x, name):
+    side = int(round(x.shape[1] ** 0.5))
+    if x.ndim != 2 or side * side != x.shape[1]:
+        raise ConfigError(f"data {name!r} has {x.shape[1]} features per sample, not a square image; "
+                          f"image models need image data")
+    return x.reshape(len(x), 1, side, side)
+
+
+def build_model(cfg, sample_shape, n_out: int):
+    """The model ``model.kind`` names, for inputs of ``sample_shape`` and ``n_out`` outputs."""
     m = cfg["model"]
-    return MLP([n_in, *m["hidden"], n_out], activation=m["activation"], weight_init=m["weight_init"] or None,
-               dropout=m["dropout"], batch_norm=m["batch_norm"])
+    kind = m["kind"]
+    if kind == "mlp":
+        return MLP([sample_shape[0], *m["hidden"], n_out], activation=m["activation"],
+                   weight_init=m["weight_init"] or None, dropout=m["dropout"], batch_norm=m["batch_norm"])
+    channels, size = sample_shape[0], sample_shape[-1]
+    if kind == "lenet":
+        return models.lenet(channels, n_out, input_size=size)
+    if kind == "alexnet_small":
+        return models.alexnet_small(channels, n_out, input_size=size, dropout=m["dropout"] or 0.5)
+    if kind == "resnet":
+        return models.resnet(m["depth"], channels, n_out, base_channels=m["base_channels"])
+    if kind == "unet":
+        return models.unet(m["depth"], m["base_channels"], channels, n_out)
+    raise ConfigError(f"model.kind {kind!r} is unknown; choose one of mlp, {', '.join(IMAGE_MODELS)}")
 
 
 def build_optimizer(cfg, model):
@@ -100,11 +141,17 @@ def _set_rng_state(loader, state: dict) -> None:
         backends.current().generator.bit_generator.state = state["backend"]
 
 
-def test_metrics(model, x, y, classes) -> tuple[dict, numpy.ndarray | None]:
+def evaluate_test_set(model, x, y, data) -> tuple[dict, numpy.ndarray | None]:
     """Test-set metrics of ``model`` (eval mode) and, for classification, the confusion matrix."""
     model.eval()
+    backend = backends.current()
     with no_grad():
-        out = model(Tensor(backends.current().from_numpy(x))).data
+        out = xp_concat(backend.xp, [model(Tensor(backend.from_numpy(x[i:i + 1024]))).data
+                                     for i in range(0, len(x), 1024)])
+    y = backend.from_numpy(y)
+    if data["task"] == "segment":
+        return {"mean_iou": metrics.mean_iou(y, out > 0)}, None
+    classes = data["classes"]
     if classes is None:
         return {name: getattr(metrics, name)(y, out) for name in ("mse", "rmse", "mae", "r2_score")}, None
     matrix = metrics.confusion_matrix(y, out, num_classes=classes)
@@ -126,6 +173,10 @@ def new_run_dir(out_dir: Path, name: str) -> Path:
     raise FileExistsError(f"could not make a new run directory for {stem} in {out_dir}")
 
 
+def xp_concat(xp, arrays):
+    return arrays[0] if len(arrays) == 1 else xp.concatenate(arrays)
+
+
 def execute(cfg: dict, run_dir: Path | None = None, resume_from: Path | None = None, console=None) -> dict:
     """Train the run ``cfg`` describes; returns the summary (also written to metrics.json)."""
     backend = backends.current()
@@ -133,11 +184,11 @@ def execute(cfg: dict, run_dir: Path | None = None, resume_from: Path | None = N
     data = prepare_data(cfg)
     (x_train, y_train), val, test = data["train"], data["val"], data["test"]
     n_out = data["classes"] or y_train.shape[1]
-    model = build_model(cfg, x_train.shape[1], n_out)
+    model = build_model(cfg, x_train.shape[1:], n_out)
     loss = losses.get(cfg["loss"]["name"])
     optimizer = build_optimizer(cfg, model)
     loader = ArrayLoader(x_train, y_train, cfg["train"]["batch_size"], shuffle=True, seed=cfg["run"]["seed"])
-    val_loader = ArrayLoader(*val, 4096, shuffle=False) if len(val[0]) else None
+    val_loader = ArrayLoader(*val, 1024, shuffle=False) if len(val[0]) else None
 
     if run_dir is None:
         run_dir = new_run_dir(Path(cfg["run"]["out_dir"]), cfg["run"]["name"])
@@ -165,7 +216,7 @@ def execute(cfg: dict, run_dir: Path | None = None, resume_from: Path | None = N
     seconds = time.perf_counter() - start
     history.save(run_dir / "history.json")
 
-    scores, matrix = test_metrics(model, *test, data["classes"]) if len(test[0]) else ({}, None)
+    scores, matrix = evaluate_test_set(model, *test, data) if len(test[0]) else ({}, None)
     summary = {"config": cfg["run"]["name"], "backend": backend.name, "device": backend.device_name,
                "epochs": len(history), "seconds": round(seconds, 3),
                "train_loss": history.last.get("train_loss"), "val_loss": history.last.get("val_loss"),

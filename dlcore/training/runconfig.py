@@ -13,8 +13,10 @@ from pathlib import Path
 SCHEMA = {
     "run": {"name": "default", "seed": 0, "backend": "auto", "out_dir": "runs", "cuda_graph": False},
     "data": {"name": "spiral", "n_samples": 400, "noise": 0.1, "seed": 0, "val_fraction": 0.1,
-             "test_fraction": 0.1, "limit": 0, "standardize": False},
-    "model": {"hidden": [32, 32], "activation": "tanh", "weight_init": "", "dropout": 0.0, "batch_norm": False},
+             "test_fraction": 0.1, "limit": 0, "standardize": False, "task": "classify", "image_noise": 0.3,
+             "mask_threshold": 0.2},
+    "model": {"kind": "mlp", "hidden": [32, 32], "activation": "tanh", "weight_init": "", "dropout": 0.0,
+              "batch_norm": False, "depth": 2, "base_channels": 16},
     "loss": {"name": "cross_entropy"},
     "optim": {"name": "adam", "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0, "l1": 0.0},
     "schedule": {"name": "none", "step_size": 10, "gamma": 0.5, "t_max": 0, "eta_min": 0.0},
