@@ -26,6 +26,7 @@ NAMES = ("numpy", "cupy")
 _log = logging.getLogger("dlcore")
 _instances: dict[str, Backend] = {"numpy": NumpyBackend()}
 _by_type: dict[type, Backend] = {}  # array type → its backend, filled by _classify
+_unavailable: dict[str, BackendUnavailableError] = {}
 _current: Backend | None = None
 
 
@@ -37,8 +38,14 @@ def get(name: str) -> Backend:
     if name not in NAMES:
         raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(NAMES)} or 'auto'")
     if name not in _instances:
+        if name in _unavailable:  # a failed import or device probe is not retried
+            raise _unavailable[name]
         from backends._cupy import CupyBackend  # imports cupy: only when asked for
-        _instances[name] = CupyBackend()
+        try:
+            _instances[name] = CupyBackend()
+        except BackendUnavailableError as error:
+            _unavailable[name] = error
+            raise
     return _instances[name]
 
 

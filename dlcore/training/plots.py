@@ -83,3 +83,24 @@ def confusion_matrix(matrix, path, title: str = "confusion matrix") -> Path | No
     ax.set_yticks(range(n))
     ax.set_title(title)
     return _save(fig, plt, path)
+
+
+def tiles(images, path, image_shape=(28, 28), columns: int = 10, title: str = "") -> Path | None:
+    """Images (n, h·w) as a grid of grey tiles, each scaled to its own min–max (filters, samples)."""
+    plt = _pyplot()
+    if plt is None:
+        return None
+    import numpy
+
+    images = numpy.asarray(images, dtype=numpy.float64).reshape(-1, *image_shape)
+    rows = -(-len(images) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 0.9, rows * 0.9 + (0.4 if title else 0)),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image in zip(axes.flat, images):
+        low, high = image.min(), image.max()
+        ax.imshow((image - low) / (high - low) if high > low else image * 0, cmap="gray", vmin=0, vmax=1)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, plt, path)
