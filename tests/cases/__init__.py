@@ -58,6 +58,6 @@ def all_cases() -> list[Case]:
 
 
 def all_module_cases() -> list[ModuleCase]:
-    from tests.cases import activation_cases, conv_cases, linear_cases, model_cases, norm_cases
+    from tests.cases import activation_cases, autoencoder_cases, conv_cases, linear_cases, model_cases, norm_cases
     return [*activation_cases.MODULE_CASES, *linear_cases.MODULE_CASES, *conv_cases.MODULE_CASES,
-            *norm_cases.MODULE_CASES, *model_cases.MODULE_CASES]
+            *norm_cases.MODULE_CASES, *model_cases.MODULE_CASES, *autoencoder_cases.MODULE_CASES]
