@@ -1,6 +1,6 @@
 """A run from a validated config: data, model, loss, optimizer, callbacks and a run directory.
 
-``execute(cfg)`` trains and writes ``<out_dir>/<name>-<timestamp>/`` with the resolved
+``execute(cfg)`` (optionally after greedy layer-wise pre-training, ``[pretrain]``) trains and writes ``<out_dir>/<name>-<timestamp>/`` with the resolved
 config, ``history.json``, ``metrics.json``, checkpoints (``last.npz``, ``best.npz``) and
 plots; ``resume(run_dir)`` continues such a run from ``last.npz`` (on the CPU the resumed
 epochs equal those of an uninterrupted run bit for bit: weights, optimizer state, the
@@ -29,6 +29,7 @@ from dlcore.training.callbacks import Checkpoint, CosineLR, EarlyStopping, Expon
 from dlcore.training.history import History, write_text_atomic
 from dlcore.training.runconfig import ConfigError
 from dlcore.training.trainer import Trainer
+from dlcore.unsupervised import StackedAutoencoder
 
 OPTIMIZERS = {"sgd": optim.SGD, "momentum": optim.Momentum, "nesterov": optim.Nesterov,
               "adagrad": optim.AdaGrad, "rmsprop": optim.RMSprop, "adam": optim.Adam}
@@ -104,6 +105,34 @@ def build_model(cfg, sample_shape, n_out: int):
     if kind == "unet":
         return models.unet(m["depth"], m["base_channels"], channels, n_out)
     raise ConfigError(f"model.kind {kind!r} is unknown; choose one of mlp, {', '.join(IMAGE_MODELS)}")
+
+
+def labelled_subset(x, y, per_class: int, seed: int):
+    """The first ``per_class`` samples of each class in a seeded shuffle (semi-supervised runs)."""
+    order = numpy.random.default_rng(seed).permutation(len(y))
+    keep = numpy.concatenate([order[y[order] == c][:per_class] for c in numpy.unique(y)])
+    return x[numpy.sort(keep)], y[numpy.sort(keep)]
+
+
+def pretrained_model(cfg, x_train, n_out):
+    """Greedy layer-wise pre-training on the training inputs (no labels), then the MLP to fine-tune.
+
+    ``pretrain.method``: "dbn" (a stack of RBMs trained by CD-k; the MLP has sigmoid units)
+    or "sae" (a stack of autoencoders, denoising when ``corruption`` > 0, trained with Adam).
+    Returns (model, per-layer reconstruction errors per epoch).
+    """
+    p, m = cfg["pretrain"], cfg["model"]
+    sizes = [x_train.shape[1], *m["hidden"]]
+    if p["method"] == "dbn":
+        dbn = models.DBN(sizes, lr=p["lr"], k=p["k"])
+        errors = dbn.pretrain(x_train, p["epochs"], p["batch_size"], seed=cfg["run"]["seed"])
+        return dbn.to_mlp(n_out), errors
+    if p["method"] == "sae":
+        sae = StackedAutoencoder(sizes, activation=m["activation"], corruption=p["corruption"])
+        histories = sae.pretrain(x_train, p["epochs"], p["batch_size"], lr=p["lr"], seed=cfg["run"]["seed"],
+                                 loss="bce" if m["activation"] == "sigmoid" else "mse")
+        return sae.to_mlp(n_out), [h["train_loss"] for h in histories]
+    raise ConfigError(f"pretrain.method {p['method']!r} is unknown; choose none, dbn or sae")
 
 
 def build_optimizer(cfg, model):
@@ -184,7 +213,13 @@ def execute(cfg: dict, run_dir: Path | None = None, resume_from: Path | None = N
     data = prepare_data(cfg)
     (x_train, y_train), val, test = data["train"], data["val"], data["test"]
     n_out = data["classes"] or y_train.shape[1]
-    model = build_model(cfg, x_train.shape[1:], n_out)
+    pretrain_errors = None
+    if cfg["pretrain"]["method"] != "none" and resume_from is None:
+        model, pretrain_errors = pretrained_model(cfg, x_train, n_out)  # every training input, no labels
+    else:
+        model = build_model(cfg, x_train.shape[1:], n_out)
+    if data["task"] == "classify" and cfg["data"]["labels_per_class"]:
+        x_train, y_train = labelled_subset(x_train, y_train, cfg["data"]["labels_per_class"], cfg["data"]["seed"])
     loss = losses.get(cfg["loss"]["name"])
     optimizer = build_optimizer(cfg, model)
     loader = ArrayLoader(x_train, y_train, cfg["train"]["batch_size"], shuffle=True, seed=cfg["run"]["seed"])
@@ -222,6 +257,9 @@ def execute(cfg: dict, run_dir: Path | None = None, resume_from: Path | None = N
                "train_loss": history.last.get("train_loss"), "val_loss": history.last.get("val_loss"),
                "best_epoch": history.best_epoch, **{f"test_{k}": v for k, v in scores.items()},
                "run_dir": str(run_dir)}
+    if pretrain_errors is not None:
+        summary["pretrain_final_errors"] = [float(errors[-1]) for errors in pretrain_errors]
+        write_text_atomic(run_dir / "pretrain.json", json.dumps({"errors": pretrain_errors}, indent=1))
     write_text_atomic(run_dir / "metrics.json", json.dumps(summary, indent=1))
     plots.learning_curves(history, run_dir / "learning_curves.png", title=cfg["run"]["name"])
     if matrix is not None:
