@@ -32,9 +32,10 @@ class DBN(Module):
         for i, rbm in enumerate(self.rbms):
             setattr(self, f"rbm{i}", rbm)
 
-    def pretrain(self, x, epochs: int = 10, batch_size: int = 100, seed: int = 0) -> list[list[float]]:
-        """Greedy layer-wise CD training; returns each RBM's per-epoch reconstruction errors."""
-        return pretrain_stack(self.rbms, x, epochs, batch_size, seed)
+    def pretrain(self, x, epochs: int = 10, batch_size: int = 100, seed: int = 0, on_epoch=None) -> list[list[float]]:
+        """Greedy layer-wise CD training; returns each RBM's per-epoch reconstruction errors
+        (``on_epoch(layer, epoch, error)`` is called after each epoch when given)."""
+        return pretrain_stack(self.rbms, x, epochs, batch_size, seed, on_epoch)
 
     def transform(self, x):
         """Top hidden probabilities of the deterministic up-pass, shape (N, sizes[-1])."""

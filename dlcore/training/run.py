@@ -25,7 +25,7 @@ from dlcore.data.datasets import fashion_mnist
 from dlcore import models
 from dlcore.models import MLP
 from dlcore.training import plots
-from dlcore.training.callbacks import Checkpoint, CosineLR, EarlyStopping, ExponentialLR, StepLR
+from dlcore.training.callbacks import Callback, Checkpoint, CosineLR, EarlyStopping, ExponentialLR, StepLR
 from dlcore.training.history import History, write_text_atomic
 from dlcore.training.runconfig import ConfigError
 from dlcore.training.trainer import Trainer
@@ -114,23 +114,43 @@ def labelled_subset(x, y, per_class: int, seed: int):
     return x[numpy.sort(keep)], y[numpy.sort(keep)]
 
 
-def pretrained_model(cfg, x_train, n_out):
+class _PretrainLog(Callback):
+    """One line per pre-training epoch: layer, epoch and reconstruction error."""
+
+    def __init__(self, console=None):
+        self.console, self.layer = console, 0
+
+    def line(self, layer, epoch, error):
+        if self.console is not None:
+            self.console.print(f"pretrain layer {layer} epoch {epoch}: reconstruction error {error:.4f}",
+                               highlight=False)
+
+    def on_fit_start(self, trainer):  # the stacked autoencoder trains each layer with its own fit
+        self.layer += 1
+
+    def on_epoch_end(self, trainer, row):
+        self.line(self.layer, row["epoch"], row["train_loss"])
+
+
+def pretrained_model(cfg, x_train, n_out, console=None):
     """Greedy layer-wise pre-training on the training inputs (no labels), then the MLP to fine-tune.
 
     ``pretrain.method``: "dbn" (a stack of RBMs trained by CD-k; the MLP has sigmoid units)
-    or "sae" (a stack of autoencoders, denoising when ``corruption`` > 0, trained with Adam).
-    Returns (model, per-layer reconstruction errors per epoch).
+    or "sae" (a stack of autoencoders, denoising when ``corruption`` > 0, trained with Adam
+    through the Trainer). Logs one line per epoch to ``console``; returns (model, per-layer
+    reconstruction errors per epoch).
     """
     p, m = cfg["pretrain"], cfg["model"]
     sizes = [x_train.shape[1], *m["hidden"]]
+    log = _PretrainLog(console)
     if p["method"] == "dbn":
         dbn = models.DBN(sizes, lr=p["lr"], k=p["k"])
-        errors = dbn.pretrain(x_train, p["epochs"], p["batch_size"], seed=cfg["run"]["seed"])
+        errors = dbn.pretrain(x_train, p["epochs"], p["batch_size"], seed=cfg["run"]["seed"], on_epoch=log.line)
         return dbn.to_mlp(n_out), errors
     if p["method"] == "sae":
         sae = StackedAutoencoder(sizes, activation=m["activation"], corruption=p["corruption"])
         histories = sae.pretrain(x_train, p["epochs"], p["batch_size"], lr=p["lr"], seed=cfg["run"]["seed"],
-                                 loss="bce" if m["activation"] == "sigmoid" else "mse")
+                                 loss="bce" if m["activation"] == "sigmoid" else "mse", callbacks=[log])
         return sae.to_mlp(n_out), [h["train_loss"] for h in histories]
     raise ConfigError(f"pretrain.method {p['method']!r} is unknown; choose none, dbn or sae")
 
@@ -215,7 +235,7 @@ def execute(cfg: dict, run_dir: Path | None = None, resume_from: Path | None = N
     n_out = data["classes"] or y_train.shape[1]
     pretrain_errors = None
     if cfg["pretrain"]["method"] != "none" and resume_from is None:
-        model, pretrain_errors = pretrained_model(cfg, x_train, n_out)  # every training input, no labels
+        model, pretrain_errors = pretrained_model(cfg, x_train, n_out, console)  # all training inputs, no labels
     else:
         model = build_model(cfg, x_train.shape[1:], n_out)
     if data["task"] == "classify" and cfg["data"]["labels_per_class"]:

@@ -277,8 +277,9 @@ class RBM(Module):
             _momentum(xp, g, self.lr, self.momentum, p.data, delta)
         return error
 
-    def fit(self, data, epochs: int = 10, batch_size: int = 100, seed: int = 0) -> list[float]:
-        """Train with ``cd_step`` for ``epochs`` and return each epoch's mean reconstruction error.
+    def fit(self, data, epochs: int = 10, batch_size: int = 100, seed: int = 0, on_epoch=None) -> list[float]:
+        """Train with ``cd_step`` for ``epochs`` and return each epoch's mean reconstruction error
+        (``on_epoch(epoch, error)``, when given, is called after each epoch, e.g. to log progress).
 
         ``data``: an (N, n_visible) array or Tensor (moved to the weights' device once and cut
         into shuffled mini-batches, permutation from ``numpy.random.default_rng(seed)`` as
@@ -304,6 +305,8 @@ class RBM(Module):
                 total = total + self.cd_step(batch) * len(batch)
                 count += len(batch)
             history.append(float(backends.to_numpy(total)) / count)
+            if on_epoch is not None:
+                on_epoch(len(history), history[-1])
         return history
 
     def to(self, name: str) -> RBM:
@@ -318,13 +321,16 @@ class RBM(Module):
 
 
 # ---- stacks of RBMs (DBN, DBM) -------------------------------------------------------------
-def pretrain_stack(rbms, x, epochs: int = 10, batch_size: int = 100, seed: int = 0) -> list[list[float]]:
+def pretrain_stack(rbms, x, epochs: int = 10, batch_size: int = 100, seed: int = 0,
+                   on_epoch=None) -> list[list[float]]:
     """Greedy layer-wise training: RBM 1 on x, RBM l+1 on p(h|·) of RBM l (probabilities, whole
-    data set on the device). Returns each RBM's per-epoch reconstruction errors."""
+    data set on the device). Returns each RBM's per-epoch reconstruction errors;
+    ``on_epoch(layer, epoch, error)`` (layers from 1), when given, is called after each epoch."""
     h = backends.to_device(_array(x), rbms[0].backend.name)
     history = []
     for i, rbm in enumerate(rbms):
-        history.append(rbm.fit(h, epochs, batch_size, seed))
+        report = None if on_epoch is None else (lambda epoch, error, layer=i + 1: on_epoch(layer, epoch, error))
+        history.append(rbm.fit(h, epochs, batch_size, seed, on_epoch=report))
         if i + 1 < len(rbms):
             h = rbm.p_h_given_v(h)
     return history
