@@ -50,7 +50,7 @@ def main(argv=None) -> int:
         lines.append(f"{record['seconds']} s; numbers in [{name}.json]({name}/{name}.json).")
         lines.append("")
         for filename, caption in record["figures"].items():
-            lines += [f"![{caption}]({name}/{filename})", "", caption, ""]
+            lines += [f"![{filename}]({name}/{filename})", "", caption, ""]
     write_text_atomic(out / "index.md", "\n".join(lines))
     print(f"index: {out / 'index.md'}" + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
