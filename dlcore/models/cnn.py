@@ -1,7 +1,7 @@
 """Plain convolutional classifiers: LeNet-5 and the course's AlexNet pattern, scaled for 28×28 / 32×32 input."""
 from __future__ import annotations
 
-from dlcore.nn import Conv2d, Dropout, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential
+from dlcore.nn import Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential
 
 
 def check_ints(model: str, minimum: int = 1, **values) -> None:
@@ -14,13 +14,9 @@ def check_ints(model: str, minimum: int = 1, **values) -> None:
                              f"≥ {minimum}, got {value!r}")
 
 
-class Chain(Module):
-    """Named sub-modules applied in the order they were assigned (dotted names such as ``features.0.weight``)."""
-
-    def forward(self, x):
-        for layer in self._modules.values():
-            x = layer(x)
-        return x
+class Chain(Sequential):
+    """Named sub-modules applied in the order they were assigned (dotted names such as ``features.0.weight``);
+    Sequential's forward, with names chosen by the model instead of "0", "1", …"""
 
 
 class _Classifier(Chain):
