@@ -236,7 +236,7 @@ def test_seeded_runs_repeat_and_float32_stays_float32(mnist_1000):
         errors = rbm.fit(mnist_1000[:200].astype(numpy.float64), epochs=2, batch_size=50, seed=seed)
         return rbm, errors
 
-    (a, ea), (b, eb), (c, ec) = run(0), run(0), run(1)
+    (a, ea), (b, eb), (_, ec) = run(0), run(0), run(1)
     assert ea == eb and ea != ec
     for key, value in a.state_dict().items():
         assert value.dtype == numpy.float32, key
