@@ -19,6 +19,7 @@ and a failed save leaves the previous file intact.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -65,20 +66,32 @@ def save(path, model, optimizer=None, **meta) -> Path:
         raise TypeError(f"dlcore.io.save({str(path)!r}): meta is not JSON-serializable ({why})") from why
     arrays[_HEADER] = numpy.frombuffer(text.encode("utf-8"), dtype=numpy.uint8)
 
+    with atomic_write(path, "wb") as f:
+        numpy.savez(f, **arrays)
+    return path
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode: str = "wb"):
+    """Write ``path`` so that readers see the old file or the whole new one, never half of it.
+
+    Yields a file object on a temporary file in the same folder (missing folders are made);
+    on success it is flushed, fsynced and renamed over ``path``; on any error it is removed
+    and ``path`` stays as it was. Checkpoints, histories, configs and plots all go through it.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            numpy.savez(f, **arrays)
+        with os.fdopen(fd, mode) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
-    return path
 
 
 def _fsync_dir(folder: Path) -> None:

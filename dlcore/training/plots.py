@@ -4,10 +4,10 @@ Without matplotlib the functions warn once and return None; training is unaffect
 """
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from pathlib import Path
+
+from dlcore.io import atomic_write
 
 _warned = False
 
@@ -28,17 +28,13 @@ def _pyplot():
 
 
 def _save(fig, plt, path) -> Path:
-    """Render to a temporary PNG beside ``path``, then rename it into place."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(fd)
+    """Render ``fig`` as a PNG at ``path`` (atomically: temporary file, then rename) and close it."""
     try:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
+        with atomic_write(path, "wb") as f:
+            fig.savefig(f, format="png", dpi=110, bbox_inches="tight")
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
-    return path
+    return Path(path)
 
 
 def learning_curves(history, path, title: str = "") -> Path | None:
