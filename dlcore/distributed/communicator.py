@@ -1,0 +1,250 @@
+"""Communicators: rank, size, parameter broadcast and gradient averaging across processes.
+
+A ``Communicator`` does the bookkeeping once for every transport: it packs arrays into ONE
+contiguous flat buffer per dtype (normally a single float buffer for all gradients), hands
+that buffer to the transport's two primitives, and unpacks the result in place. A
+transport subclass implements only
+
+    _allreduce_sum(buf) -> array     # element-wise sum over ranks (in place or a new array)
+    _bcast(buf, root) -> array       # root's buffer on every rank
+    barrier(), abort(code)
+
+so an NCCL communicator (``cupy.cuda.nccl``: unique id broadcast over MPI, the buffers stay
+on the GPU) slots in by overriding those on device arrays; packing uses the arrays' own
+``xp`` (NumPy or CuPy) and never leaves the device.
+
+- ``LocalCommunicator``: size 1, no MPI; every operation is the identity (single-process
+  runs and unit tests take the same code path).
+- ``MPICommunicator``: mpi4py on ``MPI.COMM_WORLD``; ``Allreduce(IN_PLACE, SUM)`` then
+  divide by size, and ``Bcast`` on NumPy buffers (a CuPy buffer is staged through the host).
+
+Gradient policy: a parameter whose ``grad`` is None on a rank contributes zeros; a small
+"has gradient" mask travels in the same buffer, so a parameter that has no gradient on ANY
+rank keeps ``grad = None`` (the optimizer skips it, as it would in one process), and one
+that has a gradient somewhere gets the average over all ranks.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy
+
+import backends
+
+
+def _named(model_or_params):
+    """[(name, Parameter)] from a Module, a dict, (name, p) pairs or plain parameters."""
+    if hasattr(model_or_params, "named_parameters"):
+        return list(model_or_params.named_parameters())
+    if isinstance(model_or_params, dict):
+        return list(model_or_params.items())
+    items = list(model_or_params)
+    return [item if isinstance(item, tuple) else (str(i), item) for i, item in enumerate(items)]
+
+
+def pack(arrays, xp=None):
+    """One contiguous 1-D buffer holding ``arrays`` (all of one dtype) raveled end to end."""
+    arrays = list(arrays)
+    if xp is None:
+        xp = backends.get_array_module(*arrays, op="pack")
+    if not arrays:
+        return xp.zeros(0)
+    return xp.concatenate([xp.ravel(a) for a in arrays])
+
+
+def unpack(buf, like):
+    """Views of ``buf`` shaped as the arrays in ``like`` (the inverse of ``pack``)."""
+    out, start = [], 0
+    for a in like:
+        stop = start + a.size
+        out.append(buf[start:stop].reshape(a.shape))
+        start = stop
+    if start != buf.size:
+        raise ValueError(f"unpack: buffer has {buf.size} elements, the arrays need {start}")
+    return out
+
+
+def _by_dtype(items):
+    """{dtype: [(key, array)]} in first-seen order, so every rank groups identically."""
+    groups: dict = {}
+    for key, a in items:
+        groups.setdefault(numpy.dtype(a.dtype), []).append((key, a))
+    return groups
+
+
+class Communicator:
+    """Base class: ``rank``, ``size`` and the collective operations built on two primitives."""
+
+    rank: int = 0
+    size: int = 1
+    name = "base"
+
+    # ---- the transport's primitives -------------------------------------------------------
+    def _allreduce_sum(self, buf):
+        raise NotImplementedError
+
+    def _bcast(self, buf, root: int = 0):
+        raise NotImplementedError
+
+    def barrier(self) -> None:
+        raise NotImplementedError
+
+    def abort(self, code: int = 1) -> None:
+        """End every rank of the job with exit status ``code`` (never returns)."""
+        os._exit(code)
+
+    # ---- conveniences --------------------------------------------------------------------
+    @property
+    def is_main(self) -> bool:
+        """True on rank 0, the only rank that writes logs, checkpoints and plots."""
+        return self.rank == 0
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(rank={self.rank}, size={self.size})"
+
+    # ---- collectives ---------------------------------------------------------------------
+    def broadcast_parameters(self, model, root: int = 0) -> None:
+        """Copy rank ``root``'s parameters and buffers (e.g. BatchNorm statistics) into every
+        rank's ``model`` in place (arrays keep their identity; one flat buffer per dtype)."""
+        items = [(n, p.data) for n, p in model.named_parameters()]
+        items += [(n, b) for n, b in model.named_buffers()]
+        if self.size == 1 or not items:
+            return
+        for _, group in _by_dtype(items).items():
+            arrays = [a for _, a in group]
+            buf = self._bcast(pack(arrays), root)
+            for a, view in zip(arrays, unpack(buf, arrays)):
+                a[...] = view
+
+    def allreduce_grads(self, model_or_params) -> None:
+        """Average every parameter's ``grad`` over the ranks, in place: per dtype, all
+        gradients (plus a has-gradient mask) go into ONE flat buffer and one allreduce."""
+        params = [p for _, p in _named(model_or_params)]
+        if self.size == 1 or not params:
+            return
+        for dtype, group in _by_dtype([(p, p.data) for p in params]).items():
+            ps = [p for p, _ in group]
+            xp = backends.backend_of(ps[0].data).xp
+            grads = [p.grad if p.grad is not None else xp.zeros_like(p.data) for p in ps]
+            mask = xp.asarray([0.0 if p.grad is None else 1.0 for p in ps], dtype=dtype)
+            buf = self._allreduce_sum(pack(grads + [mask], xp))
+            *averaged, count = unpack(buf, grads + [mask])
+            averaged_buf = buf[: buf.size - count.size]
+            averaged_buf /= self.size
+            counts = backends.to_numpy(count)
+            for p, g, c in zip(ps, averaged, counts):
+                p.grad = g if c > 0 else None
+
+    def allreduce_sum(self, value):
+        """The sum over ranks of a number or array (returned as a float or a NumPy float64 array)."""
+        a = numpy.array(backends.to_numpy(value), dtype=numpy.float64)
+        out = numpy.asarray(backends.to_numpy(self._allreduce_sum(a.reshape(-1).copy()))).reshape(a.shape)
+        return float(out) if out.ndim == 0 else out
+
+    def allreduce_mean(self, value):
+        """The mean over ranks of a number or array (metrics: loss, accuracy, ...)."""
+        total = self.allreduce_sum(value)
+        return total / self.size
+
+    allreduce_scalar = allreduce_mean
+
+    def bcast_object(self, obj, root: int = 0):
+        """A picklable Python object from ``root`` (small things: a seed, a run directory)."""
+        return obj
+
+
+class LocalCommunicator(Communicator):
+    """One process, no MPI: rank 0 of size 1; every collective is the identity."""
+
+    name = "local"
+
+    def _allreduce_sum(self, buf):
+        return buf
+
+    def _bcast(self, buf, root: int = 0):
+        return buf
+
+    def barrier(self) -> None:
+        pass
+
+
+class MPICommunicator(Communicator):
+    """mpi4py on ``MPI.COMM_WORLD`` (or ``comm``): NumPy buffers, ``Allreduce``/``Bcast``.
+
+    A CuPy buffer is copied to the host and back (correct, not fast: the NCCL communicator
+    is the GPU path).
+    """
+
+    name = "mpi"
+
+    def __init__(self, comm=None):
+        try:
+            from mpi4py import MPI
+        except ImportError as why:
+            raise ImportError("MPICommunicator needs mpi4py and an MPI library: "
+                              "apt-get install openmpi-bin libopenmpi-dev; pip install mpi4py") from why
+        self.MPI = MPI
+        self.comm = comm if comm is not None else MPI.COMM_WORLD
+        self.rank = self.comm.Get_rank()
+        self.size = self.comm.Get_size()
+
+    @staticmethod
+    def _host(buf):
+        return numpy.ascontiguousarray(backends.to_numpy(buf))
+
+    def _allreduce_sum(self, buf):
+        host = self._host(buf)
+        self.comm.Allreduce(self.MPI.IN_PLACE, host, op=self.MPI.SUM)
+        return host if isinstance(buf, numpy.ndarray) else backends.to_device(host, backends.backend_of(buf).name)
+
+    def _bcast(self, buf, root: int = 0):
+        host = self._host(buf)
+        self.comm.Bcast(host, root=root)
+        return host if isinstance(buf, numpy.ndarray) else backends.to_device(host, backends.backend_of(buf).name)
+
+    def barrier(self) -> None:
+        self.comm.Barrier()
+
+    def bcast_object(self, obj, root: int = 0):
+        return self.comm.bcast(obj, root=root)
+
+    def abort(self, code: int = 1) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.comm.Abort(code)
+
+
+def launched_by_mpi() -> bool:
+    """Whether this process looks started by mpirun/mpiexec/srun with more than one rank."""
+    for var in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS"):
+        try:
+            if int(os.environ.get(var, "1")) > 1:
+                return True
+        except ValueError:
+            pass
+    return False
+
+
+def create_communicator(backend: str | None = None) -> Communicator:
+    """The communicator for ``backend`` (default: the active one).
+
+    NumPy: ``MPICommunicator`` when mpi4py imports; without mpi4py a single process gets a
+    ``LocalCommunicator`` (size 1), while a process started by mpirun with several ranks
+    raises ImportError (N copies each believing it is alone would silently train N models).
+    CuPy: the NCCL communicator, not yet written (NotImplementedError).
+    """
+    name = backend or backends.current().name
+    if name == "cupy":
+        raise NotImplementedError("NCCL communicator: not yet (dlcore.distributed supports the "
+                                  "NumPy backend over MPI; run with --backend numpy)")
+    if name != "numpy":
+        raise ValueError(f"create_communicator: unknown backend {name!r}")
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        if launched_by_mpi():
+            raise ImportError("started by mpirun with several ranks but mpi4py is missing: "
+                              "apt-get install openmpi-bin libopenmpi-dev; pip install mpi4py") from None
+        return LocalCommunicator()
+    return MPICommunicator()

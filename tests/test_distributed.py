@@ -1,0 +1,267 @@
+"""dlcore.distributed: sharding and flat packing (always), and 2-rank MPI runs (when MPI is here).
+
+The MPI tests launch ``mpirun -n 2 python tests/distributed_worker.py MODE DIR`` and compare
+with single-process references computed here. They skip (with the install command) unless
+mpi4py imports and ``mpirun`` is on PATH; every launch has a timeout, so nothing hangs.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy
+import pytest
+
+import dlcore
+from dlcore import io
+from dlcore.data import ArrayLoader
+from dlcore.distributed import (Communicator, DistributedOptimizer, LocalCommunicator, ShardedLoader,
+                                create_communicator, global_order, pack, shard, unpack)
+from tests import distributed_worker as W
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKER = ROOT / "tests" / "distributed_worker.py"
+INSTALL = "apt-get install openmpi-bin libopenmpi-dev; pip install mpi4py"
+
+
+def _mpi_missing() -> str | None:
+    """Why the MPI tests cannot run here, or None. MPI is initialised in a child process
+    (with a timeout), never in the pytest process."""
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        return f"mpi4py is not installed ({INSTALL})"
+    if shutil.which("mpirun") is None:
+        return f"mpirun is not on PATH ({INSTALL})"
+    try:
+        probe = subprocess.run([sys.executable, "-c", "from mpi4py import MPI; MPI.COMM_WORLD.Barrier()"],
+                               capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        return "mpi4py's MPI_Init did not finish in 30 s here"
+    if probe.returncode != 0:
+        return f"mpi4py cannot load an MPI library ({INSTALL}): {probe.stderr.strip()[-300:]}"
+    return None
+
+
+MPI_MISSING = _mpi_missing()
+needs_mpi = pytest.mark.skipif(MPI_MISSING is not None, reason=str(MPI_MISSING))
+
+
+def mpirun(mode: str, out: Path, n: int = 2, timeout: float = 60) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+               DLCORE_BACKEND="numpy", OMPI_MCA_btl_vader_single_copy_mechanism="none",
+               OMPI_MCA_rmaps_base_oversubscribe="1", OMPI_ALLOW_RUN_AS_ROOT="1",
+               OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-n", str(n),
+           sys.executable, str(WORKER), mode, str(out)]
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def reference(steps: int, model=None, optimizer=None, skip: int = 0, size: int = 2):
+    """One process, batch size·B, the same global order: (model, optimizer, losses)."""
+    x, y = W.make_data()
+    model = model or W.make_model(seed=1)
+    optimizer = optimizer or W.make_optimizer(model)
+    loader = ArrayLoader(x, y, batch_size=size * W.B, seed=W.SEED)
+    return model, optimizer, W.train(model, optimizer, loader, steps, skip=skip)
+
+
+# ---- without MPI ---------------------------------------------------------------------------
+@pytest.mark.parametrize("n,size,b", [(64, 2, 8), (64, 4, 4), (60, 2, 7), (10, 3, 2), (2, 3, 1)])
+def test_shards_cover_every_sample_each_epoch(n, size, b):
+    for epoch in range(3):
+        shards = [shard(n, r, size, epoch=epoch, seed=7, batch_size=b) for r in range(size)]
+        assert len({len(s) for s in shards}) == 1  # equal size on every rank
+        together = numpy.concatenate(shards)
+        assert set(together.tolist()) == set(range(n))  # every sample at least once
+        if n % size == 0:
+            assert sorted(together.tolist()) == list(range(n))  # ... and exactly once
+        else:
+            assert len(together) == -(-n // size) * size  # padded by < size repeats
+
+
+def test_shards_differ_per_epoch_and_truncate_policy():
+    assert not numpy.array_equal(shard(100, 0, 2, epoch=0, seed=1), shard(100, 0, 2, epoch=1, seed=1))
+    assert numpy.array_equal(shard(100, 1, 2, epoch=2, seed=1), shard(100, 1, 2, epoch=2, seed=1))
+    cut = [shard(11, r, 2, seed=3, even="truncate") for r in range(2)]
+    assert len(cut[0]) == len(cut[1]) == 5 and len(set(numpy.concatenate(cut).tolist())) == 10
+    with pytest.raises(ValueError):
+        shard(10, 2, 2)
+
+
+def test_rank_batches_concatenate_to_the_big_batch():
+    """Rank r's k-th batch of B is the r-th part of the single process's k-th batch of size·B."""
+    n, size, b = 70, 2, 8  # 70 = 4 full global batches of 16 and a short one of 6
+    order = global_order(n, epoch=1, seed=9)
+    shards = [shard(n, r, size, epoch=1, seed=9, batch_size=b) for r in range(size)]
+    for k, start in enumerate(range(0, n, size * b)):
+        big = order[start:start + size * b]
+        small = numpy.concatenate([s[k * b:(k + 1) * b] for s in shards])
+        assert numpy.array_equal(big, small)
+
+
+def test_sharded_loader_of_one_rank_equals_array_loader():
+    x = numpy.arange(50.0).reshape(25, 2)
+    y = numpy.arange(25)
+    a = ArrayLoader(x, y, batch_size=4, seed=3)
+    s = ShardedLoader(x, y, batch_size=4, comm=LocalCommunicator(), seed=3)
+    assert len(a) == len(s)
+    for _ in range(2):
+        for (xa, ya), (xs, ys) in zip(a, s, strict=True):
+            assert numpy.array_equal(xa, xs) and numpy.array_equal(ya, ys)
+
+
+def test_pack_unpack_round_trip():
+    arrays = [numpy.arange(6.0).reshape(2, 3), numpy.ones(4), numpy.full((1, 1, 2), 7.0)]
+    buf = pack(arrays)
+    assert buf.ndim == 1 and buf.size == 12 and buf.flags.c_contiguous
+    for a, b in zip(arrays, unpack(buf, arrays)):
+        assert numpy.array_equal(a, b)
+    with pytest.raises(ValueError):
+        unpack(buf[:-1], arrays)
+
+
+class FakeTwoRanks(Communicator):
+    """Size 2 in one process: the 'other rank' holds the same gradients (so the mean is the
+    gradient itself) and counts the calls, to check one flat buffer per step."""
+
+    rank, size = 0, 2
+
+    def __init__(self):
+        self.calls = []
+
+    def _allreduce_sum(self, buf):
+        self.calls.append(buf.size)
+        return buf * 2
+
+    def _bcast(self, buf, root=0):
+        self.calls.append(buf.size)
+        return buf
+
+    def barrier(self):
+        pass
+
+
+def test_allreduce_grads_one_buffer_and_none_grads_stay_none():
+    model = W.make_model(seed=0)
+    x, y = W.make_data()
+    loss = dlcore.losses.CrossEntropyLoss()(model(dlcore.Tensor(x[:16])), y[:16])
+    loss.backward()
+    params = list(model.parameters())
+    params[-1].grad = None  # no gradient on any rank: must stay None
+    before = [None if p.grad is None else p.grad.copy() for p in params]
+    comm = FakeTwoRanks()
+    opt = DistributedOptimizer(W.make_optimizer(model), comm)
+    comm.allreduce_grads(opt.params)
+    assert len(comm.calls) == 1  # every gradient in one flat buffer
+    assert comm.calls[0] == sum(p.data.size for p in params) + len(params)
+    for p, g in zip(params, before):
+        assert (p.grad is None) if g is None else numpy.allclose(p.grad, g)
+
+
+def test_distributed_optimizer_delegates():
+    model = W.make_model(seed=0)
+    inner = W.make_optimizer(model)
+    opt = DistributedOptimizer(inner, LocalCommunicator())
+    opt.lr = 0.5
+    assert inner.lr == 0.5 and opt.lr == 0.5 and opt.params is inner.params
+    x, y = W.make_data()
+    dlcore.losses.CrossEntropyLoss()(model(dlcore.Tensor(x[:8])), y[:8]).backward()
+    opt.step()
+    assert inner.t == 1 and opt.state_dict()["step"] == 1
+    opt.zero_grad()
+    assert all(p.grad is None for p in model.parameters())
+    inner2 = W.make_optimizer(model)
+    DistributedOptimizer(inner2, LocalCommunicator()).load_state_dict(opt.state_dict())
+    assert inner2.t == 1
+
+
+def test_local_communicator_is_identity():
+    comm = LocalCommunicator()
+    assert (comm.rank, comm.size, comm.is_main) == (0, 1, True)
+    model = W.make_model(seed=0)
+    before = model.state_dict()
+    comm.broadcast_parameters(model)
+    assert all(numpy.array_equal(before[k], v) for k, v in model.state_dict().items())
+    assert comm.allreduce_mean(2.5) == 2.5
+    comm.barrier()
+
+
+def test_create_communicator_refuses_cupy_clearly():
+    with pytest.raises(NotImplementedError, match="NCCL communicator: not yet"):
+        create_communicator("cupy")
+
+
+def test_without_mpi4py_one_process_gets_a_local_communicator(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mpi4py", None)  # import mpi4py raises ImportError
+    for var in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS"):
+        monkeypatch.delenv(var, raising=False)
+    assert isinstance(create_communicator("numpy"), LocalCommunicator)
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "2")  # under mpirun: refuse, do not train alone
+    with pytest.raises(ImportError, match="pip install mpi4py"):
+        create_communicator("numpy")
+
+
+# ---- two MPI ranks -------------------------------------------------------------------------
+@needs_mpi
+def test_two_ranks_equal_one_process_with_double_batch(tmp_path):
+    run = mpirun("equivalence", tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    got = numpy.load(tmp_path / "equivalence.npz")
+    model, _, ref_losses = reference(50)
+    for name, value in model.state_dict().items():
+        numpy.testing.assert_allclose(got[name], value, rtol=0, atol=1e-5, err_msg=name)
+    numpy.testing.assert_allclose(got["losses"], ref_losses, rtol=0, atol=1e-8)
+    # the ranks really trained: the weights moved away from the initial ones
+    start = W.make_model(seed=1).state_dict()
+    assert max(numpy.abs(got[k] - v).max() for k, v in start.items()) > 1e-2
+
+
+@needs_mpi
+def test_two_ranks_shard_every_sample_once(tmp_path):
+    run = mpirun("shard", tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    got = numpy.load(tmp_path / "shard.npz")
+    n = W.N + 1  # odd: one sample padded per epoch
+    for e in range(3):
+        a, b = got[f"r0e{e}"], got[f"r1e{e}"]
+        assert len(a) == len(b) == (n + 1) // 2
+        assert set(a.tolist()) | set(b.tolist()) == set(range(n))
+        assert len(set(a.tolist()) & set(b.tolist())) <= 1  # only the padded repeat
+
+
+@needs_mpi
+def test_a_failing_rank_ends_the_job_non_zero(tmp_path):
+    start = time.monotonic()
+    run = mpirun("fail", tmp_path, timeout=60)
+    elapsed = time.monotonic() - start
+    assert run.returncode != 0
+    assert elapsed < 60
+    assert "rank 1 fails on purpose" in run.stderr + run.stdout
+    assert not (tmp_path / "should_not_exist").exists()
+
+
+@needs_mpi
+def test_only_rank_0_checkpoints_and_one_process_resumes(tmp_path):
+    run = mpirun("checkpoint", tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.npz", "final.npz"]
+    epoch = W.N // (2 * W.B)
+    # the checkpoint equals one epoch of the single-process run ...
+    model, opt, _ = reference(epoch)
+    ckpt = io.load(tmp_path / "ckpt.npz")
+    for name, value in model.state_dict().items():
+        numpy.testing.assert_allclose(ckpt["model"][name], value, atol=1e-5, err_msg=name)
+    # ... and a single process resumes from it to the distributed run's second epoch
+    model2 = W.make_model(seed=99)
+    opt2 = W.make_optimizer(model2)
+    meta = io.restore(tmp_path / "ckpt.npz", model2, opt2)
+    assert meta["epoch"] == 1 and opt2.t == epoch
+    reference(epoch, model=model2, optimizer=opt2, skip=epoch)
+    final = numpy.load(tmp_path / "final.npz")
+    for name, value in model2.state_dict().items():
+        numpy.testing.assert_allclose(final[name], value, atol=1e-5, err_msg=name)
