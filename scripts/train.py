@@ -3,6 +3,7 @@
 
     python scripts/train.py --config configs/default.toml [--backend numpy] [--set optim.lr=0.05] [--json]
     python scripts/train.py --resume runs/NAME-TIMESTAMP [--set train.epochs=40]
+    mpirun -n 4 python scripts/train.py --config configs/default.toml --distributed   # data-parallel
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from rich.console import Console  # noqa: E402
 from rich.logging import RichHandler  # noqa: E402
 
 import backends  # noqa: E402
+from dlcore.distributed import LocalCommunicator, abort_on_error, create_communicator  # noqa: E402
 from dlcore.training import History, runconfig, summary_table  # noqa: E402
 from dlcore.training.run import execute  # noqa: E402
 
@@ -31,7 +33,11 @@ def main(argv=None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override a config value (repeatable)")
     parser.add_argument("--json", action="store_true", help="print one JSON line with the results at the end")
+    parser.add_argument("--distributed", action="store_true",
+                        help="data-parallel over the ranks mpirun started (sets distributed.enabled)")
     args = parser.parse_args(argv)
+    if args.distributed:
+        args.set.append("distributed.enabled=true")
     logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[RichHandler(show_path=False)])
     console = Console(stderr=True)
     try:
@@ -46,12 +52,19 @@ def main(argv=None) -> int:
             cfg = runconfig.load(args.config, args.set)
         backend = backends.use(args.backend or cfg["run"]["backend"])
         cfg["run"]["backend"] = backend.name
+        comm = create_communicator() if cfg["distributed"]["enabled"] else LocalCommunicator()
+        if not comm.is_main:
+            console = Console(stderr=True, quiet=True)
         console.print(f"[bold]{cfg['run']['name']}[/bold]: {cfg['data']['name']} on {backend.name} "
-                      f"({backend.device_name})", highlight=False)
-        summary = execute(cfg, run_dir, resume_from=run_dir / "last.npz" if run_dir else None, console=console)
+                      f"({backend.device_name}){f', {comm.size} ranks' if comm.size > 1 else ''}", highlight=False)
+        with abort_on_error(comm):  # a rank that fails ends every rank, never a hang
+            summary = execute(cfg, run_dir, resume_from=run_dir / "last.npz" if run_dir else None, console=console,
+                              comm=comm)
     except (runconfig.ConfigError, FileNotFoundError) as error:
         console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
         return 2
+    if not comm.is_main:
+        return 0
     history = History.load(Path(summary["run_dir"]) / "history.json")
     extra = {k: v for k, v in summary.items() if k.startswith("test_")}
     extra.update(seconds=summary["seconds"], backend=f"{summary['backend']} ({summary['device']})",

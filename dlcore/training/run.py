@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy
+from rich.console import Console
 
 import backends
 import dlcore
@@ -22,6 +23,7 @@ from dlcore.config import no_grad
 from dlcore.core import Tensor
 from dlcore.data import DATASETS, ArrayLoader, load, split, standardize
 from dlcore.data.datasets import fashion_mnist
+from dlcore.distributed import DistributedOptimizer, LocalCommunicator, ShardedLoader
 from dlcore import models
 from dlcore.models import MLP
 from dlcore.training import plots
@@ -112,6 +114,22 @@ def labelled_subset(x, y, per_class: int, seed: int):
     order = numpy.random.default_rng(seed).permutation(len(y))
     keep = numpy.concatenate([order[y[order] == c][:per_class] for c in numpy.unique(y)])
     return x[numpy.sort(keep)], y[numpy.sort(keep)]
+
+
+class _RankMean(Callback):
+    """Data-parallel runs: each rank's training loss/accuracy (its own shard) → the mean over ranks.
+
+    Every rank holds the same number of samples per epoch, so the mean of the ranks' means is
+    the mean over the whole epoch; validation already runs on the whole validation set on
+    every rank (identical weights, identical numbers)."""
+
+    def __init__(self, comm):
+        self.comm = comm
+
+    def on_epoch_end(self, trainer, row):
+        for key in ("train_loss", "train_accuracy"):
+            if key in row:
+                row[key] = float(self.comm.allreduce_mean(row[key]))
 
 
 class _PretrainLog(Callback):
@@ -226,9 +244,18 @@ def xp_concat(xp, arrays):
     return arrays[0] if len(arrays) == 1 else xp.concatenate(arrays)
 
 
-def execute(cfg: dict, run_dir: Path | None = None, resume_from: Path | None = None, console=None) -> dict:
-    """Train the run ``cfg`` describes; returns the summary (also written to metrics.json)."""
+def execute(cfg: dict, run_dir: Path | None = None, resume_from: Path | None = None, console=None,
+            comm=None) -> dict:
+    """Train the run ``cfg`` describes; returns the summary (also written to metrics.json).
+
+    With a communicator ``comm`` of size > 1 (``distributed.enabled``) every rank trains on its
+    shard with averaged gradients; only rank 0 writes the run directory and logs.
+    """
     backend = backends.current()
+    comm = comm or LocalCommunicator()
+    main = comm.is_main
+    if comm.size > 1 and cfg["pretrain"]["method"] != "none":
+        raise ConfigError("pretrain and distributed runs cannot be combined yet; pre-train in one process")
     dlcore.manual_seed(cfg["run"]["seed"])
     data = prepare_data(cfg)
     (x_train, y_train), val, test = data["train"], data["val"], data["test"]
@@ -242,12 +269,20 @@ def execute(cfg: dict, run_dir: Path | None = None, resume_from: Path | None = N
         x_train, y_train = labelled_subset(x_train, y_train, cfg["data"]["labels_per_class"], cfg["data"]["seed"])
     loss = losses.get(cfg["loss"]["name"])
     optimizer = build_optimizer(cfg, model)
-    loader = ArrayLoader(x_train, y_train, cfg["train"]["batch_size"], shuffle=True, seed=cfg["run"]["seed"])
+    if comm.size > 1:
+        comm.broadcast_parameters(model)
+        optimizer = DistributedOptimizer(optimizer, comm)
+        loader = ShardedLoader(x_train, y_train, cfg["train"]["batch_size"], comm=comm, seed=cfg["run"]["seed"],
+                               even=cfg["distributed"]["even"])
+    else:
+        loader = ArrayLoader(x_train, y_train, cfg["train"]["batch_size"], shuffle=True, seed=cfg["run"]["seed"])
     val_loader = ArrayLoader(*val, 1024, shuffle=False) if len(val[0]) else None
 
-    if run_dir is None:
+    if run_dir is None and main:
         run_dir = new_run_dir(Path(cfg["run"]["out_dir"]), cfg["run"]["name"])
-    write_text_atomic(run_dir / "config.json", json.dumps(cfg, indent=1))
+    run_dir = Path(comm.bcast_object(str(run_dir) if main else None))
+    if main:
+        write_text_atomic(run_dir / "config.json", json.dumps(cfg, indent=1))
 
     history, done = None, 0
     if resume_from is not None:
@@ -256,7 +291,9 @@ def execute(cfg: dict, run_dir: Path | None = None, resume_from: Path | None = N
         history.best_epoch = meta["history"].get("best_epoch")
         _set_rng_state(loader, meta["rng"])
         done = len(history)
-    callbacks = [Checkpoint(run_dir, extra=lambda: {"rng": _rng_state(loader)})]
+    callbacks = [_RankMean(comm)] if comm.size > 1 else []
+    if main:
+        callbacks.append(Checkpoint(run_dir, extra=lambda: {"rng": _rng_state(loader)}))
     stopping = cfg["early_stopping"]
     if stopping["patience"] > 0 and val_loader is not None:
         callbacks.append(EarlyStopping(stopping["monitor"], stopping["patience"], stopping["min_delta"]))
@@ -264,19 +301,22 @@ def execute(cfg: dict, run_dir: Path | None = None, resume_from: Path | None = N
     if schedule is not None:
         callbacks.append(schedule)
 
-    trainer = Trainer(callbacks, log_every=cfg["train"]["log_every"], console=console,
-                      cuda_graph=cfg["run"]["cuda_graph"])
+    trainer = Trainer(callbacks, log_every=cfg["train"]["log_every"], progress=None if main else False,
+                      console=console if main else Console(quiet=True), cuda_graph=cfg["run"]["cuda_graph"])
     start = time.perf_counter()
     history = trainer.fit(model, loss, optimizer, loader, val_loader, max(0, cfg["train"]["epochs"] - done), history)
     seconds = time.perf_counter() - start
-    history.save(run_dir / "history.json")
+    if main:
+        history.save(run_dir / "history.json")
 
     scores, matrix = evaluate_test_set(model, *test, data) if len(test[0]) else ({}, None)
     summary = {"config": cfg["run"]["name"], "backend": backend.name, "device": backend.device_name,
                "epochs": len(history), "seconds": round(seconds, 3),
                "train_loss": history.last.get("train_loss"), "val_loss": history.last.get("val_loss"),
                "best_epoch": history.best_epoch, **{f"test_{k}": v for k, v in scores.items()},
-               "run_dir": str(run_dir)}
+               "run_dir": str(run_dir), "ranks": comm.size}
+    if not main:
+        return summary
     if pretrain_errors is not None:
         summary["pretrain_final_errors"] = [float(errors[-1]) for errors in pretrain_errors]
         write_text_atomic(run_dir / "pretrain.json", json.dumps({"errors": pretrain_errors}, indent=1))

@@ -23,6 +23,7 @@ SCHEMA = {
     "schedule": {"name": "none", "step_size": 10, "gamma": 0.5, "t_max": 0, "eta_min": 0.0},
     "early_stopping": {"patience": 0, "monitor": "val_loss", "min_delta": 0.0},
     "train": {"epochs": 100, "batch_size": 32, "log_every": 10},
+    "distributed": {"enabled": False, "even": "pad"},
 }
 
 
