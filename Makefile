@@ -13,8 +13,7 @@ CONFIG ?= configs/default.toml
 CUDA_MAJOR := $(shell nvidia-smi 2>/dev/null | sed -n 's/.*CUDA Version: *\([0-9]*\).*/\1/p' | head -n 1)
 GPU_EXTRA  := $(if $(filter 12,$(CUDA_MAJOR)),cuda12,$(if $(CUDA_MAJOR),cuda13,))
 FASHION_DIR := /usr/share/datasets/fashion-mnist
-APT_FASHION := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist
-APT_MPI     := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openmpi-bin libopenmpi-dev
+APT         := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 
 .PHONY: install install-dev data mpi train test test-gpu experiments clean
 
@@ -31,27 +30,24 @@ comma := ,
 
 install: $(VENV)/.installed data mpi
 
-data:
-	@if [ -d $(FASHION_DIR) ]; then :; \
+# $(call apt_optional,present-test,packages,what): apt-get install the packages as root when the
+# test fails; never fails the build (the tests that need them skip and say why)
+define apt_optional
+	@if $(1); then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "make: installing dataset-fashion-mnist with apt-get"; \
-		$(APT_FASHION) >/dev/null 2>&1 || (apt-get update -qq && $(APT_FASHION) >/dev/null) || \
-		echo "make: apt-get could not install dataset-fashion-mnist; the Fashion-MNIST tests will skip"; \
+		echo "make: installing $(2) with apt-get"; \
+		$(APT) $(2) >/dev/null 2>&1 || (apt-get update -qq && $(APT) $(2) >/dev/null) || \
+		echo "make: apt-get could not install $(2); the tests needing $(3) will skip"; \
 	else \
-		echo "make: Fashion-MNIST is not in $(FASHION_DIR); as root run 'apt-get install dataset-fashion-mnist'" \
-		     "or set DLCORE_DATA to a folder with its four .gz files (its tests skip meanwhile)"; \
+		echo "make: $(3) is absent; as root run 'apt-get install $(2)' (the tests needing it skip meanwhile)"; \
 	fi
+endef
+
+data:
+	$(call apt_optional,[ -d $(FASHION_DIR) ],dataset-fashion-mnist,Fashion-MNIST)
 
 mpi: $(VENV)/.installed
-	@if command -v mpirun >/dev/null && command -v mpicc >/dev/null; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "make: installing openmpi-bin libopenmpi-dev with apt-get"; \
-		$(APT_MPI) >/dev/null 2>&1 || (apt-get update -qq && $(APT_MPI) >/dev/null) || \
-		echo "make: apt-get could not install OpenMPI; the MPI tests will skip"; \
-	else \
-		echo "make: OpenMPI is absent; as root run 'apt-get install openmpi-bin libopenmpi-dev'" \
-		     "(the MPI tests skip meanwhile)"; \
-	fi
+	$(call apt_optional,command -v mpirun >/dev/null && command -v mpicc >/dev/null,openmpi-bin libopenmpi-dev,OpenMPI)
 	@$(PY) -c "import mpi4py" 2>/dev/null || $(PY) -m pip install -q mpi4py || \
 		echo "make: mpi4py did not install; the MPI tests will skip"
 
