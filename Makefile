@@ -9,9 +9,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 CONFIG ?= configs/default.toml
+comma := ,
 # CUDA extra for CuPy, picked from the driver's CUDA version when nvidia-smi answers
 CUDA_MAJOR := $(shell nvidia-smi 2>/dev/null | sed -n 's/.*CUDA Version: *\([0-9]*\).*/\1/p' | head -n 1)
-GPU_EXTRA  := $(if $(filter 12,$(CUDA_MAJOR)),cuda12,$(if $(CUDA_MAJOR),cuda13,))
+GPU_EXTRA  := $(if $(filter 12,$(CUDA_MAJOR)),cuda12$(comma)cudnn-cu12,$(if $(CUDA_MAJOR),cuda13$(comma)cudnn,))
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 APT         := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 
@@ -26,7 +27,6 @@ $(VENV)/.installed: pyproject.toml Makefile
 		echo "make: scikit-learn did not install; the tests on its data sets will skip"
 	touch $@
 
-comma := ,
 
 install: $(VENV)/.installed data mpi
 

@@ -1,6 +1,14 @@
 """What every backend provides, and the errors the shim raises."""
 from __future__ import annotations
 
+import os
+
+
+def env_flag(name: str, default: bool) -> bool:
+    """The boolean environment switch ``name``: "0", "false", "no", "off" are False, any other value True."""
+    value = os.environ.get(name, "").strip().lower()
+    return default if not value else value not in ("0", "false", "no", "off")
+
 
 class BackendUnavailableError(RuntimeError):
     """The requested backend cannot run here (CuPy missing or no CUDA device)."""
@@ -60,6 +68,13 @@ class Backend:
     def column_sums(self, a):
         """Σ over the rows of the 2-D array ``a``: shape (a.shape[1],)."""
         return a.sum(axis=0)
+
+    def convolution(self, dtype, padding_mode: str = "zeros"):
+        """A library convolution engine (forward, backward_data, backward_filter) for ``dtype``, or None.
+
+        None means: convolve as im2col + GEMM, the portable path every backend has.
+        """
+        return None
 
     def synchronize(self) -> None:
         """Wait until queued device work has finished (no-op on the CPU)."""

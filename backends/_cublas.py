@@ -13,6 +13,8 @@ import os
 
 import numpy
 
+from backends._base import env_flag
+
 _OP_N, _OP_T = 0, 1
 _DEFAULT_MATH, _TF32_MATH = 0, 3
 _WORKSPACE_BYTES = 32 << 20
@@ -46,7 +48,7 @@ class Cublas:
         self._workspace = cupy.empty(_WORKSPACE_BYTES, dtype=numpy.uint8)
         self._check(lib.cublasSetWorkspace_v2(self._handle, pointer(self._workspace.data.ptr),
                                               ctypes.c_size_t(_WORKSPACE_BYTES)), "cublasSetWorkspace_v2")
-        tf32 = os.environ.get("DLCORE_TF32", "0").strip() in ("1", "true", "yes")
+        tf32 = env_flag("DLCORE_TF32", False)
         self._check(lib.cublasSetMathMode(self._handle, _TF32_MATH if tf32 else _DEFAULT_MATH), "cublasSetMathMode")
         self._cupy = cupy
         self._stream = None

@@ -1,7 +1,9 @@
 """The CuPy (CUDA GPU) backend. Imported only when CuPy is asked for."""
 from __future__ import annotations
 
-from backends._base import Backend, BackendUnavailableError
+import logging
+
+from backends._base import Backend, BackendUnavailableError, env_flag
 
 _INSTALL = ("Install CuPy for your CUDA version with `pip install dlcore[cuda12]` or "
             "`pip install dlcore[cuda13]`, or use the CPU with backend 'numpy'.")
@@ -33,8 +35,9 @@ class CupyBackend(Backend):
             self.cublas = Cublas(cupy)
         except (OSError, AttributeError, RuntimeError) as why:  # fall back to cupy.matmul
             self.cublas = None
-            import logging
             logging.getLogger("dlcore").warning("dlcore: direct cuBLAS GEMM unavailable (%s); using cupy.matmul", why)
+        self.cudnn_enabled = env_flag("DLCORE_CUDNN", True)
+        self._cudnn = None  # created on the first convolution
 
     def seed(self, seed: int) -> None:
         self.generator = self.xp.random.RandomState(seed)
@@ -58,6 +61,26 @@ class CupyBackend(Backend):
         if ones is None:
             ones = self._ones[key] = self.xp.ones((1, a.shape[0]), a.dtype)
         return self.gemm(ones, a).reshape(a.shape[1])
+
+    def convolution(self, dtype, padding_mode: str = "zeros"):
+        """cuDNN (through the ``cudnn`` frontend package) for float32 zero-padded convolutions.
+
+        None, hence im2col + cuBLAS, when ``cudnn_enabled`` is off (``DLCORE_CUDNN=0``), the
+        frontend is not installed, or the dtype/padding is one cuDNN is not used for here.
+        """
+        if not self.cudnn_enabled or padding_mode != "zeros":
+            return None
+        if self._cudnn is None:
+            try:
+                from backends._cudnn import CudnnConvolution
+                self._cudnn = CudnnConvolution(self.xp)
+                logging.getLogger("dlcore").info("dlcore: convolutions on cuDNN %s", self._cudnn.version)
+            except Exception as why:  # ImportError, or a cuDNN library the frontend cannot load
+                self._cudnn = False
+                logging.getLogger("dlcore").info(
+                    "dlcore: cuDNN frontend unavailable (%s); convolutions use im2col + cuBLAS "
+                    "(pip install dlcore[cudnn] for the fast path)", why)
+        return self._cudnn if self._cudnn and self._cudnn.supports(dtype) else None
 
     def synchronize(self) -> None:
         self.xp.cuda.get_current_stream().synchronize()

@@ -15,9 +15,9 @@ portable bodies too, for debugging.
 """
 from __future__ import annotations
 
-import os
+from backends._base import env_flag
 
-_enabled = os.environ.get("DLCORE_FUSED", "1").strip() not in ("0", "false", "no")
+_enabled = env_flag("DLCORE_FUSED", True)
 
 
 def set_enabled(flag: bool) -> bool:

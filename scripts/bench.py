@@ -180,6 +180,8 @@ def versions():
     info["device"] = backend.device_name
     if backend.name == "cupy":
         info["cupy"] = backend.xp.__version__
+    library = backend.convolution(numpy.dtype("float32"))
+    info["convolution"] = f"cuDNN {library.version}" if library is not None else "im2col + GEMM"
     try:
         import torch
         info["torch"] = torch.__version__
@@ -237,7 +239,8 @@ def _print_table(results):
     def fmt(v, spec=".3f"):
         return "—" if v is None else format(v, spec)
 
-    table = Table(title=f"dlcore bench on {results['backend']} ({results['versions']['device']})")
+    table = Table(title=f"dlcore bench on {results['backend']} ({results['versions']['device']}; "
+                        f"convolution: {results['versions']['convolution']})")
     for col in ("workload", "dlcore ms", "graph ms", "torch ms", "GEMM floor", "× torch", "graph × torch",
                 "× floor", "pool MiB", "torch MiB"):
         table.add_column(col, justify="right")

@@ -1,6 +1,6 @@
 """Data-parallel training: communicators, the optimizer wrapper, dataset sharding.
 
-    comm = create_communicator()                 # MPI for NumPy (NCCL for CuPy: not yet)
+    comm = create_communicator()                 # MPI for NumPy, NCCL for CuPy
     comm.broadcast_parameters(model)             # rank 0's initial weights everywhere
     opt = DistributedOptimizer(optim.Momentum(model, lr=0.1), comm)
     loader = ShardedLoader(x, y, batch_size=B, comm=comm, seed=0)
@@ -9,12 +9,12 @@
 
 Launch: ``mpirun -n 2 python script.py`` (see README, "Distributed training").
 """
-from dlcore.distributed.communicator import (Communicator, LocalCommunicator, MPICommunicator,
+from dlcore.distributed.communicator import (Communicator, LocalCommunicator, MPICommunicator, NCCLCommunicator,
                                              create_communicator, launched_by_mpi, pack, unpack)
 from dlcore.distributed.launch import abort_on_error, run_or_abort
 from dlcore.distributed.optimizer import DistributedOptimizer
 from dlcore.distributed.sharding import ShardedLoader, global_order, shard, shard_order
 
-__all__ = ["Communicator", "LocalCommunicator", "MPICommunicator", "create_communicator",
+__all__ = ["Communicator", "LocalCommunicator", "MPICommunicator", "NCCLCommunicator", "create_communicator",
            "launched_by_mpi", "pack", "unpack", "abort_on_error", "run_or_abort",
            "DistributedOptimizer", "ShardedLoader", "global_order", "shard", "shard_order"]

@@ -9,14 +9,15 @@ transport subclass implements only
     _bcast(buf, root) -> array       # root's buffer on every rank
     barrier(), abort(code)
 
-so an NCCL communicator (``cupy.cuda.nccl``: unique id broadcast over MPI, the buffers stay
-on the GPU) slots in by overriding those on device arrays; packing uses the arrays' own
-``xp`` (NumPy or CuPy) and never leaves the device.
+and packing uses the arrays' own ``xp`` (NumPy or CuPy), so GPU gradients never leave the device.
 
 - ``LocalCommunicator``: size 1, no MPI; every operation is the identity (single-process
   runs and unit tests take the same code path).
 - ``MPICommunicator``: mpi4py on ``MPI.COMM_WORLD``; ``Allreduce(IN_PLACE, SUM)`` then
   divide by size, and ``Bcast`` on NumPy buffers (a CuPy buffer is staged through the host).
+- ``NCCLCommunicator``: MPI launches, numbers the ranks and broadcasts NCCL's unique id;
+  gradients and parameters on the GPU go through NCCL's ring allreduce/broadcast in place on
+  CuPy's current stream. Each process drives one GPU, chosen by its rank on its node.
 
 Gradient policy: a parameter whose ``grad`` is None on a rank contributes zeros; a small
 "has gradient" mask travels in the same buffer, so a parameter that has no gradient on ANY
@@ -79,6 +80,7 @@ class Communicator:
     rank: int = 0
     size: int = 1
     name = "base"
+    distributed = True  # collectives really run (False only for LocalCommunicator)
 
     # ---- the transport's primitives -------------------------------------------------------
     def _allreduce_sum(self, buf):
@@ -109,7 +111,7 @@ class Communicator:
         rank's ``model`` in place (arrays keep their identity; one flat buffer per dtype)."""
         items = [(n, p.data) for n, p in model.named_parameters()]
         items += [(n, b) for n, b in model.named_buffers()]
-        if self.size == 1 or not items:
+        if not self.distributed or not items:
             return
         for _, group in _by_dtype(items).items():
             arrays = [a for _, a in group]
@@ -121,7 +123,7 @@ class Communicator:
         """Average every parameter's ``grad`` over the ranks, in place: per dtype, all
         gradients (plus a has-gradient mask) go into ONE flat buffer and one allreduce."""
         params = [p for _, p in _named(model_or_params)]
-        if self.size == 1 or not params:
+        if not self.distributed or not params:
             return
         for dtype, group in _by_dtype([(p, p.data) for p in params]).items():
             ps = [p for p, _ in group]
@@ -158,6 +160,7 @@ class LocalCommunicator(Communicator):
     """One process, no MPI: rank 0 of size 1; every collective is the identity."""
 
     name = "local"
+    distributed = False
 
     def _allreduce_sum(self, buf):
         return buf
@@ -215,6 +218,58 @@ class MPICommunicator(Communicator):
         self.comm.Abort(code)
 
 
+class NCCLCommunicator(MPICommunicator):
+    """GPU data parallelism: NCCL (``cupy.cuda.nccl``) for device buffers, MPI for the rest.
+
+    Process ``r`` uses GPU ``local_rank % device_count``, where ``local_rank`` is its rank
+    among the processes on its node (so one process per GPU needs no extra set-up; with
+    ``CUDA_VISIBLE_DEVICES`` narrowed to one GPU per process it is device 0). Rank 0 makes
+    NCCL's unique id and MPI broadcasts it; then every rank joins one NCCL communicator.
+    Host buffers (metrics) still travel over MPI.
+    """
+
+    name = "nccl"
+
+    def __init__(self, comm=None):
+        super().__init__(comm)
+        import cupy
+        from cupy.cuda import nccl
+        if not getattr(nccl, "available", True):
+            raise ImportError("NCCLCommunicator: this CuPy has no NCCL; pip install nvidia-nccl-cu13 "
+                              "(or -cu12), or train on the CPU with --backend numpy")
+        self.cupy, self.nccl = cupy, nccl
+        local = self.comm.Split_type(self.MPI.COMM_TYPE_SHARED, key=self.rank)
+        self.local_rank = local.Get_rank()
+        local.Free()
+        self.device = self.local_rank % cupy.cuda.runtime.getDeviceCount()
+        cupy.cuda.Device(self.device).use()
+        unique_id = self.comm.bcast(nccl.get_unique_id() if self.rank == 0 else None, root=0)
+        self.nccl_comm = nccl.NcclCommunicator(self.size, unique_id, self.rank)
+        self._types = {numpy.dtype(numpy.float32): nccl.NCCL_FLOAT32,
+                       numpy.dtype(numpy.float64): nccl.NCCL_FLOAT64}
+
+    def _device_type(self, buf):
+        """NCCL's dtype code for a contiguous CuPy buffer, or None (then MPI does it)."""
+        if isinstance(buf, numpy.ndarray) or not buf.flags.c_contiguous:
+            return None
+        return self._types.get(numpy.dtype(buf.dtype))
+
+    def _allreduce_sum(self, buf):
+        kind = self._device_type(buf)
+        if kind is None:
+            return super()._allreduce_sum(buf)
+        stream = self.cupy.cuda.get_current_stream().ptr
+        self.nccl_comm.allReduce(buf.data.ptr, buf.data.ptr, buf.size, kind, self.nccl.NCCL_SUM, stream)
+        return buf
+
+    def _bcast(self, buf, root: int = 0):
+        kind = self._device_type(buf)
+        if kind is None:
+            return super()._bcast(buf, root)
+        self.nccl_comm.bcast(buf.data.ptr, buf.size, kind, root, self.cupy.cuda.get_current_stream().ptr)
+        return buf
+
+
 def launched_by_mpi() -> bool:
     """Whether this process looks started by mpirun/mpiexec/srun with more than one rank."""
     for var in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS"):
@@ -229,16 +284,13 @@ def launched_by_mpi() -> bool:
 def create_communicator(backend: str | None = None) -> Communicator:
     """The communicator for ``backend`` (default: the active one).
 
-    NumPy: ``MPICommunicator`` when mpi4py imports; without mpi4py a single process gets a
-    ``LocalCommunicator`` (size 1), while a process started by mpirun with several ranks
-    raises ImportError (N copies each believing it is alone would silently train N models).
-    CuPy: the NCCL communicator, not yet written (NotImplementedError).
+    With mpi4py: ``MPICommunicator`` for NumPy, ``NCCLCommunicator`` for CuPy. Without mpi4py
+    a single process gets a ``LocalCommunicator`` (size 1), while a process started by mpirun
+    with several ranks raises ImportError (N copies each believing it is alone would silently
+    train N models).
     """
     name = backend or backends.current().name
-    if name == "cupy":
-        raise NotImplementedError("NCCL communicator: not yet (dlcore.distributed supports the "
-                                  "NumPy backend over MPI; run with --backend numpy)")
-    if name != "numpy":
+    if name not in ("numpy", "cupy"):
         raise ValueError(f"create_communicator: unknown backend {name!r}")
     try:
         import mpi4py  # noqa: F401
@@ -247,4 +299,4 @@ def create_communicator(backend: str | None = None) -> Communicator:
             raise ImportError("started by mpirun with several ranks but mpi4py is missing: "
                               "apt-get install openmpi-bin libopenmpi-dev; pip install mpi4py") from None
         return LocalCommunicator()
-    return MPICommunicator()
+    return NCCLCommunicator() if name == "cupy" else MPICommunicator()

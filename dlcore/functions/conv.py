@@ -208,11 +208,18 @@ def _add_bias(y, b):
     return y
 
 
+def _channel_sums(gy):
+    """gb[o] = Σ_{n, h, w} gy[n, o, h, w]: the bias gradient."""
+    return gy.sum(axis=(0, 2, 3))
+
+
 class Conv2d(Function):
     """y[n, o] = Σ_c Σ_ij W[o, c, i, j] · x_pad[n, c, oh·S + i·D, ow·S + j·D] + b[o] (NCHW cross-correlation).
 
-    One GEMM forward (y2 = col W2ᵀ) and two backward (dW2 = gy2ᵀ col; dcol = gy2 W2, dx = col2im(dcol),
-    or for stride 1 the equal correlation of gy with the flipped kernel). Only the column matrix is
+    Where the backend has a convolution library (cuDNN on CuPy, see ``Backend.convolution``), its
+    three convolutions run forward and backward and x is kept for backward. Otherwise one GEMM
+    forward (y2 = col W2ᵀ) and two backward (dW2 = gy2ᵀ col; dcol = gy2 W2, dx = col2im(dcol), or
+    for stride 1 the equal correlation of gy with the flipped kernel); only the column matrix is
     kept for backward.
     """
 
@@ -222,16 +229,28 @@ class Conv2d(Function):
     def forward(self, xp, x, W, b=None):
         self.backend = backends.backend_of(x)
         self.x_shape, self.w_shape = x.shape, W.shape
+        g = self.geometry
+        self.library = self.backend.convolution(x.dtype, g.padding_mode)
+        if self.library is not None:
+            g.output_size(*x.shape[2:], self.who)  # the empty-output check
+            self.x, self.W = x, W
+            return _add_bias(self.library.forward(x, W, g.padding, g.stride, g.dilation), b)
         self.W2 = _weight_matrix(xp, W)
-        self.col, oh, ow = _columns(xp, x, self.geometry, self.who)
+        self.col, oh, ow = _columns(xp, x, g, self.who)
         return _add_bias(_correlate(self.backend, self.col, self.W2, x.shape[0], oh, ow), b)
 
     def backward(self, xp, gy):
-        needs = self.needs_input_grad
+        needs, g = self.needs_input_grad, self.geometry
+        with_bias = len(needs) > 2 and needs[2]
+        if self.library is not None:
+            args = (g.padding, g.stride, g.dilation)
+            gx = self.library.backward_data(gy, self.W, self.x_shape, *args) if needs[0] else None
+            gW = self.library.backward_filter(self.x, gy, self.w_shape, *args) if needs[1] else None
+            return gx, gW, _channel_sums(gy) if with_bias else None
         gy2 = _rows(xp, gy)
-        gx = _correlate_adjoint(self.backend, xp, gy2, self.W2, self.x_shape, self.geometry) if needs[0] else None
+        gx = _correlate_adjoint(self.backend, xp, gy2, self.W2, self.x_shape, g) if needs[0] else None
         gW = _weight_grad(self.backend, xp, gy2, self.col, self.w_shape) if needs[1] else None
-        gb = self.backend.column_sums(gy2) if len(needs) > 2 and needs[2] else None
+        gb = self.backend.column_sums(gy2) if with_bias else None
         return gx, gW, gb
 
 
@@ -240,7 +259,7 @@ class ConvTranspose2d(Function):
 
     y[n, o, h·S − P + i·D, w·S − P + j·D] += Σ_c x[n, c, h, w] · W[c, o, i, j]; output size
     (H−1)S − 2P + D(K−1) + 1. Its forward is conv2d's input gradient, its backward conv2d's
-    forward (dx = conv2d(gy, W)) and weight gradient.
+    forward (dx = conv2d(gy, W)) and weight gradient (with x in the role of the output gradient).
     """
 
     def __init__(self, geometry: ConvGeometry, who="conv_transpose2d"):
@@ -249,17 +268,27 @@ class ConvTranspose2d(Function):
     def forward(self, xp, x, W, b=None):
         self.backend = backends.backend_of(x)
         n, _, h, w = x.shape
+        g = self.geometry
         self.w_shape = W.shape
+        y_shape = (n, W.shape[1], *g.input_size(h, w, self.who))
+        self.library = self.backend.convolution(x.dtype, g.padding_mode)
+        if self.library is not None:
+            self.x, self.W = x, W
+            return _add_bias(self.library.backward_data(x, W, y_shape, g.padding, g.stride, g.dilation), b)
         self.x2, self.W2 = _rows(xp, x), _weight_matrix(xp, W)
-        y_shape = (n, W.shape[1], *self.geometry.input_size(h, w, self.who))
-        return _add_bias(_correlate_adjoint(self.backend, xp, self.x2, self.W2, y_shape, self.geometry), b)
+        return _add_bias(_correlate_adjoint(self.backend, xp, self.x2, self.W2, y_shape, g), b)
 
     def backward(self, xp, gy):
-        needs = self.needs_input_grad
-        col, h, w = _columns(xp, gy, self.geometry, self.who)
+        needs, g = self.needs_input_grad, self.geometry
+        gb = _channel_sums(gy) if len(needs) > 2 and needs[2] else None
+        if self.library is not None:
+            args = (g.padding, g.stride, g.dilation)
+            gx = self.library.forward(gy, self.W, *args) if needs[0] else None
+            gW = self.library.backward_filter(gy, self.x, self.w_shape, *args) if needs[1] else None
+            return gx, gW, gb
+        col, h, w = _columns(xp, gy, g, self.who)
         gx = _correlate(self.backend, col, self.W2, gy.shape[0], h, w) if needs[0] else None
         gW = _weight_grad(self.backend, xp, self.x2, col, self.w_shape) if needs[1] else None
-        gb = gy.sum(axis=(0, 2, 3)) if len(needs) > 2 and needs[2] else None
         return gx, gW, gb
 
 

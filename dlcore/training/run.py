@@ -248,13 +248,13 @@ def execute(cfg: dict, run_dir: Path | None = None, resume_from: Path | None = N
             comm=None) -> dict:
     """Train the run ``cfg`` describes; returns the summary (also written to metrics.json).
 
-    With a communicator ``comm`` of size > 1 (``distributed.enabled``) every rank trains on its
+    With a communicator ``comm`` (``distributed.enabled``; any size, 1 included) every rank trains on its
     shard with averaged gradients; only rank 0 writes the run directory and logs.
     """
     backend = backends.current()
     comm = comm or LocalCommunicator()
     main = comm.is_main
-    if comm.size > 1 and cfg["pretrain"]["method"] != "none":
+    if comm.distributed and cfg["pretrain"]["method"] != "none":
         raise ConfigError("pretrain and distributed runs cannot be combined yet; pre-train in one process")
     dlcore.manual_seed(cfg["run"]["seed"])
     data = prepare_data(cfg)
@@ -269,7 +269,7 @@ def execute(cfg: dict, run_dir: Path | None = None, resume_from: Path | None = N
         x_train, y_train = labelled_subset(x_train, y_train, cfg["data"]["labels_per_class"], cfg["data"]["seed"])
     loss = losses.get(cfg["loss"]["name"])
     optimizer = build_optimizer(cfg, model)
-    if comm.size > 1:
+    if comm.distributed:
         comm.broadcast_parameters(model)
         optimizer = DistributedOptimizer(optimizer, comm)
         loader = ShardedLoader(x_train, y_train, cfg["train"]["batch_size"], comm=comm, seed=cfg["run"]["seed"],
@@ -291,7 +291,7 @@ def execute(cfg: dict, run_dir: Path | None = None, resume_from: Path | None = N
         history.best_epoch = meta["history"].get("best_epoch")
         _set_rng_state(loader, meta["rng"])
         done = len(history)
-    callbacks = [_RankMean(comm)] if comm.size > 1 else []
+    callbacks = [_RankMean(comm)] if comm.distributed else []
     if main:
         callbacks.append(Checkpoint(run_dir, extra=lambda: {"rng": _rng_state(loader)}))
     stopping = cfg["early_stopping"]

@@ -1,0 +1,125 @@
+"""cuDNN convolutions on CuPy arrays through NVIDIA's cuDNN frontend (the ``cudnn`` package).
+
+The three convolution products of a layer, each one cuDNN graph of a single node:
+
+    fprop:  y[n, k, p, q]  = Σ_c Σ_rs x_pad[n, c, p·S + r·D, q·S + s·D] · w[k, c, r, s]
+    dgrad:  dx = fpropᵀ(dy)            (the gradient with respect to the input)
+    wgrad:  dw[k, c, r, s] = Σ_n Σ_pq dy[n, k, p, q] · x_pad[n, c, p·S + r·D, q·S + s·D]
+
+A graph is built once per (operation, shapes, strides, geometry) and cached; executing it
+costs one frontend call on CuPy's current stream. Inputs may be NCHW- or NHWC-packed (cuDNN
+reads the strides); outputs are written NCHW-contiguous. float32 only: the float64 convolutions
+of gradient checks stay on the portable im2col path. Tensor-core (TF32) engines are excluded
+unless ``DLCORE_TF32=1``, as PyTorch does with ``torch.backends.cudnn.allow_tf32 = False``.
+
+``cudnn`` is an optional dependency (``pip install dlcore[cudnn]``); without it, or with
+``DLCORE_CUDNN=0``, convolutions run as im2col + cuBLAS GEMM.
+"""
+from __future__ import annotations
+
+from backends._base import env_flag
+
+
+def _element_strides(a) -> list[int]:
+    return [s // a.itemsize for s in a.strides]
+
+
+def _row_major_strides(shape) -> list[int]:
+    strides, step = [], 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= size
+    return strides[::-1]
+
+
+def _packed(xp, a):
+    """``a`` itself when its memory is packed NCHW or NHWC (cuDNN's layouts), else an NCHW copy."""
+    if a.flags.c_contiguous or a.transpose(0, 2, 3, 1).flags.c_contiguous:
+        return a
+    return xp.ascontiguousarray(a)
+
+
+class _Plan:
+    """One built single-node cuDNN graph: its operand tensors, workspace size and executor."""
+
+    __slots__ = ("graph", "operands", "workspace_bytes")
+
+    def __init__(self, graph, operands, workspace_bytes: int):
+        self.graph, self.operands, self.workspace_bytes = graph, operands, workspace_bytes
+
+
+class CudnnConvolution:
+    """Forward, input-gradient and weight-gradient convolutions on cuDNN (see the module docstring)."""
+
+    def __init__(self, cupy):
+        import cudnn  # ImportError: the frontend is not installed
+
+        self.cudnn, self.xp = cudnn, cupy
+        self.handle = cudnn.create_handle()
+        self.version = cudnn.backend_version_string()
+        self.tf32 = env_flag("DLCORE_TF32", False)
+        self._plans: dict = {}
+
+    @staticmethod
+    def supports(dtype) -> bool:
+        return dtype.name == "float32"
+
+    def forward(self, x, w, padding, stride, dilation):
+        """y = x ⋆ w for x (N, C, H, W), w (K, C, R, S): (N, K, P, Q), NCHW-contiguous."""
+        x = _packed(self.xp, x)
+        w = self.xp.ascontiguousarray(w)
+        n, _, h, wd = x.shape
+        k, _, r, s = w.shape
+        out = tuple((size + 2 * p - d * (kk - 1) - 1) // st + 1
+                    for size, kk, p, st, d in zip((h, wd), (r, s), padding, stride, dilation))
+        y = self.xp.empty((n, k, *out), x.dtype)
+        self._run("fprop", x, w, y, padding, stride, dilation)
+        return y
+
+    def backward_data(self, gy, w, x_shape, padding, stride, dilation):
+        """dx (N, C, H, W) from dy (N, K, P, Q) and w (K, C, R, S): the adjoint of ``forward`` in x."""
+        gy = _packed(self.xp, gy)
+        gx = self.xp.empty(x_shape, gy.dtype)
+        self._run("dgrad", gy, self.xp.ascontiguousarray(w), gx, padding, stride, dilation)
+        return gx
+
+    def backward_filter(self, x, gy, w_shape, padding, stride, dilation):
+        """dw (K, C, R, S) = Σ over batch and output pixels of dy ⊗ the windows of x."""
+        gw = self.xp.empty(w_shape, gy.dtype)
+        self._run("wgrad", _packed(self.xp, x), _packed(self.xp, gy), gw, padding, stride, dilation)
+        return gw
+
+    def _run(self, op, a, b, out, padding, stride, dilation):
+        key = (op, a.shape, a.strides, b.shape, b.strides, out.shape, padding, stride, dilation)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = self._build(op, a, b, out, padding, stride, dilation)
+        self.cudnn.set_stream(self.handle, self.xp.cuda.get_current_stream().ptr)
+        workspace = self.xp.empty(plan.workspace_bytes, self.xp.uint8) if plan.workspace_bytes else None
+        ta, tb, tout = plan.operands
+        plan.graph.execute({ta: a.data.ptr, tb: b.data.ptr, tout: out.data.ptr},
+                           workspace.data.ptr if workspace is not None else None, handle=self.handle)
+
+    def _build(self, op, a, b, out, padding, stride, dilation) -> _Plan:
+        cudnn = self.cudnn
+        f32 = cudnn.data_type.FLOAT
+        graph = cudnn.pygraph(io_data_type=f32, intermediate_data_type=f32, compute_data_type=f32,
+                              handle=self.handle)
+        ta = graph.tensor(name="a", dim=list(a.shape), stride=_element_strides(a), data_type=f32)
+        tb = graph.tensor(name="b", dim=list(b.shape), stride=_element_strides(b), data_type=f32)
+        params = dict(padding=list(padding), stride=list(stride), dilation=list(dilation), compute_data_type=f32)
+        if op == "fprop":
+            tout = graph.conv_fprop(image=ta, weight=tb, **params)
+        elif op == "dgrad":
+            tout = graph.conv_dgrad(loss=ta, filter=tb, **params)
+        else:
+            tout = graph.conv_wgrad(image=ta, loss=tb, **params)
+        tout.set_output(True).set_dim(list(out.shape)).set_stride(_row_major_strides(out.shape)).set_data_type(f32)
+        graph.validate()
+        graph.build_operation_graph()
+        graph.create_execution_plans([cudnn.heur_mode.A, cudnn.heur_mode.FALLBACK])
+        if not self.tf32:
+            graph.deselect_numeric_notes([cudnn.numerical_note.TENSOR_CORE, cudnn.numerical_note.DOWN_CONVERT_INPUTS])
+        graph.check_support()
+        graph.build_plans()
+        return _Plan(graph, (ta, tb, tout), int(graph.get_workspace_size()))
