@@ -69,6 +69,10 @@ class Backend:
         """Σ over the rows of the 2-D array ``a``: shape (a.shape[1],)."""
         return a.sum(axis=0)
 
+    def channel_sums(self, a):
+        """Σ over every axis but 1 of an (N, C, ...) array: shape (C,) (bias gradients of NCHW maps)."""
+        return a.sum(axis=(0, *range(2, a.ndim)))
+
     def convolution(self, dtype, padding_mode: str = "zeros"):
         """A library convolution engine (forward, backward_data, backward_filter) for ``dtype``, or None.
 

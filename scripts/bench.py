@@ -148,7 +148,7 @@ def bench_torch(shape, classes, batch, args, dl_model):
     try:
         import torch
     except ImportError:
-        return None, None
+        return None, None, None
     device = "cuda" if backends.current().name == "cupy" and torch.cuda.is_available() else "cpu"
     if device == "cpu":
         torch.set_num_threads(args.threads or os.cpu_count())
@@ -170,8 +170,9 @@ def bench_torch(shape, classes, batch, args, dl_model):
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     ms = median_ms(step, sync, args.steps, args.repeats, args.warmup)
-    peak = torch.cuda.max_memory_allocated() if device == "cuda" else None
-    return ms, peak
+    if device != "cuda":
+        return ms, None, None
+    return ms, torch.cuda.max_memory_allocated(), torch.cuda.max_memory_reserved()
 
 
 def versions():
@@ -211,7 +212,7 @@ def main(argv=None) -> int:
         ms, peak, model = bench_dlcore(build, shape, classes, batch, args)
         is_mlp = all(isinstance(m, (nn.Linear, nn.ReLU)) for m in model)
         floor = bench_gemm_floor(model, batch, args) if is_mlp else None
-        torch_ms, torch_peak = bench_torch(shape, classes, batch, args, model)
+        torch_ms, torch_peak, torch_reserved = bench_torch(shape, classes, batch, args, model)
         graph_ms = None
         if backends.current().name == "cupy":
             try:
@@ -223,7 +224,7 @@ def main(argv=None) -> int:
             "torch_ms": torch_ms, "ratio_vs_torch": ms / torch_ms if torch_ms else None,
             "graph_ratio_vs_torch": graph_ms / torch_ms if graph_ms and torch_ms else None,
             "ratio_vs_floor": ms / floor if floor else None, "dlcore_pool_bytes": peak,
-            "torch_peak_bytes": torch_peak,
+            "torch_peak_bytes": torch_peak, "torch_reserved_bytes": torch_reserved,
         }
     _print_table(results)
     tmp = Path(args.json).with_suffix(".json.tmp")
@@ -242,14 +243,14 @@ def _print_table(results):
     table = Table(title=f"dlcore bench on {results['backend']} ({results['versions']['device']}; "
                         f"convolution: {results['versions']['convolution']})")
     for col in ("workload", "dlcore ms", "graph ms", "torch ms", "GEMM floor", "× torch", "graph × torch",
-                "× floor", "pool MiB", "torch MiB"):
+                "× floor", "pool MiB", "torch MiB", "torch reserved"):
         table.add_column(col, justify="right")
     for name, r in results["workloads"].items():
         mib = lambda b: None if b is None else b / 2**20  # noqa: E731
         table.add_row(name, fmt(r["dlcore_ms"]), fmt(r["dlcore_graph_ms"]), fmt(r["torch_ms"]),
                       fmt(r["gemm_floor_ms"]), fmt(r["ratio_vs_torch"], ".2f"), fmt(r["graph_ratio_vs_torch"], ".2f"),
                       fmt(r["ratio_vs_floor"], ".2f"), fmt(mib(r["dlcore_pool_bytes"]), ".1f"),
-                      fmt(mib(r["torch_peak_bytes"]), ".1f"))
+                      fmt(mib(r["torch_peak_bytes"]), ".1f"), fmt(mib(r["torch_reserved_bytes"]), ".1f"))
     Console(width=160).print(table)
 
 

@@ -85,3 +85,17 @@ def test_round_trip_between_devices():
     numpy.testing.assert_array_equal(backends.to_numpy(on_gpu), a)
     backends.use("cupy")
     assert Tensor([1.0, 2.0]).device == "cupy"
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("shape", [(7, 5), (4, 3, 6, 5), (2, 3, 4)])
+def test_gemm_reductions_match_numpy(shape):
+    """column_sums / channel_sums run as ones-GEMMs on CuPy; NumPy sums are the reference."""
+    a = numpy.random.default_rng(0).standard_normal(shape).astype(numpy.float32)
+    gpu = backends.get("cupy")
+    expected = a.sum(axis=(0, *range(2, a.ndim)))
+    numpy.testing.assert_allclose(gpu.to_numpy(gpu.channel_sums(gpu.from_numpy(a))), expected, rtol=1e-5, atol=1e-5)
+    numpy.testing.assert_allclose(gpu.to_numpy(gpu.column_sums(gpu.from_numpy(a.reshape(shape[0], -1)))),
+                                  a.reshape(shape[0], -1).sum(axis=0), rtol=1e-5, atol=1e-5)
+    fortran = gpu.xp.asfortranarray(gpu.from_numpy(a))  # not C-contiguous: the reduction-kernel path
+    numpy.testing.assert_allclose(gpu.to_numpy(gpu.channel_sums(fortran)), expected, rtol=1e-5, atol=1e-5)

@@ -208,11 +208,6 @@ def _add_bias(y, b):
     return y
 
 
-def _channel_sums(gy):
-    """gb[o] = Σ_{n, h, w} gy[n, o, h, w]: the bias gradient."""
-    return gy.sum(axis=(0, 2, 3))
-
-
 class Conv2d(Function):
     """y[n, o] = Σ_c Σ_ij W[o, c, i, j] · x_pad[n, c, oh·S + i·D, ow·S + j·D] + b[o] (NCHW cross-correlation).
 
@@ -246,7 +241,7 @@ class Conv2d(Function):
             args = (g.padding, g.stride, g.dilation)
             gx = self.library.backward_data(gy, self.W, self.x_shape, *args) if needs[0] else None
             gW = self.library.backward_filter(self.x, gy, self.w_shape, *args) if needs[1] else None
-            return gx, gW, _channel_sums(gy) if with_bias else None
+            return gx, gW, self.backend.channel_sums(gy) if with_bias else None
         gy2 = _rows(xp, gy)
         gx = _correlate_adjoint(self.backend, xp, gy2, self.W2, self.x_shape, g) if needs[0] else None
         gW = _weight_grad(self.backend, xp, gy2, self.col, self.w_shape) if needs[1] else None
@@ -280,7 +275,7 @@ class ConvTranspose2d(Function):
 
     def backward(self, xp, gy):
         needs, g = self.needs_input_grad, self.geometry
-        gb = _channel_sums(gy) if len(needs) > 2 and needs[2] else None
+        gb = self.backend.channel_sums(gy) if len(needs) > 2 and needs[2] else None
         if self.library is not None:
             args = (g.padding, g.stride, g.dilation)
             gx = self.library.forward(gy, self.W, *args) if needs[0] else None

@@ -3,9 +3,74 @@ from __future__ import annotations
 
 import math
 
+from backends.fused import fused
 from dlcore.core import Function
 from dlcore.functions.conv import ConvGeometry, fold, windows
 from dlcore.functions.math import reshape
+
+# The window of output pixel (oh, ow) covers padded rows oh·S_h .. oh·S_h + K_h − 1, i.e. input rows
+# oh·S_h − P_h + a for a < K_h (likewise columns); ``index`` = a·K_w + b names the window entry.
+# Array arguments are addressed through their element strides, so any memory layout works.
+_WINDOW_PARAMS = "int32 kh, int32 kw, int32 sh, int32 sw, int32 ph, int32 pw"
+
+_MAX_POOL_CUDA = """
+    const int c_ = i / (oh * ow) % c, n_ = i / (oh * ow * c);
+    const int oh_ = i / ow % oh, ow_ = i % ow;
+    const T* base = &x[0] + n_ * s0 + c_ * s1;
+    T best = 0;
+    int arg = -1;
+    for (int a = 0; a < kh; ++a) {
+        const int row = oh_ * sh - ph + a;
+        if (row < 0 || row >= h) continue;  // padding (−∞) never wins over a pixel
+        for (int b = 0; b < kw; ++b) {
+            const int col = ow_ * sw - pw + b;
+            if (col < 0 || col >= w) continue;
+            const T v = base[row * s2 + col * s3];
+            if (arg < 0 || v > best) { best = v; arg = a * kw + b; }
+        }
+    }
+    y = best;
+    index = arg;
+"""
+
+_MAX_POOL_GRAD_CUDA = """
+    const int c_ = i / (h * w) % c, n_ = i / (h * w * c);
+    const int row = i / w % h + ph, col = i % w + pw;
+    const T* g = &gy[0] + n_ * s0 + c_ * s1;
+    const int* k = &index[0] + (n_ * c + c_) * oh * ow;
+    const int oh_lo = row < kh ? 0 : (row - kh) / sh + 1, oh_hi = min(row / sh, oh - 1);
+    const int ow_lo = col < kw ? 0 : (col - kw) / sw + 1, ow_hi = min(col / sw, ow - 1);
+    T sum = 0;
+    for (int p = oh_lo; p <= oh_hi; ++p)
+        for (int q = ow_lo; q <= ow_hi; ++q)
+            if (k[p * ow + q] == (row - p * sh) * kw + (col - q * sw)) sum += g[p * s2 + q * s3];
+    gx = sum;
+"""
+
+
+def _strides(a):
+    return [s // a.itemsize for s in a.strides]
+
+
+@fused(f"raw T x, int32 c, int32 h, int32 w, int32 oh, int32 ow, {_WINDOW_PARAMS}, "
+       "int32 s0, int32 s1, int32 s2, int32 s3", "T y, int32 index", _MAX_POOL_CUDA, "dlcore_max_pool")
+def _max_pool(xp, x, c, h, w, oh, ow, kh, kw, sh, sw, ph, pw, s0, s1, s2, s3, y, index):
+    """y = max over each window of x_pad (−∞ padding), index = the first arg-max a·K_w + b; written into y, index."""
+    v = windows(xp, x, ConvGeometry((kh, kw), (sh, sw), (ph, pw)), oh, ow, -math.inf)
+    v = v.transpose(0, 5, 1, 2, 3, 4).reshape(*y.shape, kh * kw)
+    index[...] = v.argmax(axis=-1)
+    y[...] = xp.take_along_axis(v, index[..., None].astype(xp.intp), axis=-1)[..., 0]
+    return y, index
+
+
+@fused(f"raw T gy, raw int32 index, int32 c, int32 h, int32 w, int32 oh, int32 ow, {_WINDOW_PARAMS}, "
+       "int32 s0, int32 s1, int32 s2, int32 s3", "T gx", _MAX_POOL_GRAD_CUDA, "dlcore_max_pool_grad")
+def _max_pool_grad(xp, gy, index, c, h, w, oh, ow, kh, kw, sh, sw, ph, pw, s0, s1, s2, s3, gx):
+    """gx[n, c, h, w] = Σ over the windows whose arg-max is (h, w) of gy (a gather: no atomics, deterministic)."""
+    g = (xp.arange(kh * kw) == index[..., None]) * gy[..., None]
+    gx[...] = fold(xp, g.reshape(*gy.shape, kh, kw).transpose(0, 2, 3, 4, 5, 1), gx.shape,
+                   ConvGeometry((kh, kw), (sh, sw), (ph, pw)))
+    return gx
 
 
 def pool_geometry(kernel_size, stride=None, padding=0) -> ConvGeometry:
@@ -19,15 +84,13 @@ def pool_geometry(kernel_size, stride=None, padding=0) -> ConvGeometry:
 class _Pool(Function):
     """Shared by the pools: the windows as (N, C, OH, OW, KH·KW), and the fold of their gradient."""
 
-    pad_value = 0.0
-
     def __init__(self, geometry: ConvGeometry, who):
         self.geometry, self.who = geometry, who
 
     def _windows(self, xp, x):
         n, c, h, w = self.x_shape = x.shape
         oh, ow = self.geometry.output_size(h, w, self.who)
-        v = windows(xp, x, self.geometry, oh, ow, self.pad_value).transpose(0, 5, 1, 2, 3, 4)
+        v = windows(xp, x, self.geometry, oh, ow).transpose(0, 5, 1, 2, 3, 4)
         return v.reshape(n, c, oh, ow, -1)
 
     def _fold(self, xp, g):
@@ -41,17 +104,16 @@ class MaxPool2d(_Pool):
     ∂L/∂x: each window's gradient goes to its arg-max only (the first one on ties).
     """
 
-    pad_value = -math.inf
-
     def forward(self, xp, x):
-        v = self._windows(xp, x)
-        self.index = v.argmax(axis=-1)
-        return xp.take_along_axis(v, self.index[..., None], axis=-1)[..., 0]
+        n, c, h, w = self.x_shape = x.shape
+        oh, ow = self.geometry.output_size(h, w, self.who)
+        self.sizes = (c, h, w, oh, ow, *self.geometry.kernel, *self.geometry.stride, *self.geometry.padding)
+        y, self.index = xp.empty((n, c, oh, ow), x.dtype), xp.empty((n, c, oh, ow), xp.int32)
+        return _max_pool(xp, x, *self.sizes, *_strides(x), y, self.index)[0]
 
     def backward(self, xp, gy):
-        kk = math.prod(self.geometry.kernel)
-        g = (xp.arange(kk) == self.index[..., None]) * gy[..., None]
-        return self._fold(xp, g.reshape(*gy.shape, *self.geometry.kernel))
+        gx = xp.empty(self.x_shape, gy.dtype)
+        return _max_pool_grad(xp, gy, self.index, *self.sizes, *_strides(gy), gx)
 
 
 class AvgPool2d(_Pool):
