@@ -14,10 +14,11 @@ class ArrayLoader:
     Each epoch draws a permutation without replacement from a generator seeded with
     ``seed`` (on the host, so CPU and GPU see the same batch order); ``drop_last`` drops
     a final short batch. Batches are gathered on the device: no host transfer per step.
+    ``transform`` (e.g. ``dlcore.data.FlipShift``) maps each input batch on the device.
     """
 
     def __init__(self, x, y, batch_size: int = 32, shuffle: bool = True, drop_last: bool = False,
-                 seed: int = 0, backend: str | None = None):
+                 seed: int = 0, backend: str | None = None, transform=None):
         if len(x) != len(y):
             raise ValueError(f"ArrayLoader: x has {len(x)} samples but y has {len(y)}")
         if batch_size < 1:
@@ -26,6 +27,7 @@ class ArrayLoader:
         self.x = backends.to_device(numpy.ascontiguousarray(x) if isinstance(x, numpy.ndarray) else x, name)
         self.y = backends.to_device(numpy.ascontiguousarray(y) if isinstance(y, numpy.ndarray) else y, name)
         self.batch_size, self.shuffle, self.drop_last = int(batch_size), shuffle, drop_last
+        self.transform = transform
         self.generator = numpy.random.default_rng(seed)
         self._xp = backends.backend_of(self.x).xp
 
@@ -38,12 +40,8 @@ class ArrayLoader:
         return len(self.x)
 
     def __iter__(self):
-        n = len(self.x)
-        if not self.shuffle:
-            for start in range(0, len(self) * self.batch_size, self.batch_size):
-                yield self.x[start:start + self.batch_size], self.y[start:start + self.batch_size]
-            return
-        order = self._xp.asarray(self.generator.permutation(n))
+        order = self._xp.asarray(self.generator.permutation(len(self.x))) if self.shuffle else None
         for start in range(0, len(self) * self.batch_size, self.batch_size):
-            index = order[start:start + self.batch_size]
-            yield self.x[index], self.y[index]
+            index = slice(start, start + self.batch_size) if order is None else order[start:start + self.batch_size]
+            x = self.x[index]
+            yield (x if self.transform is None else self.transform(x)), self.y[index]

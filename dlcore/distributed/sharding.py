@@ -74,12 +74,13 @@ class ShardedLoader:
     ``default_rng(seed)`` (as ``ArrayLoader`` does, so with ``size == 1`` it yields the same
     batches), takes this rank's shard and gathers the batches on the device. Every rank
     must use the same ``seed`` and iterate the same number of epochs.
-    ``drop_last`` drops a final short batch (on every rank alike).
+    ``drop_last`` drops a final short batch (on every rank alike); ``transform`` maps each
+    input batch on the device, as in ``ArrayLoader``.
     """
 
     def __init__(self, x, y, batch_size: int, comm=None, rank: int | None = None, size: int | None = None,
                  shuffle: bool = True, drop_last: bool = False, seed: int = 0, even: str = "pad",
-                 backend: str | None = None):
+                 backend: str | None = None, transform=None):
         if len(x) != len(y):
             raise ValueError(f"ShardedLoader: x has {len(x)} samples but y has {len(y)}")
         if batch_size < 1:
@@ -90,6 +91,7 @@ class ShardedLoader:
         self.x = backends.to_device(numpy.ascontiguousarray(x) if isinstance(x, numpy.ndarray) else x, name)
         self.y = backends.to_device(numpy.ascontiguousarray(y) if isinstance(y, numpy.ndarray) else y, name)
         self.batch_size, self.shuffle, self.drop_last, self.even = int(batch_size), shuffle, drop_last, even
+        self.transform = transform
         self.generator = numpy.random.default_rng(seed)
         self.epoch = 0
         self._xp = backends.backend_of(self.x).xp
@@ -116,4 +118,4 @@ class ShardedLoader:
         index = self._xp.asarray(self.indices())
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             i = index[start:start + self.batch_size]
-            yield self.x[i], self.y[i]
+            yield (self.x[i] if self.transform is None else self.transform(self.x[i])), self.y[i]
