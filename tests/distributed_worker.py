@@ -4,7 +4,9 @@ Modes: ``equivalence`` (50 steps of a float64 MLP with DistributedOptimizer(Mome
 per-rank batch B; rank 0 saves the final parameters and the rank-averaged losses),
 ``shard`` (rank 0 saves every rank's shard of 3 epochs), ``fail`` (rank 1 raises while
 rank 0 waits in an allreduce: the job must end non-zero), ``checkpoint`` (one epoch of 16
-steps, rank 0 alone writes ckpt.npz, then another epoch; rank 0 saves final.npz).
+steps, rank 0 alone writes ckpt.npz, then another epoch; rank 0 saves final.npz), ``syncbn``
+(the MLP with BatchNorm1d trained 30 steps with synchronised BatchNorm, then again without;
+rank 0 saves both ranks' parameters and running statistics to sync.npz and local.npz).
 The problem set-up (``make_data``, ``make_model``) is shared with the single-process
 reference runs in tests/test_distributed.py.
 """
@@ -29,6 +31,7 @@ N, FEATURES, CLASSES = 256, 8, 3
 B = 8            # per-rank batch; the single-process reference uses B * size
 SEED = 5         # data order seed
 LR, MOMENTUM = 0.1, 0.9
+SYNCBN_STEPS = 30  # steps of the syncbn mode
 
 
 def make_data():
@@ -38,10 +41,10 @@ def make_data():
     return x, y
 
 
-def make_model(seed: int):
+def make_model(seed: int, batch_norm: bool = False):
     dlcore.manual_seed(seed)
     with dlcore.default_dtype("float64"):
-        return MLP([FEATURES, 16, 16, CLASSES], activation="tanh")
+        return MLP([FEATURES, 16, 16, CLASSES], activation="tanh", batch_norm=batch_norm)
 
 
 def make_optimizer(model):
@@ -72,7 +75,7 @@ def params(model) -> dict:
 
 
 def main(mode: str, out: Path, comm) -> None:
-    from dlcore.distributed import DistributedOptimizer, ShardedLoader, shard
+    from dlcore.distributed import DistributedOptimizer, ShardedLoader, shard, sync_batch_norm
     x, y = make_data()
     if mode == "equivalence":
         model = make_model(seed=1 + comm.rank)  # different on purpose: the broadcast must fix it
@@ -107,6 +110,18 @@ def main(mode: str, out: Path, comm) -> None:
         train(model, opt, loader, len(loader))          # the second epoch
         if comm.is_main:
             numpy.savez(out / "final.npz", **params(model))
+    elif mode == "syncbn":
+        for name, sync in (("sync", True), ("local", False)):
+            model = make_model(seed=1, batch_norm=True)
+            if sync:
+                sync_batch_norm(model, comm)
+            comm.broadcast_parameters(model)
+            loader = ShardedLoader(x, y, batch_size=B, comm=comm, seed=SEED)
+            train(model, DistributedOptimizer(make_optimizer(model), comm), loader, SYNCBN_STEPS)
+            everyone = comm.comm.gather(params(model), root=0)
+            if comm.is_main:
+                numpy.savez(out / f"{name}.npz", **{f"r{r}/{k}": v for r, state in enumerate(everyone)
+                                                   for k, v in state.items()})
     else:
         raise ValueError(f"unknown mode {mode!r}")
 

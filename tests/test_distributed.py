@@ -19,8 +19,9 @@ import pytest
 import dlcore
 from dlcore import io
 from dlcore.data import ArrayLoader
+from dlcore import Tensor, nn
 from dlcore.distributed import (Communicator, DistributedOptimizer, LocalCommunicator, ShardedLoader,
-                                create_communicator, global_order, pack, shard, unpack)
+                                create_communicator, global_order, pack, shard, sync_batch_norm, unpack)
 from tests import distributed_worker as W
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -206,6 +207,60 @@ def test_without_mpi4py_one_process_gets_a_local_communicator(monkeypatch):
         create_communicator("numpy")
 
 
+def _bn_step(layer, x, w):
+    """One training forward/backward of ``layer`` on x with loss Σ y·w: (y, ∂/∂x, ∂/∂γ, ∂/∂β, running stats)."""
+    t = Tensor(x, requires_grad=True)
+    y = layer(t)
+    (y * Tensor(w)).sum().backward()
+    return y.numpy(), t.grad, layer.weight.grad, layer.bias.grad, layer.running_mean.copy(), layer.running_var.copy()
+
+
+def _bn_data(shape, seed=0):
+    rng = numpy.random.default_rng(seed)
+    return rng.standard_normal(shape) * 2 + 3, rng.standard_normal(shape)
+
+
+@pytest.mark.parametrize("cls, shape", [(nn.BatchNorm1d, (6, 4)), (nn.BatchNorm2d, (4, 3, 5, 5))])
+def test_sync_batch_norm_with_a_local_communicator_changes_nothing(cls, shape):
+    plain, synced = cls(shape[1]), sync_batch_norm(nn.Sequential(cls(shape[1])), LocalCommunicator())[0]
+    assert synced.comm is not None
+    for seed in range(3):
+        x, w = (a.astype(numpy.float32) for a in _bn_data(shape, seed))
+        for a, b in zip(_bn_step(plain, x, w), _bn_step(synced, x, w), strict=True):
+            numpy.testing.assert_array_equal(a, b)
+
+
+def test_synchronised_batch_norm_uses_the_global_batch():
+    """Two ranks holding the same batch x (FakeTwoRanks doubles every sum) normalize like one
+    process with the batch [x; x]: same output, input gradient and running statistics (with
+    n = 2·B), and half the γ, β gradients (local sums, which allreduce_grads averages)."""
+    comm = FakeTwoRanks()
+    x, w = _bn_data((4, 3, 5, 5))
+    with dlcore.default_dtype("float64"):
+        one, two = nn.BatchNorm2d(3), nn.BatchNorm2d(3, comm=comm)
+    y1, gx1, gg1, gb1, mean1, var1 = _bn_step(one, numpy.concatenate([x, x]), numpy.concatenate([w, w]))
+    y2, gx2, gg2, gb2, mean2, var2 = _bn_step(two, x, w)
+    assert comm.calls == [3 + 1, 3, 2 * 3]  # forward [Σx, n], Σ(x − μ)²; backward [Σg, Σg·x̂]
+    for a, b in [(y1[:4], y2), (gx1[:4], gx2), (gg1, 2 * gg2), (gb1, 2 * gb2), (mean1, mean2), (var1, var2)]:
+        numpy.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+    two.eval()(Tensor(x))
+    assert len(comm.calls) == 3  # eval uses the running statistics: no communication
+    with pytest.raises(ValueError, match="more than one value per channel"):
+        nn.BatchNorm1d(3)(Tensor(x[:1, :, 0, 0]))
+    nn.BatchNorm1d(3, comm=comm)(Tensor(x[:1, :, 0, 0]))  # batch 1 per rank: 2 values per channel in all
+
+
+def test_sync_batch_norm_names_a_layer_that_differs_on_another_rank():
+    comm = FakeTwoRanks()
+    comm.rank = 1
+    comm.bcast_object = lambda obj, root=0: [("1", 32), ("4", 16)]  # rank 0's BatchNorm layers
+    with pytest.raises(ValueError, match=r"layer '1' has 16 channels on rank 1 but rank 0's layer '1' has 32"):
+        sync_batch_norm(W.make_model(seed=0, batch_norm=True), comm)
+    comm.bcast_object = lambda obj, root=0: [("1", 16)]
+    with pytest.raises(ValueError, match="rank 1 has 2 BatchNorm layers but rank 0 has 1"):
+        sync_batch_norm(W.make_model(seed=0, batch_norm=True), comm)
+
+
 # ---- two MPI ranks -------------------------------------------------------------------------
 @needs_mpi
 def test_two_ranks_equal_one_process_with_double_batch(tmp_path):
@@ -219,6 +274,24 @@ def test_two_ranks_equal_one_process_with_double_batch(tmp_path):
     # the ranks really trained: the weights moved away from the initial ones
     start = W.make_model(seed=1).state_dict()
     assert max(numpy.abs(got[k] - v).max() for k, v in start.items()) > 1e-2
+
+
+@needs_mpi
+def test_two_ranks_with_sync_batch_norm_equal_one_process_with_double_batch(tmp_path):
+    """Synchronised BatchNorm: 2 ranks × B match 1 process × 2B to 1e-10 (float64; the
+    difference is ~1e-15), with identical running statistics on both ranks; without it the
+    parameters and the ranks' statistics drift apart (by ~0.1)."""
+    run = mpirun("syncbn", tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    model, _, _ = reference(W.SYNCBN_STEPS, model=W.make_model(seed=1, batch_norm=True))
+    expected = model.state_dict()
+    assert any(k.endswith("running_var") for k in expected)
+    sync, local = numpy.load(tmp_path / "sync.npz"), numpy.load(tmp_path / "local.npz")
+    for name, value in expected.items():
+        numpy.testing.assert_allclose(sync[f"r0/{name}"], value, rtol=0, atol=1e-10, err_msg=name)
+        numpy.testing.assert_array_equal(sync[f"r1/{name}"], sync[f"r0/{name}"], err_msg=name)
+    assert max(numpy.abs(local[f"r0/{k}"] - v).max() for k, v in expected.items()) > 1e-2
+    assert max(numpy.abs(local[f"r0/{k}"] - local[f"r1/{k}"]).max() for k in expected) > 1e-2
 
 
 @needs_mpi

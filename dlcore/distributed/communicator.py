@@ -138,6 +138,16 @@ class Communicator:
             for p, g, c in zip(ps, averaged, counts):
                 p.grad = g if c > 0 else None
 
+    def allreduce_sum_array(self, buf):
+        """The element-wise sum over ranks of ``buf`` (a contiguous NumPy or CuPy array of any
+        shape), same dtype, shape and device; ``buf`` itself may be overwritten.
+
+        NCCL sums a CuPy buffer in place on the current stream; MPI sums a NumPy buffer in
+        place and stages a CuPy one through the host; ``LocalCommunicator`` returns ``buf``.
+        Every rank must call it with the same shape and dtype (synchronised BatchNorm does).
+        """
+        return self._allreduce_sum(buf)
+
     def allreduce_sum(self, value):
         """The sum over ranks of a number or array (returned as a float or a NumPy float64 array)."""
         a = numpy.array(backends.to_numpy(value), dtype=numpy.float64)

@@ -30,19 +30,35 @@ class BatchNorm(Function):
     When running statistics are given they are updated in place on the device:
         r_μ ← (1 − m)·r_μ + m·μ,   r_σ² ← (1 − m)·r_σ² + m·σ²·n/(n − 1)   (n values per channel).
     Eval (μ, σ² = the running statistics, constants): ∂L/∂x = g·γ/σ.
+
+    Synchronised (training with a ``comm`` whose ``distributed`` is true): μ, σ² and n are
+    those of the global batch, the union of every rank's batch (R ranks, n = Σ_r n_r):
+        μ = Σ_r Σx / n,   σ² = Σ_r Σ(x − μ)² / n
+    (two passes, as one process computes them, so no Σx² − nμ² cancellation: one allreduce of
+    the packed [Σx, n_r], then one of Σ(x − μ)², both in x's dtype). The input gradient uses
+    the global sums (one allreduce of the packed [Σg, Σg·x̂]):
+        ∂L_r/∂x = γ/σ · (g − Σ_r Σg / n − x̂·Σ_r Σg·x̂ / n),
+    which is R·∂L/∂x for the rank-averaged loss L = (1/R)·Σ_r L_r, the same convention as every
+    other local gradient that ``DistributedOptimizer`` averages over the ranks; ∂L/∂γ and ∂L/∂β
+    stay the local sums for that reason. The running statistics are updated from the global
+    μ, σ² and n, so they stay identical on every rank. Eval never communicates.
     """
 
-    def __init__(self, training: bool, running_mean=None, running_var=None, momentum=0.1, eps=1e-5):
+    def __init__(self, training: bool, running_mean=None, running_var=None, momentum=0.1, eps=1e-5, comm=None):
         self.training, self.running_mean, self.running_var = training, running_mean, running_var
         self.momentum, self.eps = momentum, eps
+        self.comm = comm if training and comm is not None and comm.distributed else None
 
     def forward(self, xp, x, gamma, beta):
         self.axes = (0, *range(2, x.ndim))
         shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
         self.n = x.size // x.shape[1]
         if self.training:
-            mean = x.mean(axis=self.axes, keepdims=True)
-            var = x.var(axis=self.axes, keepdims=True)
+            if self.comm is None:
+                mean = x.mean(axis=self.axes, keepdims=True)
+                var = x.var(axis=self.axes, keepdims=True)
+            else:
+                mean, var = self._global_moments(xp, x, shape)
             if self.running_mean is not None:
                 m = self.momentum
                 self.running_mean *= 1 - m
@@ -57,26 +73,45 @@ class BatchNorm(Function):
         self.xhat, y = _normalize(xp, x, mean, self.inv_std, self.gamma, beta.reshape(shape))
         return y
 
+    def _global_moments(self, xp, x, shape):
+        """(μ, σ²) of the global batch, shaped ``shape``; sets ``self.n`` to the global count
+        (a 0-d array of x's dtype, kept on the device)."""
+        local = xp.concatenate([x.sum(axis=self.axes), xp.full(1, self.n, dtype=x.dtype)])
+        total = self.comm.allreduce_sum_array(local)
+        self.n = total[-1]
+        mean = (total[:-1] / self.n).reshape(shape)
+        squares = x - mean
+        squares *= squares
+        var = self.comm.allreduce_sum_array(squares.sum(axis=self.axes)) / self.n
+        return mean, var.reshape(shape)
+
     def backward(self, xp, gy):
         needs = self.needs_input_grad
         centred = needs[0] and self.training  # the training gradient of x needs both sums
         sum_g = gy.sum(axis=self.axes, keepdims=True) if needs[2] or centred else None
         sum_gx = (gy * self.xhat).sum(axis=self.axes, keepdims=True) if needs[1] or centred else None
+        d_gamma = sum_gx.reshape(-1) if needs[1] else None  # local sums, also when synchronised
+        d_beta = sum_g.reshape(-1) if needs[2] else None
         gx = None
         if needs[0]:
             k = self.gamma * self.inv_std
+            if centred and self.comm is not None:  # the global sums, one allreduce of [Σg, Σg·x̂]
+                sum_g, sum_gx = self.comm.allreduce_sum_array(xp.stack([sum_g, sum_gx]))
             gx = _normalize_grad(xp, gy, self.xhat, k, sum_g / self.n, sum_gx / self.n) if self.training else gy * k
-        return gx, (sum_gx.reshape(-1) if needs[1] else None), (sum_g.reshape(-1) if needs[2] else None)
+        return gx, d_gamma, d_beta
 
 
-def batch_norm(x, weight, bias, running_mean=None, running_var=None, training=None, momentum=0.1, eps=1e-5):
+def batch_norm(x, weight, bias, running_mean=None, running_var=None, training=None, momentum=0.1, eps=1e-5,
+               comm=None):
     """y = γ·(x − μ)/√(σ² + ε) + β per channel (axis 1 of (N, C), (N, C, L) or (N, C, H, W)).
 
     ``weight`` γ and ``bias`` β have shape (C,). In training (``training=None`` reads
     ``dlcore.is_training()``) μ, σ² are the batch's mean and biased variance over every axis
     but 1, and ``running_mean``/``running_var`` (if given) are updated in place:
     r ← (1 − m)·r + m·stat, the variance unbiased (×n/(n−1)). In eval the running statistics
-    are used (batch statistics when none are given).
+    are used (batch statistics when none are given). With a distributed communicator ``comm``
+    the training statistics are those of the global batch over all ranks (see ``BatchNorm``);
+    every rank must then call it in the same order with the same C.
     """
     if x.ndim < 2 or weight.shape != (x.shape[1],) or bias.shape != (x.shape[1],):
         raise ValueError(f"batch_norm needs x (N, C, ...) and weight, bias of shape (C,); got x "
@@ -86,6 +121,8 @@ def batch_norm(x, weight, bias, running_mean=None, running_var=None, training=No
     training = config.is_training() if training is None else training
     if not training and running_mean is None:
         training = True
-    if training and x.size // x.shape[1] < 2:
-        raise ValueError(f"batch_norm in training needs more than one value per channel, got x {tuple(x.shape)}")
-    return BatchNorm(training, running_mean, running_var, momentum, eps)(x, weight, bias)
+    ranks = comm.size if comm is not None and comm.distributed else 1  # equal batches on every rank assumed
+    if training and ranks * (x.size // x.shape[1]) < 2:
+        raise ValueError(f"batch_norm in training needs more than one value per channel, got x {tuple(x.shape)}"
+                         + (f" on each of {ranks} ranks" if ranks > 1 else ""))
+    return BatchNorm(training, running_mean, running_var, momentum, eps, comm)(x, weight, bias)

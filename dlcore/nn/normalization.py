@@ -7,11 +7,17 @@ from dlcore.nn.module import Module, Parameter
 
 
 class _BatchNorm(Module):
-    """y = γ·(x − μ)/√(σ² + ε) + β per channel (axis 1); see BatchNorm1d / BatchNorm2d."""
+    """y = γ·(x − μ)/√(σ² + ε) + β per channel (axis 1); see BatchNorm1d / BatchNorm2d.
+
+    ``comm`` (a ``dlcore.distributed`` communicator, default None; set it on a whole model with
+    ``dlcore.distributed.sync_batch_norm``) synchronises training: μ, σ² are then over the
+    global batch of every rank (n = Σ_r n_r values per channel), so the running statistics
+    are identical on every rank. Without one (or with ``LocalCommunicator``) nothing changes.
+    """
 
     dims = ()
 
-    def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5):
+    def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5, comm=None):
         super().__init__()
         if num_features < 1:
             raise ValueError(f"{type(self).__name__} needs num_features ≥ 1, got {num_features}")
@@ -20,16 +26,18 @@ class _BatchNorm(Module):
         self.bias = Parameter(init.zeros((self.num_features,)))
         self.register_buffer("running_mean", init.zeros((self.num_features,)))
         self.register_buffer("running_var", init.ones((self.num_features,)))
+        self.comm = comm
 
     def forward(self, x):
         if x.ndim not in self.dims or x.shape[1] != self.num_features:
             raise ValueError(f"{self!r} expects an input of {' or '.join(f'{d}-D' for d in self.dims)} shape "
                              f"with {self.num_features} channels on axis 1, got shape {tuple(x.shape)}")
         return batch_norm(x, self.weight, self.bias, self.running_mean, self.running_var,
-                          momentum=self.momentum, eps=self.eps)
+                          momentum=self.momentum, eps=self.eps, comm=self.comm)
 
     def extra_repr(self) -> str:
-        return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}"
+        sync = "" if self.comm is None else f", comm={self.comm!r}"
+        return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}{sync}"
 
 
 class BatchNorm1d(_BatchNorm):

@@ -21,9 +21,9 @@ import dlcore
 from dlcore import io, losses, metrics, optim
 from dlcore.config import no_grad
 from dlcore.core import Tensor
-from dlcore.data import DATASETS, ArrayLoader, load, split, standardize
+from dlcore.data import DATASETS, ArrayLoader, FlipShift, load, split, standardize
 from dlcore.data.datasets import fashion_mnist
-from dlcore.distributed import DistributedOptimizer, LocalCommunicator, ShardedLoader
+from dlcore.distributed import DistributedOptimizer, LocalCommunicator, ShardedLoader, sync_batch_norm
 from dlcore import models
 from dlcore.models import MLP
 from dlcore.training import plots
@@ -114,6 +114,20 @@ def labelled_subset(x, y, per_class: int, seed: int):
     order = numpy.random.default_rng(seed).permutation(len(y))
     keep = numpy.concatenate([order[y[order] == c][:per_class] for c in numpy.unique(y)])
     return x[numpy.sort(keep)], y[numpy.sort(keep)]
+
+
+def build_augmentation(cfg, x_train, task: str):
+    """``FlipShift`` for the training batches when ``data.flip`` or ``data.shift`` asks for it, else None."""
+    data = cfg["data"]
+    if not data["flip"] and not data["shift"]:
+        return None
+    if x_train.ndim != 4 or task != "classify":
+        raise ConfigError(f"data.flip / data.shift augment image classification inputs (N, C, H, W); this run has "
+                          f"task {task!r} and inputs of shape {tuple(x_train.shape)} (model.kind "
+                          f"{cfg['model']['kind']!r})")
+    if data["shift"] < 0:
+        raise ConfigError(f"data.shift must be ≥ 0 pixels, got {data['shift']}")
+    return FlipShift(data["flip"], data["shift"])
 
 
 class _RankMean(Callback):
@@ -269,13 +283,17 @@ def execute(cfg: dict, run_dir: Path | None = None, resume_from: Path | None = N
         x_train, y_train = labelled_subset(x_train, y_train, cfg["data"]["labels_per_class"], cfg["data"]["seed"])
     loss = losses.get(cfg["loss"]["name"])
     optimizer = build_optimizer(cfg, model)
+    augmentation = build_augmentation(cfg, x_train, data["task"])
     if comm.distributed:
+        if cfg["distributed"]["sync_batch_norm"]:
+            sync_batch_norm(model, comm)  # BatchNorm statistics over the global batch
         comm.broadcast_parameters(model)
         optimizer = DistributedOptimizer(optimizer, comm)
         loader = ShardedLoader(x_train, y_train, cfg["train"]["batch_size"], comm=comm, seed=cfg["run"]["seed"],
-                               even=cfg["distributed"]["even"])
+                               even=cfg["distributed"]["even"], transform=augmentation)
     else:
-        loader = ArrayLoader(x_train, y_train, cfg["train"]["batch_size"], shuffle=True, seed=cfg["run"]["seed"])
+        loader = ArrayLoader(x_train, y_train, cfg["train"]["batch_size"], shuffle=True, seed=cfg["run"]["seed"],
+                             transform=augmentation)
     val_loader = ArrayLoader(*val, 1024, shuffle=False) if len(val[0]) else None
 
     if run_dir is None and main:

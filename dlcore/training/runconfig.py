@@ -14,7 +14,7 @@ SCHEMA = {
     "run": {"name": "default", "seed": 0, "backend": "auto", "out_dir": "runs", "cuda_graph": False},
     "data": {"name": "spiral", "n_samples": 400, "noise": 0.1, "seed": 0, "val_fraction": 0.1,
              "test_fraction": 0.1, "limit": 0, "standardize": False, "task": "classify", "image_noise": 0.3,
-             "mask_threshold": 0.2, "labels_per_class": 0},
+             "mask_threshold": 0.2, "labels_per_class": 0, "flip": False, "shift": 0},
     "model": {"kind": "mlp", "hidden": [32, 32], "activation": "tanh", "weight_init": "", "dropout": 0.0,
               "batch_norm": False, "depth": 2, "base_channels": 16},
     "pretrain": {"method": "none", "epochs": 10, "batch_size": 64, "lr": 0.05, "k": 1, "corruption": 0.0},
@@ -23,7 +23,7 @@ SCHEMA = {
     "schedule": {"name": "none", "step_size": 10, "gamma": 0.5, "t_max": 0, "eta_min": 0.0},
     "early_stopping": {"patience": 0, "monitor": "val_loss", "min_delta": 0.0},
     "train": {"epochs": 100, "batch_size": 32, "log_every": 10},
-    "distributed": {"enabled": False, "even": "pad"},
+    "distributed": {"enabled": False, "even": "pad", "sync_batch_norm": False},
 }
 
 
