@@ -129,6 +129,30 @@ def test_conv_transpose_is_the_adjoint_of_conv(h, w, k, s, p, d):
     numpy.testing.assert_allclose(numpy.vdot(cx_s, y), numpy.vdot(xs, cty.numpy()), rtol=1e-10)
 
 
+@pytest.mark.parametrize("h, w, k, s, p", [(8, 7, 3, 2, 1), (10, 9, 3, 3, 1), (9, 9, 2, 2, 0)])
+def test_output_padding_gives_the_transpose_of_every_input_size(h, w, k, s, p):
+    """With OP = (H + 2P − K) mod S, convᵀ returns x's own size and <conv(x), y> = <x, convᵀ(y)> in full."""
+    rng = numpy.random.default_rng(4)
+    W = rng.standard_normal((4, 3, k, k))
+    x = rng.standard_normal((2, 3, h, w))
+    cx = F.conv2d(Tensor(x), Tensor(W), stride=s, padding=p)
+    y = rng.standard_normal(cx.shape)
+    op = ((h + 2 * p - k) % s, (w + 2 * p - k) % s)
+    assert any(op), "the case must need output padding"
+    cty = F.conv_transpose2d(Tensor(y), Tensor(W), stride=s, padding=p, output_padding=op)
+    assert cty.shape == x.shape
+    numpy.testing.assert_allclose(numpy.vdot(cx.numpy(), y), numpy.vdot(x, cty.numpy()), rtol=1e-10)
+    layer = nn.ConvTranspose2d(4, 3, k, stride=s, padding=p, output_padding=op)
+    assert layer(Tensor(y.astype(numpy.float32))).shape == x.shape and "output_padding" in repr(layer)
+
+
+def test_output_padding_must_be_below_the_stride():
+    with pytest.raises(ValueError, match=r"output_padding .* got output_padding \(2, 2\) with stride \(2, 2\)"):
+        nn.ConvTranspose2d(2, 2, 3, stride=2, output_padding=2)
+    with pytest.raises(ValueError, match="smaller than the stride"):
+        F.conv_transpose2d(Tensor(numpy.zeros((1, 2, 3, 3))), Tensor(numpy.zeros((2, 2, 3, 3))), output_padding=1)
+
+
 def test_conv_transpose2d_module_upsamples_like_pytorch():
     layer = nn.ConvTranspose2d(3, 2, 2, stride=2)
     assert layer.weight.shape == (3, 2, 2, 2) and layer.bias.shape == (2,)

@@ -64,3 +64,23 @@ def test_one_nccl_rank_trains_like_one_process(nccl):
 def test_nccl_metrics_travel_over_mpi(nccl):
     assert nccl.allreduce_mean(numpy.array([2.0, 4.0])).tolist() == [2.0, 4.0]
     assert nccl.allreduce_mean(3.5) == 3.5
+
+
+def test_sync_batch_norm_over_one_nccl_rank_equals_local(nccl):
+    """Synchronised BatchNorm through NCCL (global sums over one rank) matches the local layer."""
+    from dlcore import Tensor, nn
+    from dlcore.distributed import sync_batch_norm
+
+    backends.use("cupy")
+    x_host = numpy.random.default_rng(0).standard_normal((8, 3, 5, 5)).astype(numpy.float32)
+    results = []
+    for comm in (None, nccl):
+        layer = nn.BatchNorm2d(3).to("cupy")
+        if comm is not None:
+            sync_batch_norm(layer, comm)
+        x = Tensor(backends.to_device(x_host, "cupy"), requires_grad=True)
+        y = layer(x)
+        (y * y).sum().backward()
+        results.append([backends.to_numpy(a) for a in (y.data, x.grad, layer.weight.grad, layer.running_var)])
+    for local, synced in zip(*results):
+        numpy.testing.assert_allclose(synced, local, rtol=1e-5, atol=1e-5)

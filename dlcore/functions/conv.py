@@ -253,19 +253,22 @@ class ConvTranspose2d(Function):
     """y = conv2dᵀ(x): the adjoint of conv2d with the weight W (C_in, C_out, KH, KW), plus b[o].
 
     y[n, o, h·S − P + i·D, w·S − P + j·D] += Σ_c x[n, c, h, w] · W[c, o, i, j]; output size
-    (H−1)S − 2P + D(K−1) + 1. Its forward is conv2d's input gradient, its backward conv2d's
-    forward (dx = conv2d(gy, W)) and weight gradient (with x in the role of the output gradient).
+    (H−1)S − 2P + D(K−1) + 1 + OP, where the output padding 0 ≤ OP < S adds rows/columns at the
+    bottom/right that no window reaches (they hold b), so that a stride-S conv2d of any input
+    size has a transpose of that size. Its forward is conv2d's input gradient, its backward
+    conv2d's forward (dx = conv2d(gy, W)) and weight gradient (x in the role of the output gradient).
     """
 
-    def __init__(self, geometry: ConvGeometry, who="conv_transpose2d"):
-        self.geometry, self.who = geometry, who
+    def __init__(self, geometry: ConvGeometry, who="conv_transpose2d", output_padding=(0, 0)):
+        self.geometry, self.who, self.output_padding = geometry, who, output_padding
 
     def forward(self, xp, x, W, b=None):
         self.backend = backends.backend_of(x)
         n, _, h, w = x.shape
         g = self.geometry
         self.w_shape = W.shape
-        y_shape = (n, W.shape[1], *g.input_size(h, w, self.who))
+        size = g.input_size(h, w, self.who)
+        y_shape = (n, W.shape[1], size[0] + self.output_padding[0], size[1] + self.output_padding[1])
         self.library = self.backend.convolution(x.dtype, g.padding_mode)
         if self.library is not None:
             self.x, self.W = x, W
@@ -305,11 +308,22 @@ def conv2d(x, W, b=None, stride=1, padding=0, dilation=1, padding_mode="zeros"):
     return fn(x, W) if b is None else fn(x, W, b)
 
 
-def conv_transpose2d(x, W, b=None, stride=1, padding=0, dilation=1):
+def output_padding_pair(output_padding, geometry: ConvGeometry, who="conv_transpose2d") -> tuple[int, int]:
+    """``output_padding`` as an (h, w) pair, checked: 0 ≤ OP < S on each axis."""
+    pair = _pair(output_padding, "output_padding")
+    if any(not 0 <= op < s for op, s in zip(pair, geometry.stride)):
+        raise ValueError(f"{who}: output_padding must be ≥ 0 and smaller than the stride on each axis, got "
+                         f"output_padding {pair} with stride {geometry.stride}")
+    return pair
+
+
+def conv_transpose2d(x, W, b=None, stride=1, padding=0, dilation=1, output_padding=0):
     """y = the adjoint of conv2d(·, W) applied to x, plus b: x (N, C_in, H, W), W (C_in, C_out, KH, KW).
 
-    Output (N, C_out, (H−1)S − 2P + D(KH−1) + 1, likewise for W): the up-sampling of U-Nets.
+    Output (N, C_out, (H−1)S − 2P + D(KH−1) + 1 + OP, likewise for W): the up-sampling of U-Nets;
+    ``output_padding`` OP (0 ≤ OP < S) picks among the input sizes a stride-S conv2d maps to H.
     """
     _check("conv_transpose2d", x, W, 0)
-    fn = ConvTranspose2d(ConvGeometry(W.shape[2:], stride, padding, dilation))
+    geometry = ConvGeometry(W.shape[2:], stride, padding, dilation)
+    fn = ConvTranspose2d(geometry, output_padding=output_padding_pair(output_padding, geometry))
     return fn(x, W) if b is None else fn(x, W, b)

@@ -62,16 +62,24 @@ class Conv2d(_Conv):
 class ConvTranspose2d(_Conv):
     """y = conv2dᵀ(x) + b: the adjoint of a convolution, up-sampling by the stride (U-Net decoders).
 
-    ``weight`` (in, out, kh, kw) as in PyTorch, ``bias`` (out,); output size (H−1)S − 2P + D(K−1) + 1.
+    ``weight`` (in, out, kh, kw) as in PyTorch, ``bias`` (out,); output size
+    (H−1)S − 2P + D(K−1) + 1 + OP with ``output_padding`` OP (0 ≤ OP < S).
     """
 
-    function = C.ConvTranspose2d
-
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True, dilation=1,
-                 weight_init="he"):
+                 weight_init="he", output_padding=0):
         geometry = C.ConvGeometry(kernel_size, stride, padding, dilation)
+        output_padding = C.output_padding_pair(output_padding, geometry, "ConvTranspose2d")
         super().__init__(in_channels, out_channels, (in_channels, out_channels, *geometry.kernel), geometry,
                          bias, weight_init)
+        self.output_padding = output_padding
+
+    def function(self, geometry, who):
+        return C.ConvTranspose2d(geometry, who, self.output_padding)
+
+    def extra_repr(self) -> str:
+        extra = f", output_padding={self.output_padding}" if any(self.output_padding) else ""
+        return super().extra_repr() + extra
 
 
 class _Pool(Module):
