@@ -45,6 +45,18 @@ def _packed(xp, a):
     return xp.ascontiguousarray(a)
 
 
+def _workspace_limit_bytes() -> int:
+    """``DLCORE_CUDNN_WORKSPACE_MB`` (default 64) in bytes; 0 means no cap."""
+    text = os.environ.get("DLCORE_CUDNN_WORKSPACE_MB", "64")
+    try:
+        megabytes = float(text)
+    except ValueError:
+        megabytes = -1.0
+    if megabytes < 0:
+        raise ValueError(f"DLCORE_CUDNN_WORKSPACE_MB must be a number of MiB ≥ 0 (0: no cap), got {text!r}")
+    return int(megabytes * 2**20)
+
+
 class _Plan:
     """One built single-node cuDNN graph: its operands (a, b, out), workspace size and executor.
 
@@ -87,7 +99,7 @@ class CudnnConvolution:
         self.handle = cudnn.create_handle()
         self.version = cudnn.backend_version_string()
         self.tf32 = env_flag("DLCORE_TF32", False)
-        self.workspace_limit = int(float(os.environ.get("DLCORE_CUDNN_WORKSPACE_MB", "64")) * 2**20)  # 0: none
+        self.workspace_limit = _workspace_limit_bytes()
         self._plans: dict = {}
         self._workspace = cupy.empty(0, cupy.uint8)  # one buffer for every plan, grown on demand
 
@@ -124,7 +136,14 @@ class CudnnConvolution:
         key = (op, a.shape, a.strides, b.shape, b.strides, out.shape, padding, stride, dilation)
         plan = self._plans.get(key)
         if plan is None:
-            plan = self._plans[key] = self._build(op, a, b, out, padding, stride, dilation)
+            try:
+                plan = self._build(op, a, b, out, padding, stride, dilation)
+            except Exception as error:  # the frontend raises its own types; say what was asked for
+                raise RuntimeError(
+                    f"cuDNN {self.version} has no {op} convolution plan for operands {a.shape} and {b.shape} "
+                    f"(output {out.shape}, padding {padding}, stride {stride}, dilation {dilation}): {error}. "
+                    f"DLCORE_CUDNN=0 runs convolutions as im2col + GEMM instead") from error
+            self._plans[key] = plan
         if plan.workspace_bytes > self._workspace.size:
             self._workspace = self.xp.empty(plan.workspace_bytes, self.xp.uint8)
         self.cudnn.set_stream(self.handle, self.xp.cuda.get_current_stream().ptr)

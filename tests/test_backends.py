@@ -99,3 +99,15 @@ def test_gemm_reductions_match_numpy(shape):
                                   a.reshape(shape[0], -1).sum(axis=0), rtol=1e-5, atol=1e-5)
     fortran = gpu.xp.asfortranarray(gpu.from_numpy(a))  # not C-contiguous: the reduction-kernel path
     numpy.testing.assert_allclose(gpu.to_numpy(gpu.channel_sums(fortran)), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_cudnn_workspace_cap_is_read_and_checked(monkeypatch):
+    from backends._cudnn import _workspace_limit_bytes
+    monkeypatch.delenv("DLCORE_CUDNN_WORKSPACE_MB", raising=False)
+    assert _workspace_limit_bytes() == 64 * 2**20
+    monkeypatch.setenv("DLCORE_CUDNN_WORKSPACE_MB", "0")
+    assert _workspace_limit_bytes() == 0
+    for bad in ("lots", "-1"):
+        monkeypatch.setenv("DLCORE_CUDNN_WORKSPACE_MB", bad)
+        with pytest.raises(ValueError, match=f"DLCORE_CUDNN_WORKSPACE_MB must be a number of MiB.*{bad}"):
+            _workspace_limit_bytes()
