@@ -19,7 +19,8 @@ from rich.console import Console  # noqa: E402
 from rich.logging import RichHandler  # noqa: E402
 
 import backends  # noqa: E402
-from dlcore.distributed import LocalCommunicator, abort_on_error, create_communicator  # noqa: E402
+from dlcore.distributed import (LocalCommunicator, abort_on_error, create_communicator,  # noqa: E402
+                                select_gpu_before_backend)
 from dlcore.training import History, runconfig, summary_table  # noqa: E402
 from dlcore.training.run import execute  # noqa: E402
 
@@ -50,6 +51,8 @@ def main(argv=None) -> int:
         else:
             run_dir = None
             cfg = runconfig.load(args.config, args.set)
+        if cfg["distributed"]["enabled"] and (args.backend or cfg["run"]["backend"]) != "numpy":
+            select_gpu_before_backend()  # one GPU per rank, chosen before CuPy state is made on GPU 0
         backend = backends.use(args.backend or cfg["run"]["backend"])
         cfg["run"]["backend"] = backend.name
         comm = create_communicator() if cfg["distributed"]["enabled"] else LocalCommunicator()

@@ -2,7 +2,7 @@
 
 Modes: ``equivalence`` (50 steps of a float64 MLP with DistributedOptimizer(Momentum),
 per-rank batch B; rank 0 saves the final parameters and the rank-averaged losses),
-``shard`` (rank 0 saves every rank's shard of 3 epochs), ``fail`` (rank 1 raises while
+``shard`` (rank 0 saves every rank's shard of 3 epochs and their ranks on the node), ``fail`` (rank 1 raises while
 rank 0 waits in an allreduce: the job must end non-zero), ``checkpoint`` (one epoch of 16
 steps, rank 0 alone writes ckpt.npz, then another epoch; rank 0 saves final.npz), ``syncbn``
 (the MLP with BatchNorm1d trained 30 steps with synchronised BatchNorm, then again without;
@@ -87,11 +87,13 @@ def main(mode: str, out: Path, comm) -> None:
         if comm.is_main:
             numpy.savez(out / "equivalence.npz", losses=numpy.array(mean), **params(model))
     elif mode == "shard":
+        from dlcore.distributed.communicator import local_rank
         mine = [shard(N + 1, comm.rank, comm.size, epoch=e, seed=SEED, batch_size=B) for e in range(3)]
         everyone = comm.comm.gather(mine, root=0)
+        on_node = comm.comm.gather(local_rank(comm.comm), root=0)
         if comm.is_main:
-            numpy.savez(out / "shard.npz", **{f"r{r}e{e}": a for r, arrs in enumerate(everyone)
-                                              for e, a in enumerate(arrs)})
+            numpy.savez(out / "shard.npz", local_ranks=numpy.array(on_node),
+                        **{f"r{r}e{e}": a for r, arrs in enumerate(everyone) for e, a in enumerate(arrs)})
     elif mode == "fail":
         comm.barrier()
         if comm.rank == 1:

@@ -305,6 +305,30 @@ def test_two_ranks_shard_every_sample_once(tmp_path):
         assert len(a) == len(b) == (n + 1) // 2
         assert set(a.tolist()) | set(b.tolist()) == set(range(n))
         assert len(set(a.tolist()) & set(b.tolist())) <= 1  # only the padded repeat
+    assert got["local_ranks"].tolist() == [0, 1]  # both ranks on this machine: GPUs 0 and 1 of a node
+
+
+def test_each_rank_takes_the_gpu_of_its_rank_on_the_node():
+    """use_local_gpu: GPU = local rank mod the visible GPU count, made CuPy's current device."""
+    from dlcore.distributed.communicator import use_local_gpu
+    chosen = []
+
+    class FakeCupy:  # the two CuPy calls it makes
+        class cuda:
+            class runtime:
+                @staticmethod
+                def getDeviceCount():
+                    return 4
+
+            class Device:
+                def __init__(self, n):
+                    self.n = n
+
+                def use(self):
+                    chosen.append(self.n)
+
+    assert [use_local_gpu(FakeCupy, r) for r in (0, 3, 5)] == [0, 3, 1]
+    assert chosen == [0, 3, 1]
 
 
 @needs_mpi

@@ -11,13 +11,14 @@
 Launch: ``mpirun -n 2 python script.py`` (see docs/distributed.md).
 """
 from dlcore.distributed.communicator import (Communicator, LocalCommunicator, MPICommunicator, NCCLCommunicator,
-                                             create_communicator, launched_by_mpi, pack, unpack)
+                                             create_communicator, launched_by_mpi, pack,
+                                             select_gpu_before_backend, unpack)
 from dlcore.distributed.launch import abort_on_error, run_or_abort
 from dlcore.distributed.optimizer import DistributedOptimizer
 from dlcore.distributed.sharding import ShardedLoader, global_order, shard, shard_order
 from dlcore.distributed.syncbn import sync_batch_norm
 
 __all__ = ["Communicator", "LocalCommunicator", "MPICommunicator", "NCCLCommunicator", "create_communicator",
-           "launched_by_mpi", "pack", "unpack", "abort_on_error", "run_or_abort",
+           "launched_by_mpi", "pack", "unpack", "select_gpu_before_backend", "abort_on_error", "run_or_abort",
            "DistributedOptimizer", "ShardedLoader", "global_order", "shard", "shard_order",
            "sync_batch_norm"]

@@ -248,11 +248,8 @@ class NCCLCommunicator(MPICommunicator):
             raise ImportError("NCCLCommunicator: this CuPy has no NCCL; pip install nvidia-nccl-cu13 "
                               "(or -cu12), or train on the CPU with --backend numpy")
         self.cupy, self.nccl = cupy, nccl
-        local = self.comm.Split_type(self.MPI.COMM_TYPE_SHARED, key=self.rank)
-        self.local_rank = local.Get_rank()
-        local.Free()
-        self.device = self.local_rank % cupy.cuda.runtime.getDeviceCount()
-        cupy.cuda.Device(self.device).use()
+        self.local_rank = local_rank(self.comm)
+        self.device = use_local_gpu(cupy, self.local_rank)
         unique_id = self.comm.bcast(nccl.get_unique_id() if self.rank == 0 else None, root=0)
         self.nccl_comm = nccl.NcclCommunicator(self.size, unique_id, self.rank)
         self._types = {numpy.dtype(numpy.float32): nccl.NCCL_FLOAT32,
@@ -278,6 +275,47 @@ class NCCLCommunicator(MPICommunicator):
             return super()._bcast(buf, root)
         self.nccl_comm.bcast(buf.data.ptr, buf.size, kind, root, self.cupy.cuda.get_current_stream().ptr)
         return buf
+
+
+def local_rank(mpi_comm) -> int:
+    """This process's rank among the ranks of ``mpi_comm`` (an mpi4py communicator) on its node."""
+    from mpi4py import MPI
+    node = mpi_comm.Split_type(MPI.COMM_TYPE_SHARED, key=mpi_comm.Get_rank())
+    try:
+        return node.Get_rank()
+    finally:
+        node.Free()
+
+
+def use_local_gpu(cupy, rank_on_node: int) -> int:
+    """Make GPU ``rank_on_node mod (visible GPUs)`` CuPy's current device; returns its number.
+
+    One process per GPU needs no other set-up; with ``CUDA_VISIBLE_DEVICES`` narrowed to one
+    GPU per process this is device 0.
+    """
+    device = rank_on_node % cupy.cuda.runtime.getDeviceCount()
+    cupy.cuda.Device(device).use()
+    return device
+
+
+def select_gpu_before_backend() -> int | None:
+    """For GPU data-parallel runs: pick this rank's GPU before dlcore's CuPy backend exists.
+
+    The backend makes its cuBLAS handle and random generator on the current device when it is
+    first used, so a rank must switch to its own GPU first. Returns the device, or None when
+    CuPy or mpi4py is missing (then the run is on the CPU or single-process anyway).
+    """
+    try:
+        import cupy
+        from mpi4py import MPI
+    except ImportError:
+        return None
+    try:
+        if cupy.cuda.runtime.getDeviceCount() == 0:
+            return None
+    except cupy.cuda.runtime.CUDARuntimeError:  # no driver: the backend choice reports it
+        return None
+    return use_local_gpu(cupy, local_rank(MPI.COMM_WORLD))
 
 
 def launched_by_mpi() -> bool:
