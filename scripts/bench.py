@@ -6,7 +6,9 @@
 For each workload: median milliseconds per step of dlcore after warm-up, synchronised with
 the device; in the same run, PyTorch with the identical model when ``torch`` imports (TF32
 off unless --tf32), and the GEMM floor (the step's matrix products alone, same library).
-Prints a rich table and writes JSON.
+The contenders take turns block by block, and each ratio is the median of the per-round
+ratios, so a host whose load drifts (a shared VM) skews both sides of a ratio alike.
+Prints a rich table and writes JSON (``blocks_ms`` keeps every block time).
 """
 from __future__ import annotations
 
@@ -49,19 +51,43 @@ WORKLOADS = {
 }
 
 
-def median_ms(step, sync, steps: int, repeats: int, warmup: int) -> float:
-    """Median over ``repeats`` blocks of ``steps`` calls of wall time per call, in ms."""
-    for _ in range(warmup):
-        step()
-    sync()
-    blocks = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(steps):
+CPU_SETTLE_S = 0.25  # pause before each CPU block (see interleaved_blocks)
+
+
+def interleaved_blocks(contenders: dict, steps: int, repeats: int, warmup: int,
+                       settle_s: float = 0.0) -> dict[str, list[float]]:
+    """ms per step of each timed block, per contender, the contenders taking turns.
+
+    ``contenders`` maps a name to ``(step, sync)``. After ``warmup`` steps of each, round r
+    times one block of ``steps`` calls of every contender in turn (ending with its ``sync``),
+    so contender A's block r and contender B's block r ran under the same load of the machine:
+    their ratio is a fair one even on a noisy host, where load drifts between seconds.
+    ``settle_s`` is a pause before each block. On the CPU it is needed: OpenBLAS's idle
+    worker threads keep spinning for ~0.1 s after a GEMM (so do OpenMP's), and without the
+    pause they would steal cores from the next contender (measured on 2 cores: PyTorch's
+    GEMMs 1.6-2.6x slower right after NumPy's).
+    """
+    for step, sync in contenders.values():
+        for _ in range(warmup):
             step()
         sync()
-        blocks.append((time.perf_counter() - start) * 1e3 / steps)
-    return statistics.median(blocks)
+    blocks = {name: [] for name in contenders}
+    for _ in range(repeats):
+        for name, (step, sync) in contenders.items():
+            time.sleep(settle_s)
+            start = time.perf_counter()
+            for _ in range(steps):
+                step()
+            sync()
+            blocks[name].append((time.perf_counter() - start) * 1e3 / steps)
+    return blocks
+
+
+def paired_ratio(numerator: list[float], denominator: list[float] | None) -> float | None:
+    """The median over rounds of numerator[r] / denominator[r] (None without a denominator)."""
+    if not denominator:
+        return None
+    return statistics.median(a / b for a, b in zip(numerator, denominator))
 
 
 def make_data(shape, classes, batch, seed=0):
@@ -69,8 +95,13 @@ def make_data(shape, classes, batch, seed=0):
     return rng.standard_normal((batch, *shape)).astype(numpy.float32), rng.integers(0, classes, batch)
 
 
-def bench_dlcore(build, shape, classes, batch, args, graph: bool = False):
-    """(ms per step, pool bytes, model) of dlcore's step; ``graph``: the step replayed as a CUDA graph."""
+def dlcore_step(build, shape, classes, batch, warmup: int, graph: bool = False):
+    """(step, pool bytes, model): dlcore's training step, warmed up, ready to time.
+
+    The pool bytes are what CuPy's memory pool holds after the warm-up (the step's steady
+    footprint: parameters, optimizer state, activations); None on NumPy and for ``graph``,
+    the step captured once and replayed as a CUDA graph.
+    """
     backend = backends.current()
     dlcore.manual_seed(0)
     model = build()
@@ -86,20 +117,20 @@ def bench_dlcore(build, shape, classes, batch, args, graph: bool = False):
         opt.step()
         return loss
 
-    pool = getattr(backend.xp, "get_default_memory_pool", None)
-    if pool is not None:
-        pool().free_all_blocks()
     if graph:
         from dlcore.cuda_graph import CapturedStep
 
-        captured = CapturedStep(step)
-        ms = median_ms(captured, backend.synchronize, args.steps, args.repeats, args.warmup)
-        return ms, captured.pool.total_bytes() + pool().total_bytes(), model
-    ms = median_ms(step, backend.synchronize, args.steps, args.repeats, args.warmup)
-    return ms, (pool().total_bytes() if pool is not None else None), model
+        return CapturedStep(step, warmup=max(1, warmup)), None, model
+    pool = getattr(backend.xp, "get_default_memory_pool", None)
+    if pool is not None:
+        pool().free_all_blocks()
+    for _ in range(warmup):
+        step()
+    backend.synchronize()
+    return step, (pool().total_bytes() if pool is not None else None), model
 
 
-def bench_gemm_floor(model, batch, args):
+def gemm_floor_step(model, batch):
     """The MLP step's matrix products alone: per layer x@W, g@Wᵀ (not for the first layer), xᵀ@g."""
     backend = backends.current()
     rng = numpy.random.default_rng(0)
@@ -119,7 +150,7 @@ def bench_gemm_floor(model, batch, args):
                 backend.gemm(g, w, trans_b=True)
             backend.gemm(x, g, trans_a=True)
 
-    return median_ms(step, backend.synchronize, args.steps, args.repeats, args.warmup)
+    return step
 
 
 def torch_twin(torch, model):
@@ -144,11 +175,15 @@ def torch_twin(torch, model):
     return torch.nn.Sequential(*layers)
 
 
-def bench_torch(shape, classes, batch, args, dl_model):
+def torch_step(shape, classes, batch, args, dl_model):
+    """(step, sync, memory) of the identical PyTorch model, or None when torch does not import.
+
+    ``memory()`` gives (peak allocated, peak reserved) bytes on CUDA, (None, None) on the CPU.
+    """
     try:
         import torch
     except ImportError:
-        return None, None, None
+        return None
     device = "cuda" if backends.current().name == "cupy" and torch.cuda.is_available() else "cpu"
     if device == "cpu":
         torch.set_num_threads(args.threads or os.cpu_count())
@@ -166,13 +201,10 @@ def bench_torch(shape, classes, batch, args, dl_model):
         loss.backward()
         opt.step()
 
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    ms = median_ms(step, sync, args.steps, args.repeats, args.warmup)
     if device != "cuda":
-        return ms, None, None
-    return ms, torch.cuda.max_memory_allocated(), torch.cuda.max_memory_reserved()
+        return step, (lambda: None), (lambda: (None, None))
+    torch.cuda.reset_peak_memory_stats()
+    return step, torch.cuda.synchronize, (lambda: (torch.cuda.max_memory_allocated(), torch.cuda.max_memory_reserved()))
 
 
 def versions():
@@ -191,6 +223,42 @@ def versions():
     return info
 
 
+def bench_workload(name: str, args, results: dict) -> dict:
+    """Time dlcore, its CUDA graph (CuPy), the GEMM floor (MLPs) and PyTorch on one workload, interleaved.
+
+    Each ratio is the median over rounds of the two contenders' block times in that round
+    (``paired_ratio``); graph capture errors are reported in ``results["errors"]``.
+    """
+    build, shape, classes, batch = WORKLOADS[name]
+    backend = backends.current()
+    step, pool_bytes, model = dlcore_step(build, shape, classes, batch, args.warmup)
+    contenders = {"dlcore": (step, backend.synchronize)}
+    if all(isinstance(m, (nn.Linear, nn.ReLU)) for m in model):
+        contenders["floor"] = (gemm_floor_step(model, batch), backend.synchronize)
+    if backend.name == "cupy":
+        try:
+            contenders["graph"] = (dlcore_step(build, shape, classes, batch, args.warmup, graph=True)[0],
+                                   backend.synchronize)
+        except Exception as error:  # report, keep benchmarking the rest
+            results.setdefault("errors", {})[f"{name} graph"] = f"{type(error).__name__}: {error}"
+    twin = torch_step(shape, classes, batch, args, model)
+    if twin is not None:
+        contenders["torch"] = twin[:2]
+    settle_s = 0.0 if backend.name == "cupy" else CPU_SETTLE_S
+    blocks = interleaved_blocks(contenders, args.steps, args.repeats, args.warmup, settle_s)
+    ms = {k: statistics.median(v) for k, v in blocks.items()}
+    torch_peak, torch_reserved = twin[2]() if twin is not None else (None, None)
+    return {
+        "input": [batch, *shape], "dlcore_ms": ms["dlcore"], "dlcore_graph_ms": ms.get("graph"),
+        "gemm_floor_ms": ms.get("floor"), "torch_ms": ms.get("torch"),
+        "ratio_vs_torch": paired_ratio(blocks["dlcore"], blocks.get("torch")),
+        "graph_ratio_vs_torch": paired_ratio(blocks["graph"], blocks.get("torch")) if "graph" in blocks else None,
+        "ratio_vs_floor": paired_ratio(blocks["dlcore"], blocks.get("floor")),
+        "dlcore_pool_bytes": pool_bytes, "torch_peak_bytes": torch_peak, "torch_reserved_bytes": torch_reserved,
+        "blocks_ms": blocks,
+    }
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", default="auto", choices=["auto", "numpy", "cupy"])
@@ -204,28 +272,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     backends.use(args.backend)
 
-    results = {"backend": backends.current().name, "versions": versions(), "workloads": {}}
+    backend = backends.current()
+    results = {"backend": backend.name, "versions": versions(), "workloads": {}}
     for name in args.workloads.split(","):
         if name not in WORKLOADS:
             parser.error(f"unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")
-        build, shape, classes, batch = WORKLOADS[name]
-        ms, peak, model = bench_dlcore(build, shape, classes, batch, args)
-        is_mlp = all(isinstance(m, (nn.Linear, nn.ReLU)) for m in model)
-        floor = bench_gemm_floor(model, batch, args) if is_mlp else None
-        torch_ms, torch_peak, torch_reserved = bench_torch(shape, classes, batch, args, model)
-        graph_ms = None
-        if backends.current().name == "cupy":
-            try:
-                graph_ms = bench_dlcore(build, shape, classes, batch, args, graph=True)[0]
-            except Exception as error:  # report, keep benchmarking the other workloads
-                results.setdefault("errors", {})[f"{name} graph"] = f"{type(error).__name__}: {error}"
-        results["workloads"][name] = {
-            "input": [batch, *shape], "dlcore_ms": ms, "dlcore_graph_ms": graph_ms, "gemm_floor_ms": floor,
-            "torch_ms": torch_ms, "ratio_vs_torch": ms / torch_ms if torch_ms else None,
-            "graph_ratio_vs_torch": graph_ms / torch_ms if graph_ms and torch_ms else None,
-            "ratio_vs_floor": ms / floor if floor else None, "dlcore_pool_bytes": peak,
-            "torch_peak_bytes": torch_peak, "torch_reserved_bytes": torch_reserved,
-        }
+        results["workloads"][name] = bench_workload(name, args, results)
     _print_table(results)
     tmp = Path(args.json).with_suffix(".json.tmp")
     tmp.write_text(json.dumps(results, indent=2))

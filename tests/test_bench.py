@@ -22,5 +22,31 @@ def test_bench_times_the_mlp_and_the_cnn_on_the_cpu(tmp_path):
     assert w1["dlcore_ms"] > 0 and w2["dlcore_ms"] > 0
     assert w1["gemm_floor_ms"] > 0 and w2["gemm_floor_ms"] is None  # the floor is timed for the MLPs
     assert w1["dlcore_graph_ms"] is None  # CUDA graphs exist on the GPU only
+    assert w1["ratio_vs_floor"] == w1["blocks_ms"]["dlcore"][0] / w1["blocks_ms"]["floor"][0]  # one round
     if w1["torch_ms"] is not None:  # PyTorch side by side when it is installed
-        assert w1["ratio_vs_torch"] == w1["dlcore_ms"] / w1["torch_ms"]
+        assert w1["ratio_vs_torch"] == w1["blocks_ms"]["dlcore"][0] / w1["blocks_ms"]["torch"][0]
+
+
+def _bench_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("dlcore_bench_script", ROOT / "scripts" / "bench.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_contenders_take_turns_block_by_block_and_ratios_pair_rounds():
+    bench = _bench_module()
+    calls = []
+    contenders = {name: (lambda name=name: calls.append(name), lambda name=name: calls.append(name + " sync"))
+                  for name in ("a", "b")}
+    blocks = bench.interleaved_blocks(contenders, steps=2, repeats=3, warmup=1)
+    warm = ["a", "a sync", "b", "b sync"]
+    one_round = ["a", "a", "a sync", "b", "b", "b sync"]
+    assert calls == warm + one_round * 3
+    assert [len(v) for v in blocks.values()] == [3, 3] and all(t > 0 for v in blocks.values() for t in v)
+    # rounds 2 and 3 were twice as loaded for both: the paired ratio stays 2, the ratio of medians does not
+    assert bench.paired_ratio([2.0, 8.0, 8.0], [1.0, 4.0, 4.0]) == 2.0
+    assert bench.paired_ratio([1.0, 3.0, 30.0], [1.0, 1.0, 10.0]) == 3.0
+    assert bench.paired_ratio([1.0], None) is None
