@@ -109,8 +109,12 @@ def get_array_module(*arrays, op: str = "operation"):
     return backend_for(arrays, op).xp
 
 
-def backend_for(arrays, op: str = "operation") -> Backend:
-    """The Backend shared by ``arrays`` (see get_array_module); the active one if none is an array."""
+def backend_for(arrays, op="operation") -> Backend:
+    """The Backend shared by ``arrays`` (see get_array_module); the active one if none is an array.
+
+    ``op`` names the operation in the error: a string, or an object with a ``name`` (a
+    Function), whose name is only looked up when there is an error.
+    """
     found = None
     for a in arrays:
         backend = _by_type.get(type(a))
@@ -121,7 +125,7 @@ def backend_for(arrays, op: str = "operation") -> Backend:
         if found is None:
             found = backend
         elif backend is not found:
-            raise DeviceMismatchError(op, arrays)
+            raise DeviceMismatchError(getattr(op, "name", op), arrays)
     return found if found is not None else current()
 
 

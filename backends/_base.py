@@ -44,6 +44,7 @@ class Backend:
 
     name: str
     xp = None
+    array_type: type = None  # xp.ndarray
     device_name: str = "cpu"
 
     def __repr__(self):

@@ -26,6 +26,7 @@ class CupyBackend(Backend):
             raise BackendUnavailableError("cupy", "CuPy found no CUDA device",
                                           "Check the NVIDIA driver with `nvidia-smi`, or use backend 'numpy'.")
         self.xp = cupy
+        self.array_type = cupy.ndarray
         props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
         self.device_name = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
         self.generator = cupy.random.RandomState()

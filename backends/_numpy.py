@@ -9,6 +9,7 @@ from backends._base import Backend
 class NumpyBackend(Backend):
     name = "numpy"
     xp = numpy
+    array_type = numpy.ndarray
     device_name = "cpu"
 
     def __init__(self):

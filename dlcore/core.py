@@ -9,12 +9,16 @@ requires a gradient; gradients of intermediate tensors are freed as soon as they
 """
 from __future__ import annotations
 
+import itertools
 import weakref
 
 import numpy
 
 import backends
 from dlcore import config
+
+
+_call_counter = itertools.count()  # numbers recorded calls in the order they ran
 
 
 class Function:
@@ -38,27 +42,26 @@ class Function:
 
     def __call__(self, *inputs):
         arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
-        xp = backends.backend_for(arrays, op=self.name).xp
-        record = config.is_grad_enabled() and any(isinstance(x, Tensor) and x.requires_grad for x in inputs)
-        if record:
-            self.needs_input_grad = tuple(isinstance(x, Tensor) and x.requires_grad for x in inputs)
-        else:
-            self.needs_input_grad = (False,) * len(inputs)
-        ys = self.forward(xp, *arrays)
-        if not isinstance(ys, tuple):
-            y = _wrap(xp.asarray(ys), record)
+        backend = backends.backend_for(arrays, op=self)
+        wants = [isinstance(x, Tensor) and x.requires_grad for x in inputs]
+        record = True in wants and config.is_grad_enabled()
+        self.needs_input_grad = tuple(wants) if record else (False,) * len(inputs)
+        ys = self.forward(backend.xp, *arrays)
+        if type(ys) is not tuple:
+            y = _wrap(ys if type(ys) is backend.array_type else backend.xp.asarray(ys), record)
             if record:
-                self._record(inputs, (y,), xp)
+                self._record(inputs, (y,), backend.xp)
             return y
-        outputs = tuple(_wrap(xp.asarray(y), record) for y in ys)
+        outputs = tuple(_wrap(backend.xp.asarray(y), record) for y in ys)
         if record:
-            self._record(inputs, outputs, xp)
+            self._record(inputs, outputs, backend.xp)
         return outputs
 
     def _record(self, inputs, outputs, xp):
+        self._order = next(_call_counter)
         self.inputs = inputs
-        self.outputs = tuple(weakref.ref(y) for y in outputs)
-        self._output_meta = tuple((y.data.shape, y.data.dtype) for y in outputs)
+        self.outputs = tuple([weakref.ref(y) for y in outputs])
+        self._output_meta = tuple([(y.data.shape, y.data.dtype) for y in outputs])
         self._xp = xp
         for y in outputs:
             y.creator = self
@@ -176,32 +179,26 @@ class Tensor:
             return
         pending = {id(self): grad}
         for fn in _reverse_topological(self.creator):
-            gys = []
-            for ref, (shape, dtype) in zip(fn.outputs, fn._output_meta):
-                y = ref()
-                g = pending.pop(id(y), None) if y is not None else None
-                gys.append(g)
-            if all(g is None for g in gys):
+            gys = _output_grads(fn, pending)
+            if gys is None:
                 continue
-            if len(gys) > 1:  # an output nobody used still needs a (zero) gradient
-                gys = [fn._xp.zeros(shape, dtype) if g is None else g for g, (shape, dtype) in zip(gys, fn._output_meta)]
             gxs = fn.backward(fn._xp, *gys)
-            if not isinstance(gxs, tuple):
+            if type(gxs) is not tuple:
                 gxs = (gxs,)
             for x, gx, needed in zip(fn.inputs, gxs, fn.needs_input_grad):
                 if not needed or gx is None:
                     continue
-                if gx.shape != x.data.shape:
+                data = x.data
+                if gx.shape != data.shape:
                     raise RuntimeError(f"{fn.name}.backward returned a gradient of shape {gx.shape} "
-                                       f"for an input of shape {x.data.shape}")
-                if gx.dtype != x.data.dtype:  # an op that promoted dtypes: the gradient takes the input's
-                    gx = gx.astype(x.data.dtype)
+                                       f"for an input of shape {data.shape}")
+                if gx.dtype is not data.dtype and gx.dtype != data.dtype:  # an op that promoted dtypes: the gradient takes the input's
+                    gx = gx.astype(data.dtype)
                 if x.creator is None:
                     _accumulate_leaf(x, gx)
                 else:
-                    key = id(x)
-                    previous = pending.get(key)
-                    pending[key] = gx if previous is None else previous + gx
+                    previous = pending.get(id(x))
+                    pending[id(x)] = gx if previous is None else previous + gx
 
     def zero_grad(self) -> None:
         self.grad = None
@@ -276,6 +273,24 @@ def _as_array(data):
     return backends.current().from_numpy(host)
 
 
+def _output_grads(fn: Function, pending: dict):
+    """The gradients of ``fn``'s outputs taken out of ``pending``, or None when no output got one.
+
+    An output nobody used gets zeros when another output of ``fn`` has a gradient.
+    """
+    if len(fn.outputs) == 1:  # the common case, without the general path's lists
+        y = fn.outputs[0]()
+        g = pending.pop(id(y), None) if y is not None else None
+        return None if g is None else (g,)
+    gys = []
+    for ref in fn.outputs:
+        y = ref()
+        gys.append(pending.pop(id(y), None) if y is not None else None)
+    if all(g is None for g in gys):
+        return None
+    return [fn._xp.zeros(shape, dtype) if g is None else g for g, (shape, dtype) in zip(gys, fn._output_meta)]
+
+
 def _accumulate_leaf(leaf: Tensor, grad) -> None:
     # out of place: ``grad`` may be shared with other tensors' gradients or be a broadcast view
     if leaf.grad is None:
@@ -284,23 +299,27 @@ def _accumulate_leaf(leaf: Tensor, grad) -> None:
         leaf.grad = leaf.grad + grad
 
 
-def _reverse_topological(root: Function):
-    """Functions reachable from ``root``, each before the functions that made its inputs."""
-    finished, seen = [], set()
-    stack = [(root, False)]
+def _reverse_topological(root: Function) -> list:
+    """Functions reachable from ``root``, each before the functions that made its inputs.
+
+    A Function's inputs existed before it was called, so the order of the calls is a
+    topological order of the graph: the reachable functions sorted by decreasing call
+    number (``_order``, set when the call is recorded) come in reverse topological order.
+    """
+    found = {id(root): root}
+    stack = [root]
     while stack:
-        fn, expanded = stack.pop()
-        if expanded:
-            finished.append(fn)
-            continue
-        if id(fn) in seen:
-            continue
-        seen.add(id(fn))
-        stack.append((fn, True))
-        for x in fn.inputs:
-            if isinstance(x, Tensor) and x.creator is not None and id(x.creator) not in seen:
-                stack.append((x.creator, False))
-    return reversed(finished)
+        for x in stack.pop().inputs:
+            if isinstance(x, Tensor):
+                fn = x.creator
+                if fn is not None and id(fn) not in found:
+                    found[id(fn)] = fn
+                    stack.append(fn)
+    return sorted(found.values(), key=_call_number, reverse=True)
+
+
+def _call_number(fn: Function) -> int:
+    return fn._order
 
 
 from dlcore.functions import math as _m  # noqa: E402  (operators need Tensor defined first)

@@ -50,6 +50,17 @@ def test_shared_subexpression_gets_summed_gradient():
     assert x.grad == pytest.approx(4 * 8 + 4)
 
 
+def test_an_intermediate_used_at_several_depths_gets_every_path_before_its_own_backward():
+    x = Tensor(numpy.array(1.5), requires_grad=True)
+    a = x * x                 # a = x²: reaches z directly and through b, c and d
+    b = a * 3.0
+    c = b * a                 # 3x⁴
+    d = c + b                 # 3x⁴ + 3x²
+    z = d * a + a             # 3x⁶ + 3x⁴ + x², dz/dx = 18x⁵ + 12x³ + 2x
+    z.backward()
+    assert x.grad == pytest.approx(18 * 1.5 ** 5 + 12 * 1.5 ** 3 + 2 * 1.5)
+
+
 def test_deep_chain_has_no_recursion_limit():
     x = Tensor(numpy.array(1.0), requires_grad=True)
     y = x

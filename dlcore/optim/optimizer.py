@@ -94,15 +94,16 @@ class Optimizer:
         """One update of every parameter whose ``grad`` is not None; ``t`` counts steps."""
         self.t += 1
         for name, p in self.params.items():
-            if p.grad is None:
+            grad, data = p.grad, p.data
+            if grad is None:
                 continue
-            if type(p.grad) is not type(p.data) or p.grad.shape != p.data.shape:
+            if type(grad) is not type(data) or grad.shape != data.shape:
                 self._refuse(name, p)
-            xp = backends.backend_of(p.data).xp
+            xp = backends.backend_of(data).xp
             state = self.state.get(name)
             if state is None:
-                state = self.state[name] = {b: xp.zeros_like(p.data) for b in self.buffers}
-            self.update(xp, p.data, self._gradient(xp, p), state)
+                state = self.state[name] = {b: xp.zeros_like(data) for b in self.buffers}
+            self.update(xp, data, self._gradient(xp, p), state)
 
     def _refuse(self, name, p):
         """Raise the error that explains why ``p.grad`` cannot update ``p``."""
