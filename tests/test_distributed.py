@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy
 import pytest
 
+import backends
 import dlcore
 from dlcore import io
 from dlcore.data import ArrayLoader
@@ -362,3 +363,36 @@ def test_only_rank_0_checkpoints_and_one_process_resumes(tmp_path):
     final = numpy.load(tmp_path / "final.npz")
     for name, value in model2.state_dict().items():
         numpy.testing.assert_allclose(final[name], value, atol=1e-5, err_msg=name)
+
+
+def test_gpu_gradients_are_averaged_without_reading_the_device(monkeypatch):
+    """On the GPU the has-gradient counts go through a host allreduce of their own; no device
+    array is ever copied to the host (that would synchronise every step)."""
+    from tests.test_backends import _FakeCupy, _FakeDeviceArray
+
+    model = W.make_model(seed=0)
+    x, y = W.make_data()
+    dlcore.losses.CrossEntropyLoss()(model(dlcore.Tensor(x[:16])), y[:16]).backward()
+    monkeypatch.setitem(backends._instances, "cupy", _FakeCupy())
+    real_to_numpy = backends.to_numpy
+
+    def refuse_device_reads(a):
+        assert not isinstance(a, _FakeDeviceArray), "a device array was read back to the host"
+        return real_to_numpy(a)
+
+    monkeypatch.setattr(backends, "to_numpy", refuse_device_reads)
+    params = list(model.parameters())
+    params[-1].grad = None
+    before = [None if p.grad is None else p.grad.copy() for p in params]
+    for p in params:
+        p.data = p.data.view(_FakeDeviceArray)
+        p.grad = None if p.grad is None else p.grad.view(_FakeDeviceArray)
+    comm = FakeTwoRanks()
+    sent = []
+    comm._allreduce_sum = lambda buf: (sent.append(numpy.array(buf)), buf * 2)[1]
+    comm.allreduce_grads(params)
+    counts, grads = sent  # the host counts first, then every gradient in one buffer
+    assert counts.tolist() == [1.0] * (len(params) - 1) + [0.0]
+    assert grads.size == sum(p.data.size for p in params)
+    for p, g in zip(params, before):
+        assert (p.grad is None) if g is None else numpy.allclose(p.grad, g)

@@ -20,9 +20,9 @@ and packing uses the arrays' own ``xp`` (NumPy or CuPy), so GPU gradients never 
   CuPy's current stream. Each process drives one GPU, chosen by its rank on its node.
 
 Gradient policy: a parameter whose ``grad`` is None on a rank contributes zeros; a small
-"has gradient" mask travels in the same buffer, so a parameter that has no gradient on ANY
-rank keeps ``grad = None`` (the optimizer skips it, as it would in one process), and one
-that has a gradient somewhere gets the average over all ranks.
+"has gradient" count is summed over the ranks on the host, so a parameter that has no
+gradient on ANY rank keeps ``grad = None`` (the optimizer skips it, as it would in one
+process), and one that has a gradient somewhere gets the average over all ranks.
 """
 from __future__ import annotations
 
@@ -121,20 +121,30 @@ class Communicator:
 
     def allreduce_grads(self, model_or_params) -> None:
         """Average every parameter's ``grad`` over the ranks, in place: per dtype, all
-        gradients (plus a has-gradient mask) go into ONE flat buffer and one allreduce."""
+        gradients go into ONE flat buffer and one allreduce.
+
+        Which parameters have a gradient is host knowledge, so it is counted on the host:
+        the counts ride in the gradient buffer when that lives on the host (one collective),
+        and travel in a small host allreduce of their own (MPI) when the gradients are on
+        the GPU, so the step never waits for the device to read them back.
+        """
         params = [p for _, p in _named(model_or_params)]
         if not self.distributed or not params:
             return
         for dtype, group in _by_dtype([(p, p.data) for p in params]).items():
             ps = [p for p, _ in group]
-            xp = backends.backend_of(ps[0].data).xp
-            grads = [p.grad if p.grad is not None else xp.zeros_like(p.data) for p in ps]
-            mask = xp.asarray([0.0 if p.grad is None else 1.0 for p in ps], dtype=dtype)
-            buf = self._allreduce_sum(pack(grads + [mask], xp))
-            *averaged, count = unpack(buf, grads + [mask])
-            averaged_buf = buf[: buf.size - count.size]
-            averaged_buf /= self.size
-            counts = backends.to_numpy(count)
+            backend = backends.backend_of(ps[0].data)
+            grads = [p.grad if p.grad is not None else backend.xp.zeros_like(p.data) for p in ps]
+            has_grad = numpy.array([p.grad is not None for p in ps], dtype=dtype)
+            if backend.name == "numpy":
+                buf = self._allreduce_sum(pack(grads + [has_grad], numpy))
+                *averaged, counts = unpack(buf, grads + [has_grad])
+                grad_buf = buf[: buf.size - counts.size]
+            else:
+                counts = self._allreduce_sum(has_grad)
+                grad_buf = self._allreduce_sum(pack(grads, backend.xp))
+                averaged = unpack(grad_buf, grads)
+            grad_buf /= self.size
             for p, g, c in zip(ps, averaged, counts):
                 p.grad = g if c > 0 else None
 
