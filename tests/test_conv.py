@@ -186,6 +186,16 @@ def test_max_pool_gradient_goes_to_one_element_per_window_on_ties(k, s):
         assert numpy.count_nonzero(x.grad) == windows
         blocks = x.grad[:, :, :y.shape[2] * k, :y.shape[3] * k].reshape(1, 2, y.shape[2], k, y.shape[3], k)
         numpy.testing.assert_array_equal(blocks.sum(axis=(3, 5)), 1.0)
+        numpy.testing.assert_array_equal(blocks[:, :, :, 0, :, 0], 1.0)  # the first entry, as the CUDA kernel picks
+
+
+def test_max_pool_ties_go_to_the_first_maximum_in_row_major_window_order():
+    # windows [[1, 3], [3, 2]] and [[0, 0], [5, 5]]: the winners are entries (0, 1) and (1, 0)
+    x = Tensor(numpy.array([[[[1.0, 3.0, 0.0, 0.0], [3.0, 2.0, 5.0, 5.0]]]]), requires_grad=True)
+    y = F.max_pool2d(x, 2)
+    y.backward(numpy.array([[[[10.0, 20.0]]]]))
+    numpy.testing.assert_array_equal(y.numpy(), [[[[3.0, 5.0]]]])
+    numpy.testing.assert_array_equal(x.grad, [[[[0, 10, 0, 0], [0, 0, 20, 0]]]])
 
 
 def test_max_pool_gradient_goes_to_the_arg_max():

@@ -96,18 +96,45 @@ def _window_view(xp, a, geometry: ConvGeometry, oh: int, ow: int):
         a, shape=(n, oh, ow, *geometry.kernel, c), strides=(s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c))
 
 
+def pad(xp, x, geometry: ConvGeometry, pad_value=0):
+    """x_pad: x (N, C, H, W) with P_h rows and P_w columns added on each side (x itself when P = 0).
+
+    Zero padding fills them with ``pad_value`` (−∞ for max pooling); edge padding repeats the border.
+    """
+    ph, pw = geometry.padding
+    if not (ph or pw):
+        return x
+    pads = ((0, 0), (0, 0), (ph, ph), (pw, pw))
+    if geometry.padding_mode == "edge":
+        return xp.pad(x, pads, mode="edge")
+    return xp.pad(x, pads, mode="constant", constant_values=pad_value)
+
+
 def windows(xp, x, geometry: ConvGeometry, oh: int, ow: int, pad_value=0):
     """The padded input's windows, v[n, oh, ow, i, j, c] = x_pad[n, c, oh·S + i·D, ow·S + j·D].
 
-    Zero padding pads with ``pad_value`` (−∞ for max pooling); edge padding repeats the border.
-    A view of x_pad: nothing is copied but the padding.
+    A view of x_pad (see ``pad``): nothing is copied but the padding.
     """
-    ph, pw = geometry.padding
-    if ph or pw:
-        pads = ((0, 0), (0, 0), (ph, ph), (pw, pw))
-        x = (xp.pad(x, pads, mode="edge") if geometry.padding_mode == "edge"
-             else xp.pad(x, pads, mode="constant", constant_values=pad_value))
-    return _window_view(xp, x, geometry, oh, ow)
+    return _window_view(xp, pad(xp, x, geometry, pad_value), geometry, oh, ow)
+
+
+def window_entry(a, geometry: ConvGeometry, i: int, j: int, oh: int, ow: int):
+    """e[n, c, oh, ow] = a[n, c, oh·S + i·D, ow·S + j·D]: entry (i, j) of every window of the padded map ``a``."""
+    (sh, sw), (dh, dw) = geometry.stride, geometry.dilation
+    return a[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
+
+
+def is_channels_last(a) -> bool:
+    """True when the NCHW-indexed ``a`` has NHWC memory (channels vary fastest), as this module's outputs do."""
+    return a.ndim == 4 and a.shape[1] > 1 and a.strides[1] < a.strides[3]
+
+
+def empty_nchw(xp, shape, dtype, channels_last: bool):
+    """An uninitialised NCHW-indexed array of ``shape``, with NHWC memory when ``channels_last``."""
+    if not channels_last:
+        return xp.empty(shape, dtype)
+    n, c, h, w = shape
+    return xp.empty((n, h, w, c), dtype).transpose(0, 3, 1, 2)
 
 
 def fold(xp, g, x_shape, geometry: ConvGeometry, channels_last: bool = False):
@@ -130,8 +157,7 @@ def fold(xp, g, x_shape, geometry: ConvGeometry, channels_last: bool = False):
     else:
         for i in range(kh):
             for j in range(kw):
-                gp[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw] += \
-                    g[:, :, :, i, j].transpose(0, 3, 1, 2)
+                window_entry(gp, geometry, i, j, oh, ow)[...] += g[:, :, :, i, j].transpose(0, 3, 1, 2)
     if geometry.padding_mode == "edge":
         if ph:
             gp[:, :, ph] += gp[:, :, :ph].sum(axis=2)

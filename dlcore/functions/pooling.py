@@ -5,7 +5,7 @@ import math
 
 from backends.fused import fused
 from dlcore.core import Function
-from dlcore.functions.conv import ConvGeometry, fold, windows
+from dlcore.functions.conv import ConvGeometry, empty_nchw, fold, is_channels_last, pad, window_entry, windows
 from dlcore.functions.math import reshape
 
 # The window of output pixel (oh, ow) covers padded rows oh·S_h .. oh·S_h + K_h − 1, i.e. input rows
@@ -55,21 +55,43 @@ def _strides(a):
 @fused(f"raw T x, int32 c, int32 h, int32 w, int32 oh, int32 ow, {_WINDOW_PARAMS}, "
        "int32 s0, int32 s1, int32 s2, int32 s3", "T y, int32 index", _MAX_POOL_CUDA, "dlcore_max_pool")
 def _max_pool(xp, x, c, h, w, oh, ow, kh, kw, sh, sw, ph, pw, s0, s1, s2, s3, y, index):
-    """y = max over each window of x_pad (−∞ padding), index = the first arg-max a·K_w + b; written into y, index."""
-    v = windows(xp, x, ConvGeometry((kh, kw), (sh, sw), (ph, pw)), oh, ow, -math.inf)
-    v = v.transpose(0, 5, 1, 2, 3, 4).reshape(*y.shape, kh * kw)
-    index[...] = v.argmax(axis=-1)
-    y[...] = xp.take_along_axis(v, index[..., None].astype(xp.intp), axis=-1)[..., 0]
+    """y = max over each window of x_pad (−∞ padding), index = the first arg-max a·K_w + b; written into y, index.
+
+    One pass per window entry k = a·K_w + b for the maximum, then one per entry, last to first,
+    that moves the index to k where entry k equals it (arithmetic, no masked copies: those are
+    ten times slower on NumPy). A window holding NaN gets y = NaN (and index K−1); the CUDA
+    body lets a NaN entry win only when it is the window's first.
+    """
+    geometry = ConvGeometry((kh, kw), (sh, sw), (ph, pw))
+    x_pad = pad(xp, x, geometry, -math.inf)
+    entries = [window_entry(x_pad, geometry, k // kw, k % kw, oh, ow) for k in range(kh * kw)]
+    best = entries[0].copy(order="K")  # in x's memory order, so every pass below streams
+    for entry in entries[1:]:
+        xp.maximum(best, entry, out=best)
+    arg = xp.full_like(best, kh * kw - 1, dtype=index.dtype)
+    for k in range(kh * kw - 2, -1, -1):
+        arg += (entries[k] == best) * (k - arg)  # arg ← k where entry k is the maximum
+    y[...], index[...] = best, arg
     return y, index
 
 
 @fused(f"raw T gy, raw int32 index, int32 c, int32 h, int32 w, int32 oh, int32 ow, {_WINDOW_PARAMS}, "
        "int32 s0, int32 s1, int32 s2, int32 s3", "T gx", _MAX_POOL_GRAD_CUDA, "dlcore_max_pool_grad")
 def _max_pool_grad(xp, gy, index, c, h, w, oh, ow, kh, kw, sh, sw, ph, pw, s0, s1, s2, s3, gx):
-    """gx[n, c, h, w] = Σ over the windows whose arg-max is (h, w) of gy (a gather: no atomics, deterministic)."""
-    g = (xp.arange(kh * kw) == index[..., None]) * gy[..., None]
-    gx[...] = fold(xp, g.reshape(*gy.shape, kh, kw).transpose(0, 2, 3, 4, 5, 1), gx.shape,
-                   ConvGeometry((kh, kw), (sh, sw), (ph, pw)))
+    """gx[n, c, h, w] = Σ over the windows whose arg-max is (h, w) of gy (a gather: no atomics, deterministic).
+
+    One pass per window entry (a, b): the windows whose arg-max it is add their gy onto it.
+    """
+    geometry = ConvGeometry((kh, kw), (sh, sw), (ph, pw))
+    if ph or pw:
+        g_pad = xp.zeros((gy.shape[0], c, h + 2 * ph, w + 2 * pw), gy.dtype)
+    else:
+        g_pad = gx
+        g_pad.fill(0)
+    for k in range(kh * kw):
+        window_entry(g_pad, geometry, k // kw, k % kw, oh, ow)[...] += gy * (index == k)
+    if g_pad is not gx:
+        gx[...] = g_pad[:, :, ph:ph + h, pw:pw + w]
     return gx
 
 
@@ -108,11 +130,13 @@ class MaxPool2d(_Pool):
         n, c, h, w = self.x_shape = x.shape
         oh, ow = self.geometry.output_size(h, w, self.who)
         self.sizes = (c, h, w, oh, ow, *self.geometry.kernel, *self.geometry.stride, *self.geometry.padding)
-        y, self.index = xp.empty((n, c, oh, ow), x.dtype), xp.empty((n, c, oh, ow), xp.int32)
+        self.channels_last = is_channels_last(x)  # y and gx keep x's memory order
+        y = empty_nchw(xp, (n, c, oh, ow), x.dtype, self.channels_last)
+        self.index = xp.empty((n, c, oh, ow), xp.int32)
         return _max_pool(xp, x, *self.sizes, *_strides(x), y, self.index)[0]
 
     def backward(self, xp, gy):
-        gx = xp.empty(self.x_shape, gy.dtype)
+        gx = empty_nchw(xp, self.x_shape, gy.dtype, self.channels_last)
         return _max_pool_grad(xp, gy, self.index, *self.sizes, *_strides(gy), gx)
 
 
