@@ -13,13 +13,13 @@ from __future__ import annotations
 import logging
 import os
 
-from backends._base import Backend, BackendUnavailableError, DeviceMismatchError
+from backends._base import Backend, BackendUnavailableError, DeviceMismatchError, element_strides
 from backends._numpy import NumpyBackend
 
 __all__ = [
     "Backend", "BackendUnavailableError", "DeviceMismatchError", "NAMES",
     "use", "current", "get", "backend_of", "get_array_module", "to_numpy", "to_device",
-    "cuda_available",
+    "cuda_available", "element_strides",
 ]
 
 NAMES = ("numpy", "cupy")

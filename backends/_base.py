@@ -10,6 +10,11 @@ def env_flag(name: str, default: bool) -> bool:
     return default if not value else value not in ("0", "false", "no", "off")
 
 
+def element_strides(a) -> list[int]:
+    """The strides of array ``a`` counted in elements instead of bytes."""
+    return [s // a.itemsize for s in a.strides]
+
+
 class BackendUnavailableError(RuntimeError):
     """The requested backend cannot run here (CuPy missing or no CUDA device)."""
 

@@ -23,11 +23,7 @@ from __future__ import annotations
 
 import os
 
-from backends._base import env_flag
-
-
-def _element_strides(a) -> list[int]:
-    return [s // a.itemsize for s in a.strides]
+from backends._base import element_strides, env_flag
 
 
 def _row_major_strides(shape) -> list[int]:
@@ -154,8 +150,8 @@ class CudnnConvolution:
         f32 = cudnn.data_type.FLOAT
         graph = cudnn.pygraph(io_data_type=f32, intermediate_data_type=f32, compute_data_type=f32,
                               handle=self.handle)
-        ta = graph.tensor(name="a", dim=list(a.shape), stride=_element_strides(a), data_type=f32)
-        tb = graph.tensor(name="b", dim=list(b.shape), stride=_element_strides(b), data_type=f32)
+        ta = graph.tensor(name="a", dim=list(a.shape), stride=element_strides(a), data_type=f32)
+        tb = graph.tensor(name="b", dim=list(b.shape), stride=element_strides(b), data_type=f32)
         params = dict(padding=list(padding), stride=list(stride), dilation=list(dilation), compute_data_type=f32)
         if op == "fprop":
             tout = graph.conv_fprop(image=ta, weight=tb, **params)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from backends import element_strides
 from backends.fused import fused
 from dlcore.core import Function
 from dlcore.functions.conv import ConvGeometry, empty_nchw, fold, is_channels_last, pad, window_entry, windows
@@ -46,10 +47,6 @@ _MAX_POOL_GRAD_CUDA = """
             if (k[p * ow + q] == (row - p * sh) * kw + (col - q * sw)) sum += g[p * s2 + q * s3];
     gx = sum;
 """
-
-
-def _strides(a):
-    return [s // a.itemsize for s in a.strides]
 
 
 @fused(f"raw T x, int32 c, int32 h, int32 w, int32 oh, int32 ow, {_WINDOW_PARAMS}, "
@@ -133,11 +130,11 @@ class MaxPool2d(_Pool):
         self.channels_last = is_channels_last(x)  # y and gx keep x's memory order
         y = empty_nchw(xp, (n, c, oh, ow), x.dtype, self.channels_last)
         self.index = xp.empty((n, c, oh, ow), xp.int32)
-        return _max_pool(xp, x, *self.sizes, *_strides(x), y, self.index)[0]
+        return _max_pool(xp, x, *self.sizes, *element_strides(x), y, self.index)[0]
 
     def backward(self, xp, gy):
         gx = empty_nchw(xp, self.x_shape, gy.dtype, self.channels_last)
-        return _max_pool_grad(xp, gy, self.index, *self.sizes, *_strides(gy), gx)
+        return _max_pool_grad(xp, gy, self.index, *self.sizes, *element_strides(gy), gx)
 
 
 class AvgPool2d(_Pool):
