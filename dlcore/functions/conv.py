@@ -104,10 +104,16 @@ def pad(xp, x, geometry: ConvGeometry, pad_value=0):
     ph, pw = geometry.padding
     if not (ph or pw):
         return x
-    pads = ((0, 0), (0, 0), (ph, ph), (pw, pw))
     if geometry.padding_mode == "edge":
-        return xp.pad(x, pads, mode="edge")
-    return xp.pad(x, pads, mode="constant", constant_values=pad_value)
+        return xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), mode="edge")
+    n, c, h, w = x.shape
+    # x's memory order is kept (xp.pad would make NHWC memory NCHW, and the im2col copy out of
+    # NCHW windows is a slow gather): the border is filled, the interior copied
+    x_pad = empty_nchw(xp, (n, c, h + 2 * ph, w + 2 * pw), x.dtype, is_channels_last(x))
+    for border in (x_pad[:, :, :ph], x_pad[:, :, ph + h:], x_pad[:, :, ph:ph + h, :pw], x_pad[:, :, ph:ph + h, pw + w:]):
+        border.fill(pad_value)
+    x_pad[:, :, ph:ph + h, pw:pw + w] = x
+    return x_pad
 
 
 def windows(xp, x, geometry: ConvGeometry, oh: int, ow: int, pad_value=0):
