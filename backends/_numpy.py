@@ -14,6 +14,28 @@ class NumpyBackend(Backend):
 
     def __init__(self):
         self.generator = numpy.random.default_rng()
+        self._ones = {}
+
+    def column_sums(self, a):
+        """Σ over the rows of the 2-D ``a`` as the BLAS matrix-vector product ones(M) @ a.
+
+        NumPy's own reduction over axis 0 is ~8× slower when rows are short (an NHWC map seen
+        as (N·H·W, C) rows); a strided ``a`` that BLAS cannot read keeps the reduction.
+        """
+        if not (a.flags.c_contiguous or a.flags.f_contiguous):
+            return super().column_sums(a)
+        key = (a.shape[0], a.dtype)
+        ones = self._ones.get(key)
+        if ones is None:
+            ones = self._ones[key] = numpy.ones(a.shape[0], a.dtype)
+        return ones @ a
+
+    def channel_sums(self, a):
+        """Σ over every axis but 1; an (N, C, H, W) map with NHWC memory is summed as (N·H·W, C) rows."""
+        rows = a.transpose(0, 2, 3, 1) if a.ndim == 4 else None
+        if rows is not None and rows.flags.c_contiguous:
+            return self.column_sums(rows.reshape(-1, a.shape[1]))
+        return super().channel_sums(a)
 
     def seed(self, seed: int) -> None:
         self.generator = numpy.random.default_rng(seed)

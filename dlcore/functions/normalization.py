@@ -50,13 +50,15 @@ class BatchNorm(Function):
         self.comm = comm if training and comm is not None and comm.distributed else None
 
     def forward(self, xp, x, gamma, beta):
-        self.axes = (0, *range(2, x.ndim))
         shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
         self.n = x.size // x.shape[1]
+        self.backend = backends.backend_of(x)
         if self.training:
             if self.comm is None:
-                mean = x.mean(axis=self.axes, keepdims=True)
-                var = x.var(axis=self.axes, keepdims=True)
+                mean = (self.backend.channel_sums(x) / self.n).reshape(shape)
+                centred = x - mean
+                centred *= centred
+                var = (self.backend.channel_sums(centred) / self.n).reshape(shape)
             else:
                 mean, var = self._global_moments(xp, x, shape)
             if self.running_mean is not None:
@@ -76,20 +78,21 @@ class BatchNorm(Function):
     def _global_moments(self, xp, x, shape):
         """(μ, σ²) of the global batch, shaped ``shape``; sets ``self.n`` to the global count
         (a 0-d array of x's dtype, kept on the device)."""
-        local = xp.concatenate([x.sum(axis=self.axes), xp.full(1, self.n, dtype=x.dtype)])
+        local = xp.concatenate([self.backend.channel_sums(x), xp.full(1, self.n, dtype=x.dtype)])
         total = self.comm.allreduce_sum_array(local)
         self.n = total[-1]
         mean = (total[:-1] / self.n).reshape(shape)
         squares = x - mean
         squares *= squares
-        var = self.comm.allreduce_sum_array(squares.sum(axis=self.axes)) / self.n
+        var = self.comm.allreduce_sum_array(self.backend.channel_sums(squares)) / self.n
         return mean, var.reshape(shape)
 
     def backward(self, xp, gy):
         needs = self.needs_input_grad
         centred = needs[0] and self.training  # the training gradient of x needs both sums
-        sum_g = gy.sum(axis=self.axes, keepdims=True) if needs[2] or centred else None
-        sum_gx = (gy * self.xhat).sum(axis=self.axes, keepdims=True) if needs[1] or centred else None
+        shape = self.gamma.shape
+        sum_g = self.backend.channel_sums(gy).reshape(shape) if needs[2] or centred else None
+        sum_gx = self.backend.channel_sums(gy * self.xhat).reshape(shape) if needs[1] or centred else None
         d_gamma = sum_gx.reshape(-1) if needs[1] else None  # local sums, also when synchronised
         d_beta = sum_g.reshape(-1) if needs[2] else None
         gx = None
