@@ -192,8 +192,8 @@ class Tensor:
                 if gx.shape != data.shape:
                     raise RuntimeError(f"{fn.name}.backward returned a gradient of shape {gx.shape} "
                                        f"for an input of shape {data.shape}")
-                if gx.dtype is not data.dtype and gx.dtype != data.dtype:  # an op that promoted dtypes: the gradient takes the input's
-                    gx = gx.astype(data.dtype)
+                if gx.dtype is not data.dtype and gx.dtype != data.dtype:
+                    gx = gx.astype(data.dtype)  # an op that promoted dtypes: the gradient takes the input's
                 if x.creator is None:
                     _accumulate_leaf(x, gx)
                 else:

@@ -101,6 +101,24 @@ def test_gemm_reductions_match_numpy(shape):
     numpy.testing.assert_allclose(gpu.to_numpy(gpu.channel_sums(fortran)), expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("layout", ["nchw", "nhwc", "strided", "2d", "3d"])
+def test_numpy_channel_and_column_sums_match_numpy_reductions(layout):
+    """The NumPy backend sums as BLAS GEMVs where it can; plain reductions are the reference."""
+    rng = numpy.random.default_rng(0)
+    a = {"nchw": rng.standard_normal((4, 3, 6, 5)),
+         "nhwc": rng.standard_normal((4, 6, 5, 3)).transpose(0, 3, 1, 2),
+         "strided": rng.standard_normal((4, 3, 12, 5))[:, :, ::2],
+         "2d": rng.standard_normal((7, 5)),
+         "3d": rng.standard_normal((2, 3, 4))}[layout]
+    cpu = backends.get("numpy")
+    expected = a.sum(axis=(0, *range(2, a.ndim)))
+    numpy.testing.assert_allclose(cpu.channel_sums(a), expected, rtol=1e-12)
+    rows = a.reshape(a.shape[0], -1)
+    for matrix in (rows, numpy.asfortranarray(rows), rows[:, ::2]):
+        numpy.testing.assert_allclose(cpu.column_sums(matrix), matrix.sum(axis=0), rtol=1e-12)
+    assert cpu.channel_sums(a.astype(numpy.float32)).dtype == numpy.float32
+
+
 def test_cudnn_workspace_cap_is_read_and_checked(monkeypatch):
     from backends._cudnn import _workspace_limit_bytes
     monkeypatch.delenv("DLCORE_CUDNN_WORKSPACE_MB", raising=False)

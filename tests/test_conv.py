@@ -189,6 +189,18 @@ def test_max_pool_gradient_goes_to_one_element_per_window_on_ties(k, s):
         numpy.testing.assert_array_equal(blocks[:, :, :, 0, :, 0], 1.0)  # the first entry, as the CUDA kernel picks
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("value", [0.0, -numpy.inf])
+def test_zero_padding_equals_numpy_pad_and_keeps_the_memory_order(channels_last, value):
+    from dlcore.functions.conv import ConvGeometry, is_channels_last, pad
+
+    rng = numpy.random.default_rng(0)
+    x = rng.standard_normal((2, 5, 4, 3)).transpose(0, 3, 1, 2) if channels_last else rng.standard_normal((2, 3, 5, 4))
+    padded = pad(numpy, x, ConvGeometry(3, padding=(1, 2)), value)
+    numpy.testing.assert_array_equal(padded, numpy.pad(x, ((0, 0), (0, 0), (1, 1), (2, 2)), constant_values=value))
+    assert is_channels_last(padded) == channels_last
+
+
 def test_max_pool_ties_go_to_the_first_maximum_in_row_major_window_order():
     # windows [[1, 3], [3, 2]] and [[0, 0], [5, 5]]: the winners are entries (0, 1) and (1, 0)
     x = Tensor(numpy.array([[[[1.0, 3.0, 0.0, 0.0], [3.0, 2.0, 5.0, 5.0]]]]), requires_grad=True)

@@ -110,7 +110,8 @@ def pad(xp, x, geometry: ConvGeometry, pad_value=0):
     # x's memory order is kept (xp.pad would make NHWC memory NCHW, and the im2col copy out of
     # NCHW windows is a slow gather): the border is filled, the interior copied
     x_pad = empty_nchw(xp, (n, c, h + 2 * ph, w + 2 * pw), x.dtype, is_channels_last(x))
-    for border in (x_pad[:, :, :ph], x_pad[:, :, ph + h:], x_pad[:, :, ph:ph + h, :pw], x_pad[:, :, ph:ph + h, pw + w:]):
+    rows = x_pad[:, :, ph:ph + h]
+    for border in (x_pad[:, :, :ph], x_pad[:, :, ph + h:], rows[:, :, :, :pw], rows[:, :, :, pw + w:]):
         border.fill(pad_value)
     x_pad[:, :, ph:ph + h, pw:pw + w] = x
     return x_pad
