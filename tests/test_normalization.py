@@ -103,6 +103,27 @@ def test_gamma_beta_and_input_gradients(training):
     dlcore.gradcheck(lambda x, g, b: layer(x), [_data((3, 3, 2, 3)), layer.weight, layer.bias])
 
 
+@pytest.mark.parametrize("shape", [(4, 3, 5, 6), (2, 16, 7, 7)])
+def test_channels_last_input_gives_the_same_numbers_as_nchw(shape):
+    """NHWC memory takes the long-row path (``layout.channel_rows``); NCHW memory does not."""
+    rng = numpy.random.default_rng(0)
+    n, c, h, w = shape
+    nhwc = rng.standard_normal((n, h, w, c)).transpose(0, 3, 1, 2)
+    gy = rng.standard_normal(shape)
+    results = []
+    for x_host in (nhwc, numpy.ascontiguousarray(nhwc)):
+        layer = nn.BatchNorm2d(c)
+        layer.weight.data[:] = rng.uniform(0.5, 2.0, c) if not results else results[0][3]
+        x = Tensor(x_host, requires_grad=True)
+        y = layer(x)
+        y.backward(numpy.ascontiguousarray(gy.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2) if not results else gy)
+        results.append((y.numpy(), x.grad, layer.weight.grad, layer.weight.data.copy()))
+    (y1, gx1, gw1, _), (y2, gx2, gw2, _) = results
+    numpy.testing.assert_allclose(y1, y2, rtol=1e-12, atol=1e-12)
+    numpy.testing.assert_allclose(gx1, gx2, rtol=1e-10, atol=1e-12)
+    numpy.testing.assert_allclose(gw1, gw2, rtol=1e-10)
+
+
 def test_bad_inputs_name_the_layer():
     with pytest.raises(ValueError, match=r"BatchNorm2d\(4.*4 channels.*\(2, 3, 5, 5\)"):
         nn.BatchNorm2d(4)(Tensor(numpy.zeros((2, 3, 5, 5), numpy.float32)))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import backends
 from dlcore.core import Function
+from dlcore.functions.layout import empty_nchw, is_channels_last
 
 PADDING_MODES = ("zeros", "edge")
 
@@ -129,19 +130,6 @@ def window_entry(a, geometry: ConvGeometry, i: int, j: int, oh: int, ow: int):
     """e[n, c, oh, ow] = a[n, c, oh·S + i·D, ow·S + j·D]: entry (i, j) of every window of the padded map ``a``."""
     (sh, sw), (dh, dw) = geometry.stride, geometry.dilation
     return a[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
-
-
-def is_channels_last(a) -> bool:
-    """True when the NCHW-indexed ``a`` has NHWC memory (channels vary fastest), as this module's outputs do."""
-    return a.ndim == 4 and a.shape[1] > 1 and a.strides[1] < a.strides[3]
-
-
-def empty_nchw(xp, shape, dtype, channels_last: bool):
-    """An uninitialised NCHW-indexed array of ``shape``, with NHWC memory when ``channels_last``."""
-    if not channels_last:
-        return xp.empty(shape, dtype)
-    n, c, h, w = shape
-    return xp.empty((n, h, w, c), dtype).transpose(0, 3, 1, 2)
 
 
 def fold(xp, g, x_shape, geometry: ConvGeometry, channels_last: bool = False):

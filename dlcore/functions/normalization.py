@@ -5,21 +5,30 @@ import backends
 from backends.fused import fused
 from dlcore import config
 from dlcore.core import Function, Tensor
+from dlcore.functions.layout import channel_rows
 
 
 @fused("T x, T mean, T inv_std, T gamma, T beta", "T xhat, T y",
        "xhat = (x - mean) * inv_std; y = gamma * xhat + beta", "dlcore_batch_norm")
 def _normalize(xp, x, mean, inv_std, gamma, beta):
     """(x̂, y) = ((x − μ)/σ, γx̂ + β)."""
-    xhat = (x - mean) * inv_std
-    return xhat, gamma * xhat + beta
+    (x,), (mean, inv_std, gamma, beta), back = channel_rows(xp, (x,), (mean, inv_std, gamma, beta))
+    xhat = x - mean
+    xhat *= inv_std
+    y = gamma * xhat
+    y += beta
+    return back(xhat), back(y)
 
 
 @fused("T g, T xhat, T k, T mean_g, T mean_gx", "T gx", "gx = k * (g - mean_g - xhat * mean_gx)",
        "dlcore_batch_norm_grad")
 def _normalize_grad(xp, g, xhat, k, mean_g, mean_gx):
     """γ/σ · (g − mean(g) − x̂·mean(g·x̂))."""
-    return k * (g - mean_g - xhat * mean_gx)
+    (g, xhat), (k, mean_g, mean_gx), back = channel_rows(xp, (g, xhat), (k, mean_g, mean_gx))
+    gx = g - mean_g
+    gx -= xhat * mean_gx
+    gx *= k
+    return back(gx)
 
 
 class BatchNorm(Function):

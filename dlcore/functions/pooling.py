@@ -6,7 +6,8 @@ import math
 from backends import element_strides
 from backends.fused import fused
 from dlcore.core import Function
-from dlcore.functions.conv import ConvGeometry, empty_nchw, fold, is_channels_last, pad, window_entry, windows
+from dlcore.functions.conv import ConvGeometry, fold, pad, window_entry, windows
+from dlcore.functions.layout import empty_nchw, is_channels_last
 from dlcore.functions.math import reshape
 
 # The window of output pixel (oh, ow) covers padded rows oh·S_h .. oh·S_h + K_h − 1, i.e. input rows
