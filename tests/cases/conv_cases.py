@@ -53,6 +53,10 @@ CASES = [
     Case("max_pool2d", lambda x: F.max_pool2d(x, 2), distinct(2, 3, 6, 6)),
     Case("max_pool2d_overlap", lambda x: F.max_pool2d(x, 3, stride=2), distinct(2, 3, 7, 7)),
     Case("max_pool2d_pad1", lambda x: F.max_pool2d(x, 3, stride=2, padding=1), distinct(2, 2, 6, 5)),
+    # x (N, H, W, C) seen as NCHW with NHWC memory, as convolutions leave it: y and gx keep that order
+    Case("max_pool2d_channels_last", lambda x: F.max_pool2d(x.transpose(0, 3, 1, 2), 2), distinct(2, 6, 6, 3)),
+    Case("max_pool2d_pad1_channels_last", lambda x: F.max_pool2d(x.transpose(0, 3, 1, 2), 3, stride=2, padding=1),
+         distinct(2, 6, 5, 2)),
     Case("avg_pool2d", lambda x: F.avg_pool2d(x, 2), lambda rng: rng.standard_normal((2, 3, 6, 6))),
     Case("avg_pool2d_overlap_pad1", lambda x: F.avg_pool2d(x, 3, stride=2, padding=1),
          lambda rng: rng.standard_normal((2, 3, 7, 6))),

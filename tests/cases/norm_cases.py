@@ -14,6 +14,12 @@ def _bn_inputs(shape):
     return lambda rng: (rng.standard_normal(shape) * 2 + 1, rng.uniform(0.5, 1.5, c), rng.standard_normal(c))
 
 
+def _bn_channels_last(x, g, b):
+    """batch_norm of x (N, H, W, C) seen as an NCHW-indexed map with NHWC memory (as convolutions
+    leave it): the long-row path of the portable bodies (16 channels: 16 pixels per row here)."""
+    return F.batch_norm(x.transpose(0, 3, 1, 2), g, b, training=True)
+
+
 def _bn_eval(x, g, b):
     """batch_norm in eval, with fixed running statistics made on x's device."""
     xp, c = x.xp, x.shape[1]
@@ -36,6 +42,9 @@ CASES = [
     Case("batch_norm_1d_ncl", lambda x, g, b: F.batch_norm(x, g, b, training=True), _bn_inputs((3, 2, 4)), **REDUCE),
     Case("batch_norm_2d", lambda x, g, b: F.batch_norm(x, g, b, training=True), _bn_inputs((2, 3, 4, 5)), **REDUCE),
     Case("batch_norm_2d_eval", _bn_eval, _bn_inputs((2, 3, 4, 5)), **REDUCE),
+    Case("batch_norm_2d_channels_last", _bn_channels_last,
+         lambda rng: (rng.standard_normal((2, 4, 4, 16)) * 2 + 1, rng.uniform(0.5, 1.5, 16), rng.standard_normal(16)),
+         **REDUCE),
     Case("dropout_mask", lambda x, m: F.dropout(x, 0.3, training=True, mask=m),
          lambda rng: (rng.standard_normal((4, 5)), rng.random((4, 5)) >= 0.3)),
 ]
