@@ -14,19 +14,21 @@ class Linear(Function):
 
     def forward(self, xp, x, W, b=None):
         self.backend = backends.backend_of(W)
-        self.x2 = x.reshape(-1, x.shape[-1])
+        self.x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])  # 2-D inputs (the usual case) as they are
         self.W = W
         y = self.backend.gemm(self.x2, W)
         if b is not None:
             y += b
-        return y.reshape(x.shape[:-1] + (W.shape[1],))
+        return y if x.ndim == 2 else y.reshape(x.shape[:-1] + (W.shape[1],))
 
     def backward(self, xp, gy):
-        g2 = gy.reshape(-1, gy.shape[-1])
+        g2 = gy if gy.ndim == 2 else gy.reshape(-1, gy.shape[-1])
         needs = self.needs_input_grad
         gx = gW = gb = None
         if needs[0]:
-            gx = self.backend.gemm(g2, self.W, trans_b=True).reshape(gy.shape[:-1] + (self.W.shape[0],))
+            gx = self.backend.gemm(g2, self.W, trans_b=True)
+            if gy.ndim != 2:
+                gx = gx.reshape(gy.shape[:-1] + (self.W.shape[0],))
         if needs[1]:
             gW = self.backend.gemm(self.x2, g2, trans_a=True)
         if len(needs) > 2 and needs[2]:
