@@ -24,6 +24,13 @@ def empty_nchw(xp, shape, dtype, channels_last: bool):
     return xp.empty((n, h, w, c), dtype).transpose(0, 3, 1, 2)
 
 
+def to_channels_last(xp, a):
+    """``a`` (N, C, H, W) with NHWC memory: ``a`` itself when it has it, else a copy."""
+    if is_channels_last(a) or a.shape[1] == 1:
+        return a
+    return xp.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
 def _pixels_per_row(pixels: int, channels: int) -> int:
     """The smallest k ≥ ROW_WIDTH/C that divides the pixel count, searched up to 4× that (else 1)."""
     low = -(-ROW_WIDTH // channels)
