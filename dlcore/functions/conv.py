@@ -118,12 +118,12 @@ def pad(xp, x, geometry: ConvGeometry, pad_value=0):
     return x_pad
 
 
-def windows(xp, x, geometry: ConvGeometry, oh: int, ow: int, pad_value=0):
+def windows(xp, x, geometry: ConvGeometry, oh: int, ow: int):
     """The padded input's windows, v[n, oh, ow, i, j, c] = x_pad[n, c, oh·S + i·D, ow·S + j·D].
 
-    A view of x_pad (see ``pad``): nothing is copied but the padding.
+    A view of x_pad (zero or edge padding, see ``pad``): nothing is copied but the padding.
     """
-    return _window_view(xp, pad(xp, x, geometry, pad_value), geometry, oh, ow)
+    return _window_view(xp, pad(xp, x, geometry), geometry, oh, ow)
 
 
 def window_entry(a, geometry: ConvGeometry, i: int, j: int, oh: int, ow: int):
