@@ -7,7 +7,7 @@ from backends import element_strides
 from backends.fused import fused
 from dlcore.core import Function
 from dlcore.functions.conv import ConvGeometry, fold, pad, window_entry, windows
-from dlcore.functions.layout import empty_nchw, is_channels_last
+from dlcore.functions.layout import empty_nchw, is_channels_last, to_channels_last
 from dlcore.functions.math import reshape
 
 # The window of output pixel (oh, ow) covers padded rows oh·S_h .. oh·S_h + K_h − 1, i.e. input rows
@@ -78,9 +78,18 @@ def _max_pool(xp, x, c, h, w, oh, ow, kh, kw, sh, sw, ph, pw, s0, s1, s2, s3, y,
 def _max_pool_grad(xp, gy, index, c, h, w, oh, ow, kh, kw, sh, sw, ph, pw, s0, s1, s2, s3, gx):
     """gx[n, c, h, w] = Σ over the windows whose arg-max is (h, w) of gy (a gather: no atomics, deterministic).
 
-    One pass per window entry (a, b): the windows whose arg-max it is add their gy onto it.
+    One pass per window entry (a, b): the windows whose arg-max it is add their gy onto it; when
+    the windows tile the map (stride = kernel, no padding, no leftover rows or columns) each
+    pass writes its pixels outright. ``index`` is first put in gy's memory order, so that every
+    pass streams.
     """
     geometry = ConvGeometry((kh, kw), (sh, sw), (ph, pw))
+    if is_channels_last(gy):
+        index = to_channels_last(xp, index)
+    if (kh, kw) == (sh, sw) and not (ph or pw) and (oh * sh, ow * sw) == (h, w):
+        for k in range(kh * kw):
+            xp.multiply(gy, index == k, out=window_entry(gx, geometry, k // kw, k % kw, oh, ow))
+        return gx
     if ph or pw:
         g_pad = xp.zeros((gy.shape[0], c, h + 2 * ph, w + 2 * pw), gy.dtype)
     else:
