@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import backends
 from dlcore.core import Function
-from dlcore.functions.layout import empty_nchw, is_channels_last, to_channels_last
+from dlcore.functions.layout import channel_rows, empty_nchw, is_channels_last, to_channels_last
 
 PADDING_MODES = ("zeros", "edge")
 
@@ -229,9 +229,11 @@ def _correlate_adjoint(backend, xp, gy2, W2, x_shape, geometry):
     return _correlate(backend, im2col(xp, gy, flipped, h, w), Wf2, n, h, w)
 
 
-def _add_bias(y, b):
+def _add_bias(xp, y, b):
+    """y[n, o] += b[o] in place (y is a fresh buffer of this op), along long rows when y is channels-last."""
     if b is not None:
-        y += b.reshape(-1, 1, 1)  # y is a fresh buffer of this op
+        (rows,), (bias,), _ = channel_rows(xp, (y,), (b.reshape(1, -1, 1, 1),))
+        rows += bias  # rows views y's memory
     return y
 
 
@@ -256,10 +258,10 @@ class Conv2d(Function):
         if self.library is not None:
             g.output_size(*x.shape[2:], self.who)  # the empty-output check
             self.x, self.W = x, W
-            return _add_bias(self.library.forward(x, W, g.padding, g.stride, g.dilation), b)
+            return _add_bias(xp, self.library.forward(x, W, g.padding, g.stride, g.dilation), b)
         self.W2 = _weight_matrix(xp, W)
         self.col, oh, ow = _columns(xp, x, g, self.who)
-        return _add_bias(_correlate(self.backend, self.col, self.W2, x.shape[0], oh, ow), b)
+        return _add_bias(xp, _correlate(self.backend, self.col, self.W2, x.shape[0], oh, ow), b)
 
     def backward(self, xp, gy):
         needs, g = self.needs_input_grad, self.geometry
@@ -299,9 +301,9 @@ class ConvTranspose2d(Function):
         self.library = self.backend.convolution(x.dtype, g.padding_mode)
         if self.library is not None:
             self.x, self.W = x, W
-            return _add_bias(self.library.backward_data(x, W, y_shape, g.padding, g.stride, g.dilation), b)
+            return _add_bias(xp, self.library.backward_data(x, W, y_shape, g.padding, g.stride, g.dilation), b)
         self.x2, self.W2 = _rows(xp, x), _weight_matrix(xp, W)
-        return _add_bias(_correlate_adjoint(self.backend, xp, self.x2, self.W2, y_shape, g), b)
+        return _add_bias(xp, _correlate_adjoint(self.backend, xp, self.x2, self.W2, y_shape, g), b)
 
     def backward(self, xp, gy):
         needs, g = self.needs_input_grad, self.geometry
