@@ -2,8 +2,8 @@
 
 Convolution outputs are NCHW-indexed views of NHWC memory ("channels last"), because the
 im2col copy and the GEMMs are fastest that way; the layers after them keep that memory order
-(``is_channels_last``, ``empty_nchw``). ``channel_rows`` serves per-channel arithmetic on such
-maps (BatchNorm): broadcasting a (C,) vector over NHWC memory runs NumPy's inner loop along the
+(``is_channels_last``, ``empty_nchw``, ``to_channels_last``). ``channel_rows`` serves per-channel
+arithmetic on such maps (BatchNorm, convolution bias): broadcasting a (C,) vector over NHWC memory runs NumPy's inner loop along the
 C values of one pixel, short rows that make it ~2× slower than long ones.
 """
 from __future__ import annotations
