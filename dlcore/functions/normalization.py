@@ -63,13 +63,7 @@ class BatchNorm(Function):
         self.n = x.size // x.shape[1]
         self.backend = backends.backend_of(x)
         if self.training:
-            if self.comm is None:
-                mean = (self.backend.channel_sums(x) / self.n).reshape(shape)
-                centred = x - mean
-                centred *= centred
-                var = (self.backend.channel_sums(centred) / self.n).reshape(shape)
-            else:
-                mean, var = self._global_moments(xp, x, shape)
+            mean, var = self._batch_moments(xp, x, shape)
             if self.running_mean is not None:
                 m = self.momentum
                 self.running_mean *= 1 - m
@@ -84,17 +78,23 @@ class BatchNorm(Function):
         self.xhat, y = _normalize(xp, x, mean, self.inv_std, self.gamma, beta.reshape(shape))
         return y
 
-    def _global_moments(self, xp, x, shape):
-        """(μ, σ²) of the global batch, shaped ``shape``; sets ``self.n`` to the global count
-        (a 0-d array of x's dtype, kept on the device)."""
-        local = xp.concatenate([self.backend.channel_sums(x), xp.full(1, self.n, dtype=x.dtype)])
-        total = self.comm.allreduce_sum_array(local)
-        self.n = total[-1]
-        mean = (total[:-1] / self.n).reshape(shape)
+    def _batch_moments(self, xp, x, shape):
+        """(μ, σ²) of the batch, shaped ``shape``, in two passes: μ = Σx / n, σ² = Σ(x − μ)² / n.
+
+        Synchronised, both sums and n are those of the global batch (``self.n`` becomes the
+        global count, a 0-d array of x's dtype kept on the device).
+        """
+        sums = self.backend.channel_sums(x)
+        if self.comm is not None:
+            total = self.comm.allreduce_sum_array(xp.concatenate([sums, xp.full(1, self.n, dtype=x.dtype)]))
+            sums, self.n = total[:-1], total[-1]
+        mean = (sums / self.n).reshape(shape)
         squares = x - mean
         squares *= squares
-        var = self.comm.allreduce_sum_array(self.backend.channel_sums(squares)) / self.n
-        return mean, var.reshape(shape)
+        square_sums = self.backend.channel_sums(squares)
+        if self.comm is not None:
+            square_sums = self.comm.allreduce_sum_array(square_sums)
+        return mean, (square_sums / self.n).reshape(shape)
 
     def backward(self, xp, gy):
         needs = self.needs_input_grad
