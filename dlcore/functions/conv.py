@@ -143,10 +143,8 @@ def fold(xp, g, x_shape, geometry: ConvGeometry, channels_last: bool = False):
     n, c, h, w = x_shape
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = geometry.kernel, geometry.stride, geometry.padding, geometry.dilation
     oh, ow = g.shape[1:3]
-    if channels_last:
-        gp = xp.zeros((n, h + 2 * ph, w + 2 * pw, c), g.dtype).transpose(0, 3, 1, 2)
-    else:
-        gp = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), g.dtype)
+    gp = empty_nchw(xp, (n, c, h + 2 * ph, w + 2 * pw), g.dtype, channels_last)
+    gp.fill(0)
     if not geometry.overlapping:
         _window_view(xp, gp, geometry, oh, ow)[...] = g
     else:
