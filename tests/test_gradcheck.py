@@ -1,11 +1,15 @@
 """Every op and layer: backward equals central differences in float64; inputs are never modified."""
+import importlib
+import pkgutil
+
 import numpy
 import pytest
 
 import dlcore
 from dlcore import Tensor
+from dlcore.core import Function
 from tests.cases import all_cases, all_module_cases
-from tests.harness import host_inputs
+from tests.harness import host_inputs, run_case, run_module_case
 
 CASES = all_cases()
 GRAD_CASES = [c for c in CASES if c.gradcheck]
@@ -85,3 +89,30 @@ def test_float32_stays_float32(case):
     for t in tensors:
         if isinstance(t, Tensor) and t.grad is not None:
             assert t.grad.dtype == numpy.float32
+
+
+def _leaf_subclasses(cls):
+    """The classes derived from ``cls`` that nothing derives from (the ops one can call)."""
+    subclasses = cls.__subclasses__()
+    return {cls} if not subclasses else set().union(*(_leaf_subclasses(s) for s in subclasses))
+
+
+def test_every_function_is_exercised_by_a_case(monkeypatch):
+    """The cases drive the gradient checks and the GPU parity suite, so a Function without one
+    would be checked on neither; a new op must bring its case."""
+    for module in pkgutil.walk_packages(dlcore.__path__, "dlcore."):
+        importlib.import_module(module.name)
+    called = set()
+    function_call = Function.__call__
+
+    def recording_call(self, *args, **kwargs):
+        called.add(type(self))
+        return function_call(self, *args, **kwargs)
+
+    monkeypatch.setattr(Function, "__call__", recording_call)
+    for case in CASES:
+        run_case(case, "numpy", numpy.float64)
+    for case in MODULE_CASES:
+        run_module_case(case, "numpy", numpy.float64)
+    missing = sorted(f"{f.__module__}.{f.__qualname__}" for f in _leaf_subclasses(Function) - called)
+    assert not missing, f"Functions no case calls (add one to tests/cases): {missing}"
