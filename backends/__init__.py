@@ -15,11 +15,12 @@ import os
 
 from backends._base import Backend, BackendUnavailableError, DeviceMismatchError, element_strides
 from backends._numpy import NumpyBackend
+from backends.precision import set_tf32, tf32, tf32_enabled
 
 __all__ = [
     "Backend", "BackendUnavailableError", "DeviceMismatchError", "NAMES",
     "use", "current", "get", "backend_of", "get_array_module", "to_numpy", "to_device",
-    "cuda_available", "element_strides",
+    "cuda_available", "element_strides", "set_tf32", "tf32", "tf32_enabled",
 ]
 
 NAMES = ("numpy", "cupy")

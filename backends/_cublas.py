@@ -4,7 +4,8 @@ It does one thing: row-major GEMM, C = op(A) @ op(B), with a few microseconds of
 overhead, on CuPy's current stream, and it works while a CUDA graph is being captured
 (CuPy 14 refuses its own cuBLAS wrappers during stream capture). The handle gets a
 workspace allocated through CuPy up front, so cuBLAS never allocates during capture.
-TF32 tensor-core math is used only when ``DLCORE_TF32=1`` (faster, ~10 mantissa bits).
+TF32 tensor-core math is used only while ``backends.precision`` allows it (faster, ~10
+mantissa bits); the handle's math mode follows that switch at the next GEMM.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import os
 
 import numpy
 
-from backends._base import env_flag
+from backends.precision import tf32_enabled
 
 _OP_N, _OP_T = 0, 1
 _DEFAULT_MATH, _TF32_MATH = 0, 3
@@ -48,8 +49,7 @@ class Cublas:
         self._workspace = cupy.empty(_WORKSPACE_BYTES, dtype=numpy.uint8)
         self._check(lib.cublasSetWorkspace_v2(self._handle, pointer(self._workspace.data.ptr),
                                               ctypes.c_size_t(_WORKSPACE_BYTES)), "cublasSetWorkspace_v2")
-        tf32 = env_flag("DLCORE_TF32", False)
-        self._check(lib.cublasSetMathMode(self._handle, _TF32_MATH if tf32 else _DEFAULT_MATH), "cublasSetMathMode")
+        self._tf32 = None  # the math mode the handle has; set at the first GEMM
         self._cupy = cupy
         self._stream = None
         self._routines = {
@@ -77,6 +77,10 @@ class Cublas:
         if stream != self._stream:
             self._check(self._lib.cublasSetStream_v2(self._handle, ctypes.c_void_p(stream)), "cublasSetStream_v2")
             self._stream = stream
+        if tf32_enabled() is not self._tf32:
+            self._tf32 = tf32_enabled()
+            self._check(self._lib.cublasSetMathMode(self._handle, _TF32_MATH if self._tf32 else _DEFAULT_MATH),
+                        "cublasSetMathMode")
         routine, one, zero = self._routines[a.dtype]
         status = routine(self._handle, _OP_T if trans_b else _OP_N, _OP_T if trans_a else _OP_N, n, m, k,
                          ctypes.byref(one), b.data.ptr, b.shape[1], a.data.ptr, a.shape[1],

@@ -6,11 +6,11 @@ The three convolution products of a layer, each one cuDNN graph of a single node
     dgrad:  dx = fpropᵀ(dy)            (the gradient with respect to the input)
     wgrad:  dw[k, c, r, s] = Σ_n Σ_pq dy[n, k, p, q] · x_pad[n, c, p·S + r·D, q·S + s·D]
 
-A graph is built once per (operation, shapes, strides, geometry) and cached; executing it
+A graph is built once per (operation, shapes, strides, geometry, TF32 switch) and cached; executing it
 costs one frontend call on CuPy's current stream. Inputs may be NCHW- or NHWC-packed (cuDNN
 reads the strides); outputs are written NCHW-contiguous. float32 only: the float64 convolutions
 of gradient checks stay on the portable im2col path. Tensor-core (TF32) engines are excluded
-unless ``DLCORE_TF32=1``, as PyTorch does with ``torch.backends.cudnn.allow_tf32 = False``.
+unless ``backends.precision`` allows TF32, as PyTorch does with ``torch.backends.cudnn.allow_tf32 = False``.
 ``DLCORE_CUDNN_WORKSPACE_MB`` caps the scratch memory an engine may ask for (default 64; 0: no
 cap). All plans share one workspace buffer, the largest any of them needs. On the H100 the cap
 made the CNN benchmark both faster and smaller: without it cuDNN's heuristics picked a weight-
@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import os
 
-from backends._base import element_strides, env_flag
+from backends._base import element_strides
+from backends.precision import tf32_enabled
 
 
 def _row_major_strides(shape) -> list[int]:
@@ -94,7 +95,6 @@ class CudnnConvolution:
         self.cudnn, self.xp = cudnn, cupy
         self.handle = cudnn.create_handle()
         self.version = cudnn.backend_version_string()
-        self.tf32 = env_flag("DLCORE_TF32", False)
         self.workspace_limit = _workspace_limit_bytes()
         self._plans: dict = {}
         self._workspace = cupy.empty(0, cupy.uint8)  # one buffer for every plan, grown on demand
@@ -129,11 +129,12 @@ class CudnnConvolution:
         return gw
 
     def _run(self, op, a, b, out, padding, stride, dilation):
-        key = (op, a.shape, a.strides, b.shape, b.strides, out.shape, padding, stride, dilation)
+        tf32 = tf32_enabled()
+        key = (op, a.shape, a.strides, b.shape, b.strides, out.shape, padding, stride, dilation, tf32)
         plan = self._plans.get(key)
         if plan is None:
             try:
-                plan = self._build(op, a, b, out, padding, stride, dilation)
+                plan = self._build(op, a, b, out, padding, stride, dilation, tf32)
             except Exception as error:  # the frontend raises its own types; say what was asked for
                 raise RuntimeError(
                     f"cuDNN {self.version} has no {op} convolution plan for operands {a.shape} and {b.shape} "
@@ -145,7 +146,7 @@ class CudnnConvolution:
         self.cudnn.set_stream(self.handle, self.xp.cuda.get_current_stream().ptr)
         plan.execute((a.data.ptr, b.data.ptr, out.data.ptr), self._workspace.data.ptr, self.handle)
 
-    def _build(self, op, a, b, out, padding, stride, dilation) -> _Plan:
+    def _build(self, op, a, b, out, padding, stride, dilation, tf32: bool) -> _Plan:
         cudnn = self.cudnn
         f32 = cudnn.data_type.FLOAT
         graph = cudnn.pygraph(io_data_type=f32, intermediate_data_type=f32, compute_data_type=f32,
@@ -165,7 +166,7 @@ class CudnnConvolution:
         graph.create_execution_plans([cudnn.heur_mode.A, cudnn.heur_mode.FALLBACK])
         if self.workspace_limit:
             graph.deselect_workspace_greater_than(self.workspace_limit)
-        if not self.tf32:
+        if not tf32:
             graph.deselect_numeric_notes([cudnn.numerical_note.TENSOR_CORE, cudnn.numerical_note.DOWN_CONVERT_INPUTS])
         graph.check_support()
         graph.build_plans()

@@ -5,7 +5,7 @@
 
 For each workload: median milliseconds per step of dlcore after warm-up, synchronised with
 the device; in the same run, PyTorch with the identical model when ``torch`` imports (TF32
-off unless --tf32), and the GEMM floor (the step's matrix products alone, same library).
+off in both unless --tf32), and the GEMM floor (the step's matrix products alone, same library).
 The contenders take turns block by block, and each ratio is the median of the per-round
 ratios, so a host whose load drifts (a shared VM) skews both sides of a ratio alike.
 Prints a rich table and writes JSON (``blocks_ms`` keeps every block time).
@@ -267,13 +267,13 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="timed blocks; the median is reported")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for PyTorch (0: all)")
-    parser.add_argument("--tf32", action="store_true", help="allow TF32 in PyTorch (off for headline figures)")
+    parser.add_argument("--tf32", action="store_true",
+                        help="allow TF32 in dlcore and PyTorch (off for headline figures)")
     parser.add_argument("--json", default="bench.json", help="where to write the results")
     args = parser.parse_args(argv)
-    backends.use(args.backend)
-
-    backend = backends.current()
-    results = {"backend": backend.name, "versions": versions(), "workloads": {}}
+    backend = backends.use(args.backend)
+    backends.set_tf32(args.tf32)
+    results = {"backend": backend.name, "versions": versions(), "tf32": args.tf32, "workloads": {}}
     for name in args.workloads.split(","):
         if name not in WORKLOADS:
             parser.error(f"unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")

@@ -1,5 +1,8 @@
 """The backend shim: choosing a backend, moving arrays, and refusing mixed devices."""
 import logging
+import os
+import subprocess
+import sys
 
 import numpy
 import pytest
@@ -129,3 +132,39 @@ def test_cudnn_workspace_cap_is_read_and_checked(monkeypatch):
         monkeypatch.setenv("DLCORE_CUDNN_WORKSPACE_MB", bad)
         with pytest.raises(ValueError, match=f"DLCORE_CUDNN_WORKSPACE_MB must be a number of MiB.*{bad}"):
             _workspace_limit_bytes()
+
+
+def test_tf32_switch_defaults_off_reads_the_environment_and_restores():
+    code = "import backends; print(backends.tf32_enabled())"
+    for value, expected in (("", "False"), ("1", "True"), ("0", "False")):
+        env = {**os.environ, "DLCORE_TF32": value}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == expected, f"DLCORE_TF32={value!r}"
+    previous = backends.set_tf32(False)
+    with pytest.raises(RuntimeError, match="inside"):
+        with backends.tf32(True):
+            assert backends.tf32_enabled()
+            raise RuntimeError("inside")
+    assert backends.tf32_enabled() is False
+    assert backends.set_tf32(True) is False and backends.set_tf32(previous) is True
+
+
+@pytest.mark.gpu
+def test_tf32_switch_governs_dense_layer_gemms():
+    """The same float32 GEMM is exact to ~1e-7 with TF32 off and to ~1e-3 with it on (10-bit operands)."""
+    backend = backends.get("cupy")
+    rng = numpy.random.default_rng(0)
+    a, b = rng.standard_normal((512, 512)), rng.standard_normal((512, 512))
+    exact = a @ b
+
+    def relative_error():
+        out = backend.gemm(backend.xp.asarray(a, numpy.float32), backend.xp.asarray(b, numpy.float32))
+        return numpy.abs(backends.to_numpy(out) - exact).max() / numpy.abs(exact).max()
+
+    with backends.tf32(False):
+        float32_error = relative_error()
+    with backends.tf32(True):
+        tf32_error = relative_error()
+    with backends.tf32(False):
+        assert relative_error() == float32_error  # the handle's math mode follows the switch back
+    assert float32_error < 1e-6 and 2e-5 < tf32_error < 5e-3, (float32_error, tf32_error)

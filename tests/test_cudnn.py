@@ -46,3 +46,21 @@ def test_cudnn_reads_channels_last_inputs(cupy_backend):
 def test_cudnn_serves_float32_zero_padding_only(cupy_backend):
     assert cupy_backend.convolution(numpy.dtype("float64")) is None
     assert cupy_backend.convolution(numpy.dtype("float32"), padding_mode="edge") is None
+
+
+def test_cudnn_plans_follow_the_tf32_switch(cupy_backend):
+    """Each setting of the TF32 switch gets plans of its own; both agree with float64 to their precision."""
+    cupy = cupy_backend.xp
+    rng = numpy.random.default_rng(0)
+    x = rng.standard_normal((8, 32, 16, 16))
+    w = rng.standard_normal((64, 32, 3, 3))
+    exact = F.conv2d(Tensor(x), Tensor(w), padding=1).data
+    scale = numpy.abs(exact).max()
+    errors = {}
+    for allowed in (False, True):
+        with backends.tf32(allowed):
+            y = F.conv2d(Tensor(cupy.asarray(x, numpy.float32)), Tensor(cupy.asarray(w, numpy.float32)), padding=1)
+        errors[allowed] = numpy.abs(cupy.asnumpy(y.data) - exact).max() / scale
+    plans = cupy_backend.convolution(numpy.dtype("float32"))._plans
+    assert {key[-1] for key in plans if key[0] == "fprop" and key[1] == x.shape} == {False, True}
+    assert errors[False] < 1e-6 and errors[True] < 5e-3, errors

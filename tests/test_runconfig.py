@@ -48,3 +48,22 @@ def test_every_shipped_config_is_valid():
     for path in configs:
         cfg = runconfig.load(path)
         assert cfg["run"]["name"], path
+
+
+def test_run_tf32_holds_for_the_run_only(tmp_path, monkeypatch):
+    """``run.tf32 = true`` allows TF32 while the run trains and puts the previous setting back after."""
+    import backends
+    from dlcore.training import run
+
+    seen = []
+    monkeypatch.setattr(run, "_train_and_report", lambda *args: seen.append(backends.tf32_enabled()) or {})
+    previous = backends.set_tf32(False)
+    try:
+        for text in ("", "[run]\ntf32 = true\n", "[run]\ntf32 = false\n"):
+            run.execute(runconfig.load(_write(tmp_path, text)))
+            assert backends.tf32_enabled() is False
+        assert seen == [False, True, False]
+        with pytest.raises(runconfig.ConfigError, match=r"'run.tf32' must be bool, got 'yes'"):
+            runconfig.load(_write(tmp_path, "[run]\ntf32 = 'yes'\n"))
+    finally:
+        backends.set_tf32(previous)

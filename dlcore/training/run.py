@@ -263,8 +263,14 @@ def execute(cfg: dict, run_dir: Path | None = None, resume_from: Path | None = N
     """Train the run ``cfg`` describes; returns the summary (also written to metrics.json).
 
     With a communicator ``comm`` (``distributed.enabled``; any size, 1 included) every rank trains on its
-    shard with averaged gradients; only rank 0 writes the run directory and logs.
+    shard with averaged gradients; only rank 0 writes the run directory and logs. ``run.tf32``
+    allows TF32 math on the GPU for this run (``backends.precision``).
     """
+    with backends.tf32(cfg["run"]["tf32"] or backends.tf32_enabled()):
+        return _train_and_report(cfg, run_dir, resume_from, console, comm)
+
+
+def _train_and_report(cfg, run_dir, resume_from, console, comm) -> dict:
     backend = backends.current()
     comm = comm or LocalCommunicator()
     main = comm.is_main

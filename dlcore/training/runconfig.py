@@ -11,7 +11,8 @@ import tomllib
 from pathlib import Path
 
 SCHEMA = {
-    "run": {"name": "default", "seed": 0, "backend": "auto", "out_dir": "runs", "cuda_graph": False},
+    "run": {"name": "default", "seed": 0, "backend": "auto", "out_dir": "runs", "cuda_graph": False,
+            "tf32": False},
     "data": {"name": "spiral", "n_samples": 400, "noise": 0.1, "seed": 0, "val_fraction": 0.1,
              "test_fraction": 0.1, "limit": 0, "standardize": False, "task": "classify", "image_noise": 0.3,
              "mask_threshold": 0.2, "labels_per_class": 0, "flip": False, "shift": 0},

@@ -1,0 +1,41 @@
+"""Whether CUDA float32 GEMMs and convolutions may use TF32 tensor-core math.
+
+TF32 multiplies float32 operands rounded to 10 mantissa bits (float32's 8 exponent bits, so
+the same range) and accumulates in float32: each operand carries a relative rounding error
+up to 2⁻¹¹ ≈ 5e-4 instead of 2⁻²⁴ ≈ 6e-8, so a product is off by up to about 1e-3. Tensor
+cores of Ampere and later GPUs run it several times faster than float32 math.
+
+Off by default (PyTorch too has it off for matmul, though on for cuDNN). ``DLCORE_TF32=1`` in
+the environment, ``set_tf32(True)``, ``with tf32():`` or the run config's ``run.tf32 = true``
+turns it on. It governs the dense layers' cuBLAS GEMMs and cuDNN's choice of convolution
+engines, read at each call; CuPy's own ``matmul`` (used by ``Tensor @``) follows CuPy's
+``CUPY_TF32`` instead. NumPy ignores it.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from backends._base import env_flag
+
+_enabled = env_flag("DLCORE_TF32", False)
+
+
+def set_tf32(flag: bool) -> bool:
+    """Allow (True) or forbid (False) TF32 math from now on; returns the previous setting."""
+    global _enabled
+    previous, _enabled = _enabled, bool(flag)
+    return previous
+
+
+def tf32_enabled() -> bool:
+    return _enabled
+
+
+@contextmanager
+def tf32(flag: bool = True):
+    """``with tf32(flag):`` TF32 allowed (or forbidden) inside the block, the previous setting after."""
+    previous = set_tf32(flag)
+    try:
+        yield
+    finally:
+        set_tf32(previous)
