@@ -2,12 +2,37 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 
 def env_flag(name: str, default: bool) -> bool:
     """The boolean environment switch ``name``: "0", "false", "no", "off" are False, any other value True."""
     value = os.environ.get(name, "").strip().lower()
     return default if not value else value not in ("0", "false", "no", "off")
+
+
+class Switch:
+    """A process-wide on/off setting whose starting value comes from an environment flag."""
+
+    def __init__(self, env_name: str, default: bool):
+        self.on = env_flag(env_name, default)
+
+    def get(self) -> bool:
+        return self.on
+
+    def set(self, flag: bool) -> bool:
+        """Turn the setting on or off; returns the previous setting."""
+        previous, self.on = self.on, bool(flag)
+        return previous
+
+    @contextmanager
+    def scoped(self, flag: bool = True):
+        """``with switch.scoped(flag):`` the setting is ``flag`` inside the block, the previous one after."""
+        previous = self.set(flag)
+        try:
+            yield
+        finally:
+            self.set(previous)
 
 
 def element_strides(a) -> list[int]:

@@ -10,25 +10,16 @@ body, compiled on first use. Both bodies state the same formula; the CPU-vs-GPU 
 tests prove they agree. Outputs named among the inputs' arrays (``out_params`` passed as
 arguments) are updated in place, which is how optimizer updates avoid temporaries.
 
-``DLCORE_FUSED=0`` in the environment (or ``set_enabled(False)``) makes CuPy use the
-portable bodies too, for debugging.
+``DLCORE_FUSED=0`` in the environment (or ``set_enabled(False)``, or ``with
+FUSED.scoped(False):``) makes CuPy use the portable bodies too, for debugging.
 """
 from __future__ import annotations
 
-from backends._base import env_flag
+from backends._base import Switch
 
-_enabled = env_flag("DLCORE_FUSED", True)
-
-
-def set_enabled(flag: bool) -> bool:
-    """Turn fused CuPy kernels on or off; returns the previous setting."""
-    global _enabled
-    previous, _enabled = _enabled, bool(flag)
-    return previous
-
-
-def enabled() -> bool:
-    return _enabled
+FUSED = Switch("DLCORE_FUSED", True)
+set_enabled = FUSED.set  # set_enabled(False): CuPy runs the portable bodies; returns the previous setting
+enabled = FUSED.get
 
 
 class Elementwise:
@@ -42,7 +33,7 @@ class Elementwise:
         self.__doc__, self.__name__ = portable.__doc__, portable.__name__
 
     def __call__(self, xp, *args):
-        if _enabled and xp.__name__ == "cupy":
+        if FUSED.on and xp.__name__ == "cupy":
             if self._kernel is None:
                 self._kernel = xp.ElementwiseKernel(self.in_params, self.out_params, self.cuda, self.name,
                                                     preamble=self.preamble)

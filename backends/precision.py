@@ -13,29 +13,9 @@ engines, read at each call; CuPy's own ``matmul`` (used by ``Tensor @``) follows
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
+from backends._base import Switch
 
-from backends._base import env_flag
-
-_enabled = env_flag("DLCORE_TF32", False)
-
-
-def set_tf32(flag: bool) -> bool:
-    """Allow (True) or forbid (False) TF32 math from now on; returns the previous setting."""
-    global _enabled
-    previous, _enabled = _enabled, bool(flag)
-    return previous
-
-
-def tf32_enabled() -> bool:
-    return _enabled
-
-
-@contextmanager
-def tf32(flag: bool = True):
-    """``with tf32(flag):`` TF32 allowed (or forbidden) inside the block, the previous setting after."""
-    previous = set_tf32(flag)
-    try:
-        yield
-    finally:
-        set_tf32(previous)
+TF32 = Switch("DLCORE_TF32", False)
+set_tf32 = TF32.set          # set_tf32(flag): allow or forbid TF32 from now on; returns the previous setting
+tf32_enabled = TF32.get
+tf32 = TF32.scoped           # with tf32(flag): TF32 allowed (or forbidden) in the block, as before after it

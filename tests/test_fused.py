@@ -14,12 +14,9 @@ def test_switch_forces_portable_bodies_on_cupy():
     cp = backends.get("cupy").xp
     gy = cp.asarray(numpy.random.default_rng(0).standard_normal(1000).astype(numpy.float32))
     y = cp.asarray(numpy.random.default_rng(1).standard_normal(1000).astype(numpy.float32))
-    previous = fused.set_enabled(True)
-    try:
+    with fused.FUSED.scoped(True):
         with_kernel = _relu_grad(cp, gy, y)
-        fused.set_enabled(False)
-        portable = _relu_grad(cp, gy, y)
-    finally:
-        fused.set_enabled(previous)
+        with fused.FUSED.scoped(False):
+            portable = _relu_grad(cp, gy, y)
     assert _relu_grad._kernel is not None
     numpy.testing.assert_array_equal(cp.asnumpy(with_kernel), cp.asnumpy(portable))
