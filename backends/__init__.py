@@ -19,7 +19,7 @@ from backends.precision import set_tf32, tf32, tf32_enabled
 
 __all__ = [
     "Backend", "BackendUnavailableError", "DeviceMismatchError", "NAMES",
-    "use", "current", "get", "backend_of", "get_array_module", "to_numpy", "to_device",
+    "use", "current", "get", "existing", "backend_of", "get_array_module", "to_numpy", "to_device",
     "cuda_available", "element_strides", "set_tf32", "tf32", "tf32_enabled",
 ]
 
@@ -48,6 +48,11 @@ def get(name: str) -> Backend:
             _unavailable[name] = error
             raise
     return _instances[name]
+
+
+def existing(name: str) -> Backend | None:
+    """The backend called ``name`` if it has been created, else None (this never creates one)."""
+    return _instances.get(name)
 
 
 def cuda_available() -> bool:

@@ -27,7 +27,8 @@ class CupyBackend(Backend):
                                           "Check the NVIDIA driver with `nvidia-smi`, or use backend 'numpy'.")
         self.xp = cupy
         self.array_type = cupy.ndarray
-        props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
+        self.device_id = cupy.cuda.Device().id  # the GPU its cuBLAS handle and generator live on
+        props = cupy.cuda.runtime.getDeviceProperties(self.device_id)
         self.device_name = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
         self.generator = cupy.random.RandomState()
         self._ones = {}

@@ -309,17 +309,14 @@ def test_two_ranks_shard_every_sample_once(tmp_path):
     assert got["local_ranks"].tolist() == [0, 1]  # both ranks on this machine: GPUs 0 and 1 of a node
 
 
-def test_each_rank_takes_the_gpu_of_its_rank_on_the_node():
-    """use_local_gpu: GPU = local rank mod the visible GPU count, made CuPy's current device."""
-    from dlcore.distributed.communicator import use_local_gpu
-    chosen = []
-
-    class FakeCupy:  # the two CuPy calls it makes
+def _fake_cupy(device_count, chosen):
+    """The two CuPy calls use_local_gpu makes; ``chosen`` collects the devices made current."""
+    class FakeCupy:
         class cuda:
             class runtime:
                 @staticmethod
                 def getDeviceCount():
-                    return 4
+                    return device_count
 
             class Device:
                 def __init__(self, n):
@@ -328,8 +325,29 @@ def test_each_rank_takes_the_gpu_of_its_rank_on_the_node():
                 def use(self):
                     chosen.append(self.n)
 
-    assert [use_local_gpu(FakeCupy, r) for r in (0, 3, 5)] == [0, 3, 1]
+    return FakeCupy
+
+
+def test_each_rank_takes_the_gpu_of_its_rank_on_the_node():
+    """use_local_gpu: GPU = local rank mod the visible GPU count, made CuPy's current device."""
+    from dlcore.distributed.communicator import use_local_gpu
+    chosen = []
+    fake_cupy = _fake_cupy(4, chosen)
+    assert [use_local_gpu(fake_cupy, r) for r in (0, 3, 5)] == [0, 3, 1]
     assert chosen == [0, 3, 1]
+
+
+def test_a_rank_refuses_a_gpu_other_than_the_backends(monkeypatch):
+    """A CuPy backend made on GPU 0 before the communicator: rank 0 goes on, rank 1 is told why it cannot."""
+    from dlcore.distributed.communicator import use_local_gpu
+    chosen = []
+    fake_cupy = _fake_cupy(4, chosen)
+    monkeypatch.setitem(backends._instances, "cupy", type("MadeOnGpu0", (), {"device_id": 0})())
+    assert use_local_gpu(fake_cupy, 0) == 0
+    with pytest.raises(RuntimeError, match=r"trains on GPU 1, but dlcore's CuPy backend was already created on "
+                                           r"GPU 0.*before the first backends.use\('cupy'\)"):
+        use_local_gpu(fake_cupy, 1)
+    assert chosen == [0]
 
 
 @needs_mpi

@@ -301,9 +301,17 @@ def use_local_gpu(cupy, rank_on_node: int) -> int:
     """Make GPU ``rank_on_node mod (visible GPUs)`` CuPy's current device; returns its number.
 
     One process per GPU needs no other set-up; with ``CUDA_VISIBLE_DEVICES`` narrowed to one
-    GPU per process this is device 0.
+    GPU per process this is device 0. Raises RuntimeError when dlcore's CuPy backend already
+    exists on another GPU (arrays and handles made there would mix devices).
     """
     device = rank_on_node % cupy.cuda.runtime.getDeviceCount()
+    made = backends.existing("cupy")
+    if made is not None and made.device_id != device:
+        raise RuntimeError(
+            f"rank {rank_on_node} on this node trains on GPU {device}, but dlcore's CuPy backend was already "
+            f"created on GPU {made.device_id} (its cuBLAS handle and random generator live there): create the "
+            f"communicator, or call dlcore.distributed.select_gpu_before_backend(), before the first "
+            f"backends.use('cupy')")
     cupy.cuda.Device(device).use()
     return device
 
