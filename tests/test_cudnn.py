@@ -63,4 +63,4 @@ def test_cudnn_plans_follow_the_tf32_switch(cupy_backend):
         errors[allowed] = numpy.abs(cupy.asnumpy(y.data) - exact).max() / scale
     plans = cupy_backend.convolution(numpy.dtype("float32"))._plans
     assert {key[-1] for key in plans if key[0] == "fprop" and key[1] == x.shape} == {False, True}
-    assert errors[False] < 1e-6 and errors[True] < 5e-3, errors
+    assert errors[False] < 1e-4 and errors[True] < 5e-3, errors  # float32 engines include Winograd and FFT
