@@ -104,6 +104,11 @@ class Backend:
         """Σ over every axis but 1 of an (N, C, ...) array: shape (C,) (bias gradients of NCHW maps)."""
         return a.sum(axis=(0, *range(2, a.ndim)))
 
+    def scratch(self, shape, dtype):
+        """An uninitialised C-contiguous array for a temporary that the caller overwrites whole and
+        never hands to users (im2col columns); a backend may give back one it made earlier."""
+        return self.xp.empty(shape, dtype)
+
     def convolution(self, dtype, padding_mode: str = "zeros"):
         """A library convolution engine (forward, backward_data, backward_filter) for ``dtype``, or None.
 

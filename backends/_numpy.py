@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy
 
 from backends._base import Backend
+from backends._scratch import ScratchPool
 
 
 class NumpyBackend(Backend):
@@ -15,6 +16,11 @@ class NumpyBackend(Backend):
     def __init__(self):
         self.generator = numpy.random.default_rng()
         self._ones = {}
+        self.scratch_pool = ScratchPool()
+
+    def scratch(self, shape, dtype):
+        """From ``scratch_pool``: large temporaries are reused across steps instead of re-faulted."""
+        return self.scratch_pool.empty(shape, dtype)
 
     def column_sums(self, a):
         """Σ over the rows of the 2-D ``a`` as the BLAS matrix-vector product ones(M) @ a.

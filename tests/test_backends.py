@@ -168,3 +168,35 @@ def test_tf32_switch_governs_dense_layer_gemms():
     with backends.tf32(False):
         assert relative_error() == float32_error  # the handle's math mode follows the switch back
     assert float32_error < 1e-6 and 2e-5 < tf32_error < 5e-3, (float32_error, tf32_error)
+
+
+def test_scratch_pool_reuses_only_arrays_nothing_references():
+    from backends._scratch import ScratchPool
+    pool = ScratchPool(capacity=5 << 20)
+    shape = (512, 1024)  # 2 MiB of float32: pooled
+    first = pool.empty(shape, numpy.float32)
+    first_id = id(first)
+    assert id(pool.empty(shape, numpy.float32)) != first_id  # still referenced by ``first``
+    view = first.reshape(-1)
+    del first
+    assert id(pool.empty(shape, numpy.float32)) != first_id  # a view keeps its base busy
+    del view
+    assert id(pool.empty(shape, numpy.float32)) == first_id
+    assert pool.kept_bytes == 2 * (2 << 20)
+    small = pool.empty((100,), numpy.float32)
+    assert small.shape == (100,) and pool.kept_bytes == 4 << 20  # small arrays are plain numpy.empty
+
+
+def test_scratch_pool_stays_within_its_capacity():
+    from backends._scratch import ScratchPool
+    pool = ScratchPool(capacity=5 << 20)
+    busy = pool.empty((512, 1024), numpy.float32)  # 2 MiB, held
+    pool.empty((1024, 1024), numpy.float32)  # 4 MiB would exceed 5 MiB: returned but not kept
+    assert pool.kept_bytes == 2 << 20
+    del busy
+    third = pool.empty((256, 1024, 4), numpy.float32)  # 4 MiB: the now free 2 MiB array makes room
+    assert pool.kept_bytes == 4 << 20 and third.shape == (256, 1024, 4) and third.flags.c_contiguous
+    huge = pool.empty((1536, 1024), numpy.float32)  # 6 MiB can never fit: not kept, nothing dropped
+    assert huge.shape == (1536, 1024) and pool.kept_bytes == 4 << 20
+    pool.clear()
+    assert pool.kept_bytes == 0

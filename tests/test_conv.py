@@ -303,3 +303,23 @@ def test_geometry_reports_its_sizes():
     assert g.output_size(7, 6) == (4, 4)
     assert g.input_size(4, 4) == (7, 6)
     assert str(g) == "kernel 3×2, stride 2×1, padding 1×0, dilation 1×2"
+
+
+def test_column_matrices_of_live_graphs_are_not_shared():
+    """Two convolutions of the same shape before either backward: each keeps its own columns (the
+    NumPy backend reuses column memory from step to step only once nothing references it)."""
+    rng = numpy.random.default_rng(0)
+    x1, x2 = (rng.standard_normal((8, 16, 32, 32)).astype(numpy.float32) for _ in range(2))
+    W = Tensor(rng.standard_normal((16, 16, 3, 3)).astype(numpy.float32), requires_grad=True)
+    y1 = F.conv2d(Tensor(x1), W, padding=1)
+    y2 = F.conv2d(Tensor(x2), W, padding=1)  # columns of the same shape, 4.5 MiB: pooled
+    y1.sum().backward()
+    grad_1 = W.grad.copy()
+    W.grad = None
+    F.conv2d(Tensor(x1), W, padding=1).sum().backward()
+    numpy.testing.assert_array_equal(grad_1, W.grad)
+    W.grad = None
+    y2.sum().backward()
+    W.grad, grad_2 = None, W.grad
+    F.conv2d(Tensor(x2), W, padding=1).sum().backward()
+    numpy.testing.assert_array_equal(grad_2, W.grad)

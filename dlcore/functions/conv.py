@@ -161,16 +161,19 @@ def fold(xp, g, x_shape, geometry: ConvGeometry, channels_last: bool = False):
     return gp[:, :, ph:ph + h, pw:pw + w]
 
 
-def im2col(xp, x, geometry: ConvGeometry, oh: int, ow: int):
+def im2col(backend, x, geometry: ConvGeometry, oh: int, ow: int):
     """col[(n, oh, ow), (i, j, c)] = x_pad[n, c, oh·S + i·D, ow·S + j·D]: a C-contiguous (N·OH·OW, KH·KW·C) array.
 
     The copy out of the windows streams when each pixel's C values lie side by side (NHWC
     memory, as convolutions leave their outputs); an input with NCHW memory is copied to NHWC
     first: one pass over x instead of a gather KH·KW times its size (1.7× faster for a
-    64×3×32×32 batch on the CPU).
+    64×3×32×32 batch on the CPU). The column matrix is the backend's scratch memory (on NumPy
+    reused from step to step instead of page-faulted anew: W2's step 0.80–0.86× on the CPU).
     """
-    v = windows(xp, to_channels_last(xp, x), geometry, oh, ow)
-    return xp.ascontiguousarray(v).reshape(v.shape[0] * oh * ow, -1)
+    v = windows(backend.xp, to_channels_last(backend.xp, x), geometry, oh, ow)
+    col = backend.scratch(v.shape, v.dtype)
+    col[...] = v
+    return col.reshape(v.shape[0] * oh * ow, -1)
 
 
 def col2im(xp, col, x_shape, geometry: ConvGeometry, oh: int, ow: int):
@@ -198,10 +201,10 @@ def _rows(xp, a):
     return xp.ascontiguousarray(a.transpose(0, 2, 3, 1)).reshape(-1, a.shape[1])
 
 
-def _columns(xp, x, geometry, who):
+def _columns(backend, x, geometry, who):
     """(im2col(x), OH, OW) for a convolution of x."""
     oh, ow = geometry.output_size(*x.shape[2:], who)
-    return im2col(xp, x, geometry, oh, ow), oh, ow
+    return im2col(backend, x, geometry, oh, ow), oh, ow
 
 
 def _correlate(backend, col, W2, n, oh, ow):
@@ -224,7 +227,7 @@ def _correlate_adjoint(backend, xp, gy2, W2, x_shape, geometry):
     o, (kh, kw) = W2.shape[0], geometry.kernel
     Wf2 = xp.ascontiguousarray(W2.reshape(o, kh, kw, c)[:, ::-1, ::-1, :].transpose(3, 1, 2, 0)).reshape(c, -1)
     gy = gy2.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)
-    return _correlate(backend, im2col(xp, gy, flipped, h, w), Wf2, n, h, w)
+    return _correlate(backend, im2col(backend, gy, flipped, h, w), Wf2, n, h, w)
 
 
 def _add_bias(xp, y, b):
@@ -258,7 +261,7 @@ class Conv2d(Function):
             self.x, self.W = x, W
             return _add_bias(xp, self.library.forward(x, W, g.padding, g.stride, g.dilation), b)
         self.W2 = _weight_matrix(xp, W)
-        self.col, oh, ow = _columns(xp, x, g, self.who)
+        self.col, oh, ow = _columns(self.backend, x, g, self.who)
         return _add_bias(xp, _correlate(self.backend, self.col, self.W2, x.shape[0], oh, ow), b)
 
     def backward(self, xp, gy):
@@ -311,7 +314,7 @@ class ConvTranspose2d(Function):
             gx = self.library.forward(gy, self.W, *args) if needs[0] else None
             gW = self.library.backward_filter(gy, self.x, self.w_shape, *args) if needs[1] else None
             return gx, gW, gb
-        col, h, w = _columns(xp, gy, g, self.who)
+        col, h, w = _columns(self.backend, gy, g, self.who)
         gx = _correlate(self.backend, col, self.W2, gy.shape[0], h, w) if needs[0] else None
         gW = _weight_grad(self.backend, xp, self.x2, col, self.w_shape) if needs[1] else None
         return gx, gW, gb
