@@ -15,6 +15,7 @@ over the capacity. ``clear()`` lets the kept memory go.
 from __future__ import annotations
 
 import sys
+import threading
 from collections import OrderedDict
 
 import numpy
@@ -40,6 +41,7 @@ class ScratchPool:
         self.capacity = capacity
         self.kept_bytes = 0
         self._arrays: OrderedDict[tuple, list] = OrderedDict()  # (shape, dtype) → arrays, least recent first
+        self._lock = threading.Lock()  # two threads must not both find the same array free
 
     def empty(self, shape, dtype) -> numpy.ndarray:
         """An uninitialised C-contiguous array of ``shape`` and ``dtype`` (reused when one is free)."""
@@ -48,17 +50,18 @@ class ScratchPool:
         if not MIN_POOLED_BYTES <= nbytes <= self.capacity:
             return numpy.empty(shape, dtype)
         key = (shape, dtype)
-        arrays = self._arrays.setdefault(key, [])
-        self._arrays.move_to_end(key)
-        for i in range(len(arrays)):
-            if _references(arrays, i) == _UNREFERENCED:
-                return arrays[i]
-        fresh = numpy.empty(shape, dtype)
-        self._make_room(nbytes)
-        if self.kept_bytes + nbytes <= self.capacity:
-            self._arrays.setdefault(key, []).append(fresh)  # _make_room may have dropped the key
-            self.kept_bytes += nbytes
-        return fresh
+        with self._lock:
+            arrays = self._arrays.setdefault(key, [])
+            self._arrays.move_to_end(key)
+            for i in range(len(arrays)):
+                if _references(arrays, i) == _UNREFERENCED:
+                    return arrays[i]
+            fresh = numpy.empty(shape, dtype)
+            self._make_room(nbytes)
+            if self.kept_bytes + nbytes <= self.capacity:
+                self._arrays.setdefault(key, []).append(fresh)  # _make_room may have dropped the key
+                self.kept_bytes += nbytes
+            return fresh
 
     def _make_room(self, nbytes: int) -> None:
         """Drop free arrays, least recently asked-for shapes first, until ``nbytes`` more fit."""
@@ -74,5 +77,6 @@ class ScratchPool:
 
     def clear(self) -> None:
         """Forget every kept array (those still in use live on with their users)."""
-        self._arrays.clear()
-        self.kept_bytes = 0
+        with self._lock:
+            self._arrays.clear()
+            self.kept_bytes = 0
