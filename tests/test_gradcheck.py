@@ -114,5 +114,6 @@ def test_every_function_is_exercised_by_a_case(monkeypatch):
         run_case(case, "numpy", numpy.float64)
     for case in MODULE_CASES:
         run_module_case(case, "numpy", numpy.float64)
-    missing = sorted(f"{f.__module__}.{f.__qualname__}" for f in _leaf_subclasses(Function) - called)
+    missing = sorted(f"{f.__module__}.{f.__qualname__}" for f in _leaf_subclasses(Function) - called
+                     if f.__module__.startswith("dlcore."))  # not Functions that tests or users define
     assert not missing, f"Functions no case calls (add one to tests/cases): {missing}"
