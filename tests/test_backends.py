@@ -153,6 +153,8 @@ def test_tf32_switch_defaults_off_reads_the_environment_and_restores():
 def test_tf32_switch_governs_dense_layer_gemms():
     """The same float32 GEMM is exact to ~1e-7 with TF32 off and to ~1e-3 with it on (10-bit operands)."""
     backend = backends.get("cupy")
+    if backend.cublas is None:
+        pytest.skip("the direct cuBLAS binding did not load here; cupy.matmul follows CUPY_TF32 instead")
     rng = numpy.random.default_rng(0)
     a, b = rng.standard_normal((512, 512)), rng.standard_normal((512, 512))
     exact = a @ b
