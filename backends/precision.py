@@ -9,7 +9,8 @@ Off by default (PyTorch too has it off for matmul, though on for cuDNN). ``DLCOR
 the environment, ``set_tf32(True)``, ``with tf32():`` or the run config's ``run.tf32 = true``
 turns it on. It governs the dense layers' cuBLAS GEMMs and cuDNN's choice of convolution
 engines, read at each call; CuPy's own ``matmul`` (used by ``Tensor @``) follows CuPy's
-``CUPY_TF32`` instead. NumPy ignores it.
+``CUPY_TF32`` instead. NumPy ignores it. A captured CUDA graph replays the math it was
+captured with.
 """
 from __future__ import annotations
 
