@@ -21,6 +21,7 @@ import backends
 import dlcore
 import dlcore.functional as F
 from dlcore import Tensor, losses, nn, optim
+from scripts.bench import torch_twin
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -202,33 +203,12 @@ def small_cnn():
                          nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8 * 4 * 4, 10))
 
 
-def torch_twin(model):
-    """``small_cnn``'s twin in PyTorch with the same weights (Linear's transposed)."""
-    layers = []
-    for m in model:
-        if isinstance(m, nn.Conv2d):
-            twin = torch.nn.Conv2d(m.in_channels, m.out_channels, 3, padding=1)
-            weight = m.weight.numpy()
-        elif isinstance(m, nn.Linear):
-            twin = torch.nn.Linear(m.in_features, m.out_features)
-            weight = m.weight.numpy().T
-        else:
-            layers.append({nn.ReLU: torch.nn.ReLU(), nn.MaxPool2d: torch.nn.MaxPool2d(2),
-                           nn.Flatten: torch.nn.Flatten()}[type(m)])
-            continue
-        with torch.no_grad():
-            twin.weight.copy_(torch.from_numpy(numpy.ascontiguousarray(weight)))
-            twin.bias.copy_(torch.from_numpy(m.bias.numpy()))
-        layers.append(twin)
-    return torch.nn.Sequential(*layers)
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_cnn_training_steps_equal_pytorch(backend):
     """Five float32 SGD-momentum steps of a small CNN: the same losses and weights as PyTorch's."""
     dlcore.manual_seed(0)
     model = small_cnn()
-    twin = torch_twin(model)
+    twin = torch_twin(torch, model)  # the benchmark's twin: same layers, same weights (Linear's transposed)
     model.to(backend)
     opt = optim.Momentum(model, lr=0.05, momentum=0.9)
     opt_ref = torch.optim.SGD(twin.parameters(), lr=0.05, momentum=0.9)
