@@ -77,8 +77,19 @@ class Backend:
     array_type: type = None  # xp.ndarray
     device_name: str = "cpu"
 
+    def __init__(self):
+        self._ones = {}  # (shape, dtype) → a ones array, see _cached_ones
+
     def __repr__(self):
         return f"<backend {self.name} ({self.device_name})>"
+
+    def _cached_ones(self, shape: tuple, dtype):
+        """A ones array of ``shape`` made once and kept (never written to): sums as matrix products."""
+        key = (shape, dtype)
+        ones = self._ones.get(key)
+        if ones is None:
+            ones = self._ones[key] = self.xp.ones(shape, dtype)
+        return ones
 
     def seed(self, seed: int) -> None:
         """Reseed this backend's generator (used by dropout and other in-step sampling)."""

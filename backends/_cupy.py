@@ -13,6 +13,7 @@ class CupyBackend(Backend):
     name = "cupy"
 
     def __init__(self):
+        super().__init__()
         try:
             import cupy
         except ImportError as error:
@@ -31,7 +32,6 @@ class CupyBackend(Backend):
         props = cupy.cuda.runtime.getDeviceProperties(self.device_id)
         self.device_name = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
         self.generator = cupy.random.RandomState()
-        self._ones = {}
         try:
             from backends._cublas import Cublas
             self.cublas = Cublas(cupy)
@@ -56,16 +56,9 @@ class CupyBackend(Backend):
         n = b.shape[0] if trans_b else b.shape[1]
         return self.cublas.gemm(a, b, trans_a, trans_b, self.xp.empty((m, n), a.dtype))
 
-    def _ones_row(self, n: int, dtype):
-        key = (n, dtype)
-        ones = self._ones.get(key)
-        if ones is None:
-            ones = self._ones[key] = self.xp.ones((1, n), dtype)
-        return ones
-
     def column_sums(self, a):
         """Σ over rows as the GEMM ones(1, N) @ a: one cuBLAS call instead of a reduction kernel."""
-        return self.gemm(self._ones_row(a.shape[0], a.dtype), a).reshape(a.shape[1])
+        return self.gemm(self._cached_ones((1, a.shape[0]), a.dtype), a).reshape(a.shape[1])
 
     def channel_sums(self, a):
         """Σ over N, then over the pixels, as two ones-GEMMs on NCHW memory (no reduction kernel)."""
@@ -73,7 +66,7 @@ class CupyBackend(Backend):
             return super().channel_sums(a)
         n, c = a.shape[:2]
         per_pixel = self.column_sums(a.reshape(n, -1)).reshape(c, -1)  # (C, H·W)
-        return self.gemm(self._ones_row(per_pixel.shape[1], a.dtype), per_pixel, trans_b=True).reshape(c)
+        return self.gemm(self._cached_ones((1, per_pixel.shape[1]), a.dtype), per_pixel, trans_b=True).reshape(c)
 
     def convolution(self, dtype, padding_mode: str = "zeros"):
         """cuDNN (through the ``cudnn`` frontend package) for float32 zero-padded convolutions.

@@ -14,8 +14,8 @@ class NumpyBackend(Backend):
     device_name = "cpu"
 
     def __init__(self):
+        super().__init__()
         self.generator = numpy.random.default_rng()
-        self._ones = {}
         self.scratch_pool = ScratchPool()
 
     def scratch(self, shape, dtype):
@@ -30,11 +30,7 @@ class NumpyBackend(Backend):
         """
         if not (a.flags.c_contiguous or a.flags.f_contiguous):
             return super().column_sums(a)
-        key = (a.shape[0], a.dtype)
-        ones = self._ones.get(key)
-        if ones is None:
-            ones = self._ones[key] = numpy.ones(a.shape[0], a.dtype)
-        return ones @ a
+        return self._cached_ones((a.shape[0],), a.dtype) @ a
 
     def channel_sums(self, a):
         """Σ over every axis but 1; an (N, C, H, W) map with NHWC memory is summed as (N·H·W, C) rows."""
