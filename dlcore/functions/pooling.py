@@ -90,11 +90,9 @@ def _max_pool_grad(xp, gy, index, c, h, w, oh, ow, kh, kw, sh, sw, ph, pw, s0, s
         for k in range(kh * kw):
             xp.multiply(gy, index == k, out=window_entry(gx, geometry, k // kw, k % kw, oh, ow))
         return gx
-    if ph or pw:
-        g_pad = xp.zeros((gy.shape[0], c, h + 2 * ph, w + 2 * pw), gy.dtype)
-    else:
-        g_pad = gx
-        g_pad.fill(0)
+    g_pad = empty_nchw(xp, (gy.shape[0], c, h + 2 * ph, w + 2 * pw), gy.dtype, is_channels_last(gx)) \
+        if ph or pw else gx  # the padded gradient in gx's memory order, as fold makes it
+    g_pad.fill(0)
     for k in range(kh * kw):
         window_entry(g_pad, geometry, k // kw, k % kw, oh, ow)[...] += gy * (index == k)
     if g_pad is not gx:
