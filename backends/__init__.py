@@ -19,7 +19,7 @@ from backends.precision import set_tf32, tf32, tf32_enabled
 
 __all__ = [
     "Backend", "BackendUnavailableError", "DeviceMismatchError", "NAMES",
-    "use", "current", "get", "existing", "backend_of", "get_array_module", "to_numpy", "to_device",
+    "use", "current", "get", "existing", "backend_of", "axpby", "get_array_module", "to_numpy", "to_device",
     "cuda_available", "element_strides", "set_tf32", "tf32", "tf32_enabled",
 ]
 
@@ -94,6 +94,11 @@ def backend_of(array) -> Backend:
     """The backend whose array type ``array`` is; NumPy for Python scalars."""
     backend = _by_type.get(type(array))
     return backend if backend is not None else _classify(array)
+
+
+def axpby(alpha: float, x, beta: float, y) -> None:
+    """y ← αx + βy in place, by the backend that owns ``y`` (one BLAS pass on NumPy)."""
+    backend_of(y).axpby(alpha, x, beta, y)
 
 
 def _classify(array) -> Backend:

@@ -107,6 +107,17 @@ class Backend:
         """op(a) @ op(b) for 2-D arrays, op(x) = xᵀ when asked (no transposed copy is made)."""
         return self.xp.matmul(a.T if trans_a else a, b.T if trans_b else b)
 
+    def axpby(self, alpha: float, x, beta: float, y) -> None:
+        """y ← αx + βy, in place (x and y of one shape and dtype); as in BLAS, β = 0 overwrites y
+        and α = 0 leaves out x, so neither factor lets a NaN through from the array it scales."""
+        if beta == 0.0:
+            self.xp.multiply(x, alpha, out=y)
+            return
+        if beta != 1.0:
+            y *= beta
+        if alpha != 0.0:
+            y += x if alpha == 1.0 else alpha * x
+
     def column_sums(self, a):
         """Σ over the rows of the 2-D array ``a``: shape (a.shape[1],)."""
         return a.sum(axis=0)

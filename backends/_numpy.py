@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy
 
 from backends._base import Backend
+from backends._blas import axpby_kernels
 from backends._scratch import ScratchPool
 
 
@@ -21,6 +22,17 @@ class NumpyBackend(Backend):
     def scratch(self, shape, dtype):
         """From ``scratch_pool``: large temporaries are reused across steps instead of re-faulted."""
         return self.scratch_pool.empty(shape, dtype)
+
+    def axpby(self, alpha, x, beta, y):
+        """y ← αx + βy in one multithreaded pass of BLAS ``?axpby`` (see ``backends._blas``) when x
+        and y are float32 or float64 arrays of one dtype, shape and memory order; else by ufuncs."""
+        kernel = axpby_kernels().get(y.dtype)
+        if (kernel is not None and isinstance(x, numpy.ndarray) and x.dtype == y.dtype and x.shape == y.shape
+                and y.flags.writeable
+                and (x.flags.c_contiguous and y.flags.c_contiguous or x.flags.f_contiguous and y.flags.f_contiguous)):
+            kernel(y.size, alpha, x.ctypes.data, beta, y.ctypes.data)
+        else:
+            super().axpby(alpha, x, beta, y)
 
     def column_sums(self, a):
         """Σ over the rows of the 2-D ``a`` as the BLAS matrix-vector product ones(M) @ a.

@@ -202,3 +202,67 @@ def test_scratch_pool_stays_within_its_capacity():
     assert huge.shape == (1536, 1024) and pool.kept_bytes == 4 << 20
     pool.clear()
     assert pool.kept_bytes == 0
+
+
+def _axpby_operands(layout, dtype, rng):
+    """(x, y) of ``layout``: both C-, both F-contiguous, mixed orders, strided, 0-d, or x a NumPy scalar."""
+    a, b = (rng.standard_normal((6, 5)).astype(dtype) for _ in range(2))
+    return {"c": (a, b), "f": (numpy.asfortranarray(a), numpy.asfortranarray(b)),
+            "mixed": (a, numpy.asfortranarray(b)), "strided": (a[:, ::2], b[:, ::2]),
+            "0-d": (a[:1, :1].reshape(()), b[:1, :1].reshape(())), "scalar": (a[0, 0], b[:1, :1].reshape(()))}[layout]
+
+
+@pytest.mark.parametrize("layout", ["c", "f", "mixed", "strided", "0-d", "scalar"])
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+@pytest.mark.parametrize("alpha, beta", [(-0.1, 0.9), (1.0, 1.0), (0.5, 0.0), (0.0, 0.9), (-0.01, 1.0)])
+def test_axpby_computes_alpha_x_plus_beta_y_in_place(layout, dtype, alpha, beta):
+    x, y = _axpby_operands(layout, dtype, numpy.random.default_rng(0))
+    expected = alpha * x.astype(numpy.float64) + beta * y.astype(numpy.float64)
+    target = y
+    backends.axpby(alpha, x, beta, y)
+    assert y is target and y.dtype == dtype
+    numpy.testing.assert_allclose(y, expected, rtol=1e-6 if dtype == numpy.float32 else 1e-15, atol=1e-7)
+
+
+@pytest.mark.parametrize("layout", ["c", "strided"])  # the BLAS path and the ufunc path
+def test_axpby_zero_factors_drop_their_operand_as_blas_does(layout):
+    x, y = _axpby_operands(layout, numpy.float32, numpy.random.default_rng(1))
+    y[...] = numpy.nan
+    backends.axpby(2.0, x, 0.0, y)  # β = 0 overwrites y, NaN included
+    numpy.testing.assert_array_equal(y, 2 * x)
+    x[...] = numpy.nan
+    backends.axpby(0.0, x, 0.5, y)  # α = 0 leaves x out
+    assert not numpy.isnan(y).any()
+    numpy.testing.assert_array_equal(y, numpy.float32(0.5) * (2 * _axpby_operands(layout, numpy.float32,
+                                     numpy.random.default_rng(1))[0]))
+
+
+def test_axpby_on_numpy_runs_blas_for_contiguous_floats(monkeypatch):
+    """Contiguous float operands go to NumPy's own OpenBLAS, the others to the ufunc body."""
+    from backends._blas import axpby_kernels
+    if not axpby_kernels():
+        pytest.skip("this NumPy's BLAS has no axpby that backends._blas knows (ufuncs serve)")
+    calls = []
+    monkeypatch.setattr(Backend, "axpby", lambda self, *args: calls.append(args))
+    rng = numpy.random.default_rng(2)
+    for layout in ("c", "f", "0-d"):
+        x, y = _axpby_operands(layout, numpy.float32, rng)
+        backends.axpby(0.5, x, 1.0, y)
+    assert calls == []
+    for layout in ("mixed", "strided", "scalar"):
+        x, y = _axpby_operands(layout, numpy.float32, rng)
+        backends.axpby(0.5, x, 1.0, y)
+    assert len(calls) == 3
+    backends.axpby(0.5, numpy.ones(3, numpy.float16), 1.0, numpy.ones(3, numpy.float16))
+    assert len(calls) == 4
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("alpha, beta", [(-0.1, 0.9), (0.5, 0.0)])
+def test_axpby_on_cupy_matches_numpy(alpha, beta):
+    gpu = backends.get("cupy")
+    x, y = _axpby_operands("c", numpy.float32, numpy.random.default_rng(3))
+    y_gpu = gpu.from_numpy(y)
+    backends.axpby(alpha, gpu.from_numpy(x), beta, y_gpu)
+    backends.axpby(alpha, x, beta, y)
+    numpy.testing.assert_allclose(gpu.to_numpy(y_gpu), y, rtol=1e-6, atol=1e-7)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+from backends import axpby
 from backends.fused import fused
 from dlcore.cuda_graph import is_capturing
 from dlcore.optim.optimizer import Optimizer
@@ -14,8 +15,7 @@ from dlcore.optim.optimizer import Optimizer
 
 def _ema(buf, x, decay: float) -> None:
     """buf ← decay · buf + (1 − decay) · x, in place."""
-    buf *= decay
-    buf += (1.0 - decay) * x
+    axpby(1.0 - decay, x, decay, buf)
 
 
 def _adaptive_step(xp, param, num, sq, lr: float, eps: float) -> None:
@@ -24,8 +24,7 @@ def _adaptive_step(xp, param, num, sq, lr: float, eps: float) -> None:
     xp.sqrt(sq, out=d)
     d += eps
     xp.divide(num, d, out=d)
-    d *= lr
-    param -= d
+    axpby(-lr, d, 1.0, param)
 
 
 @fused("T g, T lr, T eps", "T p, T h", "h += g * g; p -= lr * g / (sqrt(h) + eps)", "dlcore_adagrad")

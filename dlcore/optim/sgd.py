@@ -4,6 +4,7 @@ Throughout, g = ∇θ + weight_decay·θ + l1·sign(θ) (see ``Optimizer``), η 
 """
 from __future__ import annotations
 
+from backends import axpby
 from backends.fused import fused
 from dlcore.optim.optimizer import Optimizer
 
@@ -11,25 +12,22 @@ from dlcore.optim.optimizer import Optimizer
 @fused("T g, T lr", "T p", "p -= lr * g", "dlcore_sgd")
 def _sgd(xp, g, lr, p):
     """θ ← θ − η g, in place."""
-    p -= lr * g
+    axpby(-lr, g, 1.0, p)
 
 
 @fused("T g, T lr, T mu", "T p, T v", "v = mu * v - lr * g; p += v", "dlcore_momentum")
 def _momentum(xp, g, lr, mu, p, v):
     """v ← μv − ηg; θ ← θ + v, in place."""
-    v *= mu
-    v -= lr * g
-    p += v
+    axpby(-lr, g, mu, v)
+    axpby(1.0, v, 1.0, p)
 
 
 @fused("T g, T lr, T mu", "T p, T v", "T step = lr * g; v = mu * v - step; p += mu * v - step", "dlcore_nesterov")
 def _nesterov(xp, g, lr, mu, p, v):
     """v ← μv − ηg; θ ← θ + μv − ηg, in place."""
-    step = lr * g
-    v *= mu
-    v -= step
-    p -= step
-    p += mu * v
+    axpby(-lr, g, mu, v)
+    axpby(mu, v, 1.0, p)
+    axpby(-lr, g, 1.0, p)
 
 
 class SGD(Optimizer):
