@@ -205,14 +205,17 @@ def test_scratch_pool_stays_within_its_capacity():
 
 
 def _axpby_operands(layout, dtype, rng):
-    """(x, y) of ``layout``: both C-, both F-contiguous, mixed orders, strided, 0-d, or x a NumPy scalar."""
-    a, b = (rng.standard_normal((6, 5)).astype(dtype) for _ in range(2))
+    """(x, y) of ``layout``: both C-, both F-contiguous, mixed orders, strided, 0-d, x a NumPy scalar,
+    or "small" (C-contiguous under the NumPy backend's BLAS threshold); the others are above it."""
+    from backends._numpy import AXPBY_BLAS_MIN_SIZE
+    a, b = (rng.standard_normal((256, AXPBY_BLAS_MIN_SIZE // 256 + 2)).astype(dtype) for _ in range(2))
     return {"c": (a, b), "f": (numpy.asfortranarray(a), numpy.asfortranarray(b)),
             "mixed": (a, numpy.asfortranarray(b)), "strided": (a[:, ::2], b[:, ::2]),
-            "0-d": (a[:1, :1].reshape(()), b[:1, :1].reshape(())), "scalar": (a[0, 0], b[:1, :1].reshape(()))}[layout]
+            "0-d": (a[:1, :1].reshape(()), b[:1, :1].reshape(())), "scalar": (a[0, 0], b[:1, :1].reshape(())),
+            "small": (a[:100].copy(), b[:100].copy())}[layout]
 
 
-@pytest.mark.parametrize("layout", ["c", "f", "mixed", "strided", "0-d", "scalar"])
+@pytest.mark.parametrize("layout", ["c", "f", "mixed", "strided", "0-d", "scalar", "small"])
 @pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
 @pytest.mark.parametrize("alpha, beta", [(-0.1, 0.9), (1.0, 1.0), (0.5, 0.0), (0.0, 0.9), (-0.01, 1.0)])
 def test_axpby_computes_alpha_x_plus_beta_y_in_place(layout, dtype, alpha, beta):
@@ -224,7 +227,7 @@ def test_axpby_computes_alpha_x_plus_beta_y_in_place(layout, dtype, alpha, beta)
     numpy.testing.assert_allclose(y, expected, rtol=1e-6 if dtype == numpy.float32 else 1e-15, atol=1e-7)
 
 
-@pytest.mark.parametrize("layout", ["c", "strided"])  # the BLAS path and the ufunc path
+@pytest.mark.parametrize("layout", ["c", "strided", "small"])  # the BLAS path and the ufunc path
 def test_axpby_zero_factors_drop_their_operand_as_blas_does(layout):
     x, y = _axpby_operands(layout, numpy.float32, numpy.random.default_rng(1))
     y[...] = numpy.nan
@@ -238,23 +241,24 @@ def test_axpby_zero_factors_drop_their_operand_as_blas_does(layout):
 
 
 def test_axpby_on_numpy_runs_blas_for_contiguous_floats(monkeypatch):
-    """Contiguous float operands go to NumPy's own OpenBLAS, the others to the ufunc body."""
+    """Large contiguous float operands go to NumPy's own OpenBLAS, the others to the ufunc body."""
     from backends._blas import axpby_kernels
     if not axpby_kernels():
         pytest.skip("this NumPy's BLAS has no axpby that backends._blas knows (ufuncs serve)")
     calls = []
     monkeypatch.setattr(Backend, "axpby", lambda self, *args: calls.append(args))
     rng = numpy.random.default_rng(2)
-    for layout in ("c", "f", "0-d"):
+    for layout in ("c", "f"):
         x, y = _axpby_operands(layout, numpy.float32, rng)
         backends.axpby(0.5, x, 1.0, y)
     assert calls == []
-    for layout in ("mixed", "strided", "scalar"):
+    for layout in ("mixed", "strided", "scalar", "0-d", "small"):
         x, y = _axpby_operands(layout, numpy.float32, rng)
         backends.axpby(0.5, x, 1.0, y)
-    assert len(calls) == 3
-    backends.axpby(0.5, numpy.ones(3, numpy.float16), 1.0, numpy.ones(3, numpy.float16))
-    assert len(calls) == 4
+    assert len(calls) == 5
+    half = numpy.ones(1 << 16, numpy.float16)
+    backends.axpby(0.5, half, 1.0, half.copy())
+    assert len(calls) == 6
 
 
 @pytest.mark.gpu
