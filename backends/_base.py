@@ -111,7 +111,10 @@ class Backend:
         """y ← αx + βy, in place (x and y of one shape and dtype); as in BLAS, β = 0 overwrites y
         and α = 0 leaves out x, so neither factor lets a NaN through from the array it scales."""
         if beta == 0.0:
-            self.xp.multiply(x, alpha, out=y)
+            if alpha == 0.0:
+                y.fill(0)
+            else:
+                self.xp.multiply(x, alpha, out=y)
             return
         if beta != 1.0:
             y *= beta

@@ -4,8 +4,8 @@ It does one thing: row-major GEMM, C = op(A) @ op(B), with a few microseconds of
 overhead, on CuPy's current stream, and it works while a CUDA graph is being captured
 (CuPy 14 refuses its own cuBLAS wrappers during stream capture). The handle gets a
 workspace allocated through CuPy up front, so cuBLAS never allocates during capture.
-TF32 tensor-core math is used only while ``backends.precision`` allows it (faster, ~10
-mantissa bits); the handle's math mode follows that switch at the next GEMM.
+TF32 tensor-core math (faster, ~10 mantissa bits) is used for the GEMMs whose caller asks
+for it: the handle's math mode is set when a call asks for another than the last one.
 """
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ import ctypes
 import os
 
 import numpy
-
-from backends.precision import tf32_enabled
 
 _OP_N, _OP_T = 0, 1
 _DEFAULT_MATH, _TF32_MATH = 0, 3
@@ -65,8 +63,9 @@ class Cublas:
     def supports(self, dtype) -> bool:
         return dtype in self._routines
 
-    def gemm(self, a, b, trans_a: bool, trans_b: bool, out):
-        """out (m, n) = op(a) @ op(b) for C-contiguous 2-D arrays of one dtype (f32/f64).
+    def gemm(self, a, b, trans_a: bool, trans_b: bool, out, tf32: bool):
+        """out (m, n) = op(a) @ op(b) for C-contiguous 2-D arrays of one dtype (f32/f64), on TF32
+        tensor cores when ``tf32`` (float32 only; float64 GEMMs ignore the math mode).
 
         cuBLAS is column-major: a row-major matrix X is its transpose there, so computing
         Cᵀ = op(B)ᵀ op(A)ᵀ gives C in row-major order without any copy.
@@ -77,8 +76,8 @@ class Cublas:
         if stream != self._stream:
             self._check(self._lib.cublasSetStream_v2(self._handle, ctypes.c_void_p(stream)), "cublasSetStream_v2")
             self._stream = stream
-        if tf32_enabled() is not self._tf32:
-            self._tf32 = tf32_enabled()
+        if tf32 is not self._tf32:
+            self._tf32 = tf32
             self._check(self._lib.cublasSetMathMode(self._handle, _TF32_MATH if self._tf32 else _DEFAULT_MATH),
                         "cublasSetMathMode")
         routine, one, zero = self._routines[a.dtype]

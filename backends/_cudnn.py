@@ -42,7 +42,7 @@ def _packed(xp, a):
     return xp.ascontiguousarray(a)
 
 
-def _workspace_limit_bytes() -> int:
+def workspace_limit_bytes() -> int:
     """``DLCORE_CUDNN_WORKSPACE_MB`` (default 64) in bytes; 0 means no cap."""
     text = os.environ.get("DLCORE_CUDNN_WORKSPACE_MB", "64")
     try:
@@ -89,13 +89,13 @@ class _Plan:
 class CudnnConvolution:
     """Forward, input-gradient and weight-gradient convolutions on cuDNN (see the module docstring)."""
 
-    def __init__(self, cupy):
+    def __init__(self, cupy, workspace_limit: int):
         import cudnn  # ImportError: the frontend is not installed
 
         self.cudnn, self.xp = cudnn, cupy
         self.handle = cudnn.create_handle()
         self.version = cudnn.backend_version_string()
-        self.workspace_limit = _workspace_limit_bytes()
+        self.workspace_limit = workspace_limit  # bytes an engine may ask for; 0: no cap
         self._plans: dict = {}
         self._workspace = cupy.empty(0, cupy.uint8)  # one buffer for every plan, grown on demand
 

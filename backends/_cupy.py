@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from backends._base import Backend, BackendUnavailableError, env_flag
+from backends.precision import tf32_enabled
 
 _INSTALL = ("Install CuPy for your CUDA version with `pip install dlcore[cuda12]` or "
             "`pip install dlcore[cuda13]`, or use the CPU with backend 'numpy'.")
@@ -48,17 +49,26 @@ class CupyBackend(Backend):
         return self.generator.random_sample(shape, dtype=dtype)
 
     def gemm(self, a, b, trans_a: bool = False, trans_b: bool = False):
-        """op(a) @ op(b) through the ctypes cuBLAS binding (low host overhead, capturable)."""
+        """op(a) @ op(b) through the ctypes cuBLAS binding (low host overhead, capturable), on TF32
+        tensor cores while ``backends.tf32_enabled()``."""
+        return self._cublas_gemm(a, b, trans_a, trans_b, tf32_enabled())
+
+    def _cublas_gemm(self, a, b, trans_a: bool, trans_b: bool, tf32: bool):
         if self.cublas is None or a.dtype != b.dtype or not self.cublas.supports(a.dtype):
             return super().gemm(a, b, trans_a, trans_b)
         a, b = self.xp.ascontiguousarray(a), self.xp.ascontiguousarray(b)
         m = a.shape[1] if trans_a else a.shape[0]
         n = b.shape[0] if trans_b else b.shape[1]
-        return self.cublas.gemm(a, b, trans_a, trans_b, self.xp.empty((m, n), a.dtype))
+        return self.cublas.gemm(a, b, trans_a, trans_b, self.xp.empty((m, n), a.dtype), tf32)
+
+    def _ones_gemm(self, ones, a, trans_b: bool = False):
+        """ones @ op(a) in full float32 whatever the TF32 switch says: these GEMMs are sums (bias
+        gradients, BatchNorm's mean and variance), which TF32's 10-bit operands would bias."""
+        return self._cublas_gemm(ones, a, False, trans_b, False)
 
     def column_sums(self, a):
         """Σ over rows as the GEMM ones(1, N) @ a: one cuBLAS call instead of a reduction kernel."""
-        return self.gemm(self._cached_ones((1, a.shape[0]), a.dtype), a).reshape(a.shape[1])
+        return self._ones_gemm(self._cached_ones((1, a.shape[0]), a.dtype), a).reshape(a.shape[1])
 
     def channel_sums(self, a):
         """Σ over N, then over the pixels, as two ones-GEMMs on NCHW memory (no reduction kernel)."""
@@ -66,7 +76,7 @@ class CupyBackend(Backend):
             return super().channel_sums(a)
         n, c = a.shape[:2]
         per_pixel = self.column_sums(a.reshape(n, -1)).reshape(c, -1)  # (C, H·W)
-        return self.gemm(self._cached_ones((1, per_pixel.shape[1]), a.dtype), per_pixel, trans_b=True).reshape(c)
+        return self._ones_gemm(self._cached_ones((1, per_pixel.shape[1]), a.dtype), per_pixel, trans_b=True).reshape(c)
 
     def convolution(self, dtype, padding_mode: str = "zeros"):
         """cuDNN (through the ``cudnn`` frontend package) for float32 zero-padded convolutions.
@@ -77,9 +87,10 @@ class CupyBackend(Backend):
         if not self.cudnn_enabled or padding_mode != "zeros":
             return None
         if self._cudnn is None:
+            from backends._cudnn import CudnnConvolution, workspace_limit_bytes
+            limit = workspace_limit_bytes()  # a bad DLCORE_CUDNN_WORKSPACE_MB is raised, not a quiet fallback
             try:
-                from backends._cudnn import CudnnConvolution
-                self._cudnn = CudnnConvolution(self.xp)
+                self._cudnn = CudnnConvolution(self.xp, limit)
                 logging.getLogger("dlcore").info("dlcore: convolutions on cuDNN %s", self._cudnn.version)
             except Exception as why:  # ImportError, or a cuDNN library the frontend cannot load
                 self._cudnn = False

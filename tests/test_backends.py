@@ -123,15 +123,27 @@ def test_numpy_channel_and_column_sums_match_numpy_reductions(layout):
 
 
 def test_cudnn_workspace_cap_is_read_and_checked(monkeypatch):
-    from backends._cudnn import _workspace_limit_bytes
+    from backends._cudnn import workspace_limit_bytes
     monkeypatch.delenv("DLCORE_CUDNN_WORKSPACE_MB", raising=False)
-    assert _workspace_limit_bytes() == 64 * 2**20
+    assert workspace_limit_bytes() == 64 * 2**20
     monkeypatch.setenv("DLCORE_CUDNN_WORKSPACE_MB", "0")
-    assert _workspace_limit_bytes() == 0
+    assert workspace_limit_bytes() == 0
     for bad in ("lots", "-1"):
         monkeypatch.setenv("DLCORE_CUDNN_WORKSPACE_MB", bad)
         with pytest.raises(ValueError, match=f"DLCORE_CUDNN_WORKSPACE_MB must be a number of MiB.*{bad}"):
-            _workspace_limit_bytes()
+            workspace_limit_bytes()
+
+
+def test_bad_cudnn_workspace_cap_is_raised_not_a_silent_fallback(monkeypatch):
+    """A typo in DLCORE_CUDNN_WORKSPACE_MB stops the first convolution instead of quietly moving
+    every convolution to im2col (the CuPy backend is built bare: this needs no GPU)."""
+    from backends._cupy import CupyBackend
+    backend = object.__new__(CupyBackend)
+    backend.cudnn_enabled, backend._cudnn = True, None
+    monkeypatch.setenv("DLCORE_CUDNN_WORKSPACE_MB", "64MB")
+    with pytest.raises(ValueError, match="DLCORE_CUDNN_WORKSPACE_MB must be a number of MiB.*'64MB'"):
+        backend.convolution(numpy.dtype(numpy.float32))
+    assert backend._cudnn is None
 
 
 def test_tf32_switch_defaults_off_reads_the_environment_and_restores():
@@ -170,6 +182,25 @@ def test_tf32_switch_governs_dense_layer_gemms():
     with backends.tf32(False):
         assert relative_error() == float32_error  # the handle's math mode follows the switch back
     assert float32_error < 1e-6 and 2e-5 < tf32_error < 5e-3, (float32_error, tf32_error)
+
+
+@pytest.mark.gpu
+def test_sums_stay_float32_under_tf32(monkeypatch):
+    """Bias gradients and BatchNorm statistics are ones-GEMMs on CuPy. TF32's 10-bit operands would
+    round 1 + 3·2⁻¹³ to 1, so these GEMMs ask cuBLAS for float32 math whatever the switch says."""
+    backend = backends.get("cupy")
+    if backend.cublas is None:
+        pytest.skip("the direct cuBLAS binding did not load here; sums are reductions")
+    asked = []
+    gemm = backend.cublas.gemm
+    monkeypatch.setattr(backend.cublas, "gemm", lambda *args: asked.append(args[-1]) or gemm(*args))
+    value = 1 + 3 * 2.0 ** -13
+    with backends.tf32(True):
+        columns = backend.column_sums(backend.xp.full((256, 8), value, numpy.float32))
+        channels = backend.channel_sums(backend.xp.full((2, 8, 4, 32), value, numpy.float32))
+    assert asked and not any(asked)
+    for sums in (columns, channels):  # 256 · value is exact in float32
+        numpy.testing.assert_array_equal(backends.to_numpy(sums), numpy.full(8, 256 * value, numpy.float32))
 
 
 def test_scratch_pool_reuses_only_arrays_nothing_references():
@@ -238,6 +269,9 @@ def test_axpby_zero_factors_drop_their_operand_as_blas_does(layout):
     assert not numpy.isnan(y).any()
     numpy.testing.assert_array_equal(y, numpy.float32(0.5) * (2 * _axpby_operands(layout, numpy.float32,
                                      numpy.random.default_rng(1))[0]))
+    y[...] = numpy.nan
+    backends.axpby(0.0, x, 0.0, y)  # both: y = 0
+    numpy.testing.assert_array_equal(y, 0)
 
 
 def test_axpby_on_numpy_runs_blas_for_contiguous_floats(monkeypatch):
