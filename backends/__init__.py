@@ -19,7 +19,7 @@ from backends.precision import set_tf32, tf32, tf32_enabled
 
 __all__ = [
     "Backend", "BackendUnavailableError", "DeviceMismatchError", "NAMES",
-    "use", "current", "get", "existing", "backend_of", "axpby", "get_array_module", "to_numpy", "to_device",
+    "use", "current", "chosen", "get", "existing", "backend_of", "axpby", "get_array_module", "to_numpy", "to_device",
     "cuda_available", "element_strides", "set_tf32", "tf32", "tf32_enabled",
 ]
 
@@ -87,6 +87,11 @@ def current() -> Backend:
     """The active backend; on first call it is chosen by ``DLCORE_BACKEND`` (default "auto")."""
     if _current is None:
         return use(os.environ.get("DLCORE_BACKEND", "auto").strip().lower() or "auto")
+    return _current
+
+
+def chosen() -> Backend | None:
+    """The active backend if one has been chosen (by ``use`` or a first ``current()``), else None."""
     return _current
 
 

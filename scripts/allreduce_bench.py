@@ -42,7 +42,7 @@ import numpy  # noqa: E402
 
 import backends  # noqa: E402
 from dlcore import Tensor, losses  # noqa: E402
-from dlcore.distributed import create_communicator  # noqa: E402
+from dlcore.distributed import create_communicator, select_gpu_before_backend  # noqa: E402
 from dlcore.training import runconfig  # noqa: E402
 from dlcore.training.run import IMAGE_MODELS, build_model, build_optimizer  # noqa: E402
 
@@ -183,6 +183,8 @@ def main(argv=None) -> int:
     unknown = set(args.step_ms) - set(args.configs.split(","))
     if unknown:
         parser.error(f"--step-ms names {', '.join(sorted(unknown))}, not among --configs {args.configs}")
+    if args.backend != "numpy":
+        select_gpu_before_backend()  # one GPU per rank, chosen before CuPy state is made on GPU 0
     backends.use(args.backend)
     comm = create_communicator(args.backend)
     results = bench(args, comm)

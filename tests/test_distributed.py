@@ -350,6 +350,25 @@ def test_a_rank_refuses_a_gpu_other_than_the_backends(monkeypatch):
     assert chosen == [0]
 
 
+def test_create_communicator_selects_the_gpu_before_the_backend_is_chosen(monkeypatch):
+    """With no backend chosen yet ("auto" may create CuPy's on GPU 0), or with "cupy" asked for,
+    the rank's GPU is selected first; a chosen backend or "numpy" leaves the device alone."""
+    from dlcore.distributed import communicator
+    selected = []
+    monkeypatch.setattr(communicator, "select_gpu_before_backend", lambda: selected.append(backends.chosen()))
+    monkeypatch.setattr(communicator, "NCCLCommunicator", communicator.LocalCommunicator)
+    monkeypatch.setattr(communicator, "MPICommunicator", communicator.LocalCommunicator)
+    monkeypatch.setattr(backends, "_current", None)
+    monkeypatch.setenv("DLCORE_BACKEND", "numpy")
+    communicator.create_communicator()
+    assert selected == [None] and backends.chosen() is backends.get("numpy")  # selected, then chosen
+    communicator.create_communicator()
+    communicator.create_communicator("numpy")
+    assert selected == [None]
+    communicator.create_communicator("cupy")
+    assert len(selected) == 2
+
+
 @needs_mpi
 def test_a_failing_rank_ends_the_job_non_zero(tmp_path):
     start = time.monotonic()

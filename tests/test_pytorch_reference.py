@@ -212,6 +212,8 @@ def test_cnn_training_steps_equal_pytorch(backend):
     model.to(backend)
     opt = optim.Momentum(model, lr=0.05, momentum=0.9)
     opt_ref = torch.optim.SGD(twin.parameters(), lr=0.05, momentum=0.9)
+    # on CuPy, cuDNN may pick Winograd or FFT engines (float32, but summed in another order): 1e-4
+    loss_rtol = 1e-5 if backend == "numpy" else 1e-4
     rng = numpy.random.default_rng(0)
     for step in range(5):
         x = rng.standard_normal((16, 3, 16, 16)).astype(numpy.float32)
@@ -224,7 +226,7 @@ def test_cnn_training_steps_equal_pytorch(backend):
         opt_ref.zero_grad()
         loss_ref.backward()
         opt_ref.step()
-        assert loss.item() == pytest.approx(loss_ref.item(), rel=1e-5), f"step {step}"
+        assert loss.item() == pytest.approx(loss_ref.item(), rel=loss_rtol), f"step {step}"
     ours = [p.numpy() for p in model.parameters()]
     theirs = [p.detach().numpy() for p in twin.parameters()]
     ours[-2] = ours[-2].T  # Linear's weight: (in, out) here, (out, in) in PyTorch

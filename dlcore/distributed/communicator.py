@@ -348,13 +348,17 @@ def launched_by_mpi() -> bool:
 
 
 def create_communicator(backend: str | None = None) -> Communicator:
-    """The communicator for ``backend`` (default: the active one).
+    """The communicator for ``backend`` (default: the active one, chosen now if none is yet).
 
     With mpi4py: ``MPICommunicator`` for NumPy, ``NCCLCommunicator`` for CuPy. Without mpi4py
     a single process gets a ``LocalCommunicator`` (size 1), while a process started by mpirun
     with several ranks raises ImportError (N copies each believing it is alone would silently
-    train N models).
+    train N models). Where the CuPy backend may be about to be created, this rank's GPU is
+    selected first (``select_gpu_before_backend``), so "auto" on a node of several GPUs puts
+    each rank on its own.
     """
+    if backend == "cupy" or backend is None and backends.chosen() is None:
+        select_gpu_before_backend()
     name = backend or backends.current().name
     if name not in ("numpy", "cupy"):
         raise ValueError(f"create_communicator: unknown backend {name!r}")
