@@ -1,12 +1,12 @@
 """``axpby`` (y ← αx + βy, in place) from the BLAS library NumPy itself loaded.
 
-NumPy has no fused multiply-add over arrays: the momentum update v ← μv − ηg costs it a
-temporary and ten array passes over memory, on one core. The OpenBLAS that NumPy's wheels
-link for matrix products has ``?axpby``, which makes the same update in one pass of three
-arrays, split over the library's threads: measured on the 2-core CPU machine, the momentum
-update of the W1 benchmark MLP took 1.5–1.8 ms instead of 2.9–3.5 ms. The call runs on the
-thread pool of NumPy's own GEMMs (dlopen of the same file returns the loaded library), so no
-second pool competes with it for the cores.
+NumPy has no fused multiply-add over arrays: v ← μv − ηg costs it a temporary and five array
+passes over memory, on one core. The OpenBLAS that NumPy's wheels link for matrix products has
+``?axpby``, which does it in one pass (g and v read, v written), split over the library's
+threads. Measured on the 2-core CPU machine, the momentum update of the W1 benchmark MLP (two
+such calls a parameter) took 1.2–1.8 ms instead of 2.7–3.5 ms. The call runs on the thread
+pool of NumPy's own GEMMs (dlopen of the same file returns the loaded library), so no second
+pool competes with it for the cores.
 
 ``axpby_kernels()`` maps a dtype to ``kernel(n, alpha, x_address, beta, y_address)``, or is
 empty where the library is not one of the builds named in ``_SYMBOLS`` (then NumPy's ufuncs

@@ -8,9 +8,9 @@ cores of Ampere and later GPUs run it several times faster than float32 math.
 Off by default (PyTorch too has it off for matmul, though on for cuDNN). ``DLCORE_TF32=1`` in
 the environment, ``set_tf32(True)``, ``with tf32():`` or the run config's ``run.tf32 = true``
 turns it on. It governs the cuBLAS GEMMs of dense layers and im2col convolutions and cuDNN's
-choice of convolution engines, read at each call; the GEMMs against a ones vector that sum on
-CuPy (bias gradients, BatchNorm statistics) stay float32; CuPy's own ``matmul`` (used by ``Tensor @``) follows CuPy's
-``CUPY_TF32`` instead. NumPy ignores it. A captured CUDA graph replays the math it was
+choice of convolution engines, read at each call. The GEMMs against a ones vector that sum on
+CuPy (bias gradients, BatchNorm statistics) stay float32, and CuPy's own ``matmul`` (used by
+``Tensor @``) follows CuPy's ``CUPY_TF32`` instead. NumPy ignores it. A captured CUDA graph replays the math it was
 captured with.
 """
 from __future__ import annotations
