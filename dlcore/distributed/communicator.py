@@ -242,8 +242,10 @@ class NCCLCommunicator(MPICommunicator):
     """GPU data parallelism: NCCL (``cupy.cuda.nccl``) for device buffers, MPI for the rest.
 
     Process ``r`` uses GPU ``local_rank % device_count``, where ``local_rank`` is its rank
-    among the processes on its node (so one process per GPU needs no extra set-up; with
-    ``CUDA_VISIBLE_DEVICES`` narrowed to one GPU per process it is device 0). Rank 0 makes
+    among all the processes on its node (so one process per GPU needs no extra set-up; with
+    ``CUDA_VISIBLE_DEVICES`` narrowed to one GPU per process it is device 0). It is counted in
+    ``COMM_WORLD`` even for a ``comm`` of fewer ranks: ranks of two such communicators on one
+    node get different GPUs, and the GPU is the one ``select_gpu_before_backend`` picks. Rank 0 makes
     NCCL's unique id and MPI broadcasts it; then every rank joins one NCCL communicator.
     Host buffers (metrics) still travel over MPI.
     """
@@ -258,7 +260,7 @@ class NCCLCommunicator(MPICommunicator):
             raise ImportError("NCCLCommunicator: this CuPy has no NCCL; pip install nvidia-nccl-cu13 "
                               "(or -cu12), or train on the CPU with --backend numpy")
         self.cupy, self.nccl = cupy, nccl
-        self.local_rank = local_rank(self.comm)
+        self.local_rank = local_rank(self.MPI.COMM_WORLD)
         self.device = use_local_gpu(cupy, self.local_rank)
         unique_id = self.comm.bcast(nccl.get_unique_id() if self.rank == 0 else None, root=0)
         self.nccl_comm = nccl.NcclCommunicator(self.size, unique_id, self.rank)
