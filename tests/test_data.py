@@ -15,9 +15,14 @@ def test_xor_truth_table_without_noise():
 def test_spiral_is_two_balanced_interleaved_arms():
     x, y = spiral(400, noise=0.0)
     assert x.shape == (400, 2) and numpy.bincount(y).tolist() == [200, 200]
-    # without noise, arm 1 is arm 0 rotated by π: each point's mirror belongs to the other arm
-    radius = numpy.hypot(x[:, 0], x[:, 1])
+    # without noise, each point is r·(cos θ, sin θ) with θ = 2π·1.75·r + kπ for its arm k ...
+    radius = numpy.hypot(x[:, 0], x[:, 1]).astype(numpy.float64)
     assert radius.max() < 1.0
+    theta = 2 * numpy.pi * 1.75 * radius + numpy.pi * y
+    numpy.testing.assert_allclose(x, radius[:, None] * numpy.stack([numpy.cos(theta), numpy.sin(theta)], 1), atol=1e-5)
+    # ... so arm 1 is arm 0 rotated by π: point for point (by radius), the negated other arm
+    arms = [x[y == k][numpy.argsort(radius[y == k])] for k in (0, 1)]
+    numpy.testing.assert_allclose(arms[1], -arms[0], atol=1e-6)
     x2, y2 = spiral(400, noise=0.0)
     numpy.testing.assert_array_equal(x, x2)
 
