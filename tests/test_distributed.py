@@ -128,17 +128,25 @@ def test_pack_unpack_round_trip():
 
 
 class FakeTwoRanks(Communicator):
-    """Size 2 in one process: the 'other rank' holds the same gradients (so the mean is the
-    gradient itself) and counts the calls, to check one flat buffer per step."""
+    """Size 2 in one process, counting the calls (to check one flat buffer per step) and keeping
+    a host copy of every buffer this rank sends. The 'other rank' adds ``other[k]`` to the k-th
+    allreduce (the buffer it sends there); without ``other`` it holds the same data as this
+    rank, so every sum is doubled."""
 
     rank, size = 0, 2
 
-    def __init__(self):
-        self.calls = []
+    def __init__(self, other=None):
+        self.calls, self.sent = [], []
+        self.other = None if other is None else list(other)
 
     def _allreduce_sum(self, buf):
         self.calls.append(buf.size)
-        return buf * 2
+        self.sent.append(numpy.array(buf))
+        if self.other is None:
+            return buf * 2
+        theirs = self.other.pop(0)
+        assert (theirs.shape, theirs.dtype) == (buf.shape, buf.dtype), "the ranks' buffers differ"
+        return buf + theirs
 
     def _bcast(self, buf, root=0):
         self.calls.append(buf.size)
@@ -148,21 +156,60 @@ class FakeTwoRanks(Communicator):
         pass
 
 
-def test_allreduce_grads_one_buffer_and_none_grads_stay_none():
-    model = W.make_model(seed=0)
+def _two_ranks_gradients():
+    """Rank 0's model with its gradients (batch x[:16]), and both ranks' gradients of the same
+    parameters (rank 1's from batch x[16:32]): parameter 0 has a gradient on rank 1 only,
+    parameter 1 on rank 0 only, the last one on neither. Returns (model, rank 0's, rank 1's)
+    gradient lists, None where a rank has none."""
     x, y = W.make_data()
-    loss = dlcore.losses.CrossEntropyLoss()(model(dlcore.Tensor(x[:16])), y[:16])
-    loss.backward()
+    models, grads = [], []
+    for rows in (slice(0, 16), slice(16, 32)):
+        model = W.make_model(seed=0)
+        dlcore.losses.CrossEntropyLoss()(model(dlcore.Tensor(x[rows])), y[rows]).backward()
+        models.append(model)
+        grads.append([p.grad.copy() for p in model.parameters()])
+    mine, theirs = grads
+    assert not any(numpy.allclose(a, b) for a, b in zip(mine, theirs))  # the ranks really differ
+    mine[0] = mine[-1] = theirs[1] = theirs[-1] = None
+    for p, g in zip(models[0].parameters(), mine, strict=True):
+        p.grad = g
+    return models[0], mine, theirs
+
+
+def _zero_filled(grads, params):
+    """A rank's gradients as it packs them: zeros where it has none."""
+    return [numpy.zeros_like(p.data) if g is None else g for g, p in zip(grads, params, strict=True)]
+
+
+def _has_grad(grads):
+    """A rank's has-gradient flags, in the parameters' dtype (float64 here)."""
+    return numpy.array([g is not None for g in grads], dtype=numpy.float64)
+
+
+def _assert_averaged(params, mine, theirs):
+    """Every grad is (rank 0's + rank 1's) / 2, a rank without a gradient counting as zeros
+    (still divided by 2); a parameter without a gradient on either rank keeps None."""
+    for i, (p, a, b) in enumerate(zip(params, mine, theirs, strict=True)):
+        if a is None and b is None:
+            assert p.grad is None, f"parameter {i} has no gradient on any rank"
+            continue
+        a = numpy.zeros(b.shape) if a is None else a
+        b = numpy.zeros(a.shape) if b is None else b
+        numpy.testing.assert_array_equal(numpy.asarray(p.grad), (a + b) / 2, err_msg=f"parameter {i}")
+
+
+def test_allreduce_grads_one_buffer_and_none_grads_stay_none():
+    """Host gradients: one flat buffer per step (every gradient, then the has-gradient flags)
+    and one allreduce; each grad becomes the mean of both ranks' (a gradient missing on one rank
+    counts as zeros), and a parameter without a gradient on either rank keeps None."""
+    model, mine, theirs = _two_ranks_gradients()
     params = list(model.parameters())
-    params[-1].grad = None  # no gradient on any rank: must stay None
-    before = [None if p.grad is None else p.grad.copy() for p in params]
-    comm = FakeTwoRanks()
+    comm = FakeTwoRanks(other=[pack(_zero_filled(theirs, params) + [_has_grad(theirs)])])
     opt = DistributedOptimizer(W.make_optimizer(model), comm)
     comm.allreduce_grads(opt.params)
-    assert len(comm.calls) == 1  # every gradient in one flat buffer
-    assert comm.calls[0] == sum(p.data.size for p in params) + len(params)
-    for p, g in zip(params, before):
-        assert (p.grad is None) if g is None else numpy.allclose(p.grad, g)
+    assert comm.calls == [sum(p.data.size for p in params) + len(params)]
+    assert comm.sent[0][-len(params):].tolist() == [0.0] + [1.0] * (len(params) - 2) + [0.0]
+    _assert_averaged(params, mine, theirs)
 
 
 def test_distributed_optimizer_delegates():
@@ -403,13 +450,13 @@ def test_only_rank_0_checkpoints_and_one_process_resumes(tmp_path):
 
 
 def test_gpu_gradients_are_averaged_without_reading_the_device(monkeypatch):
-    """On the GPU the has-gradient counts go through a host allreduce of their own; no device
-    array is ever copied to the host (that would synchronise every step)."""
+    """On the GPU the has-gradient counts go through a host allreduce of their own, then every
+    gradient in one device buffer; each grad becomes the mean of both ranks' (zeros for a rank
+    without one, None where neither has one) and stays on the device, and no device array is
+    ever copied to the host (that would synchronise every step)."""
     from tests.test_backends import _FakeCupy, _FakeDeviceArray
 
-    model = W.make_model(seed=0)
-    x, y = W.make_data()
-    dlcore.losses.CrossEntropyLoss()(model(dlcore.Tensor(x[:16])), y[:16]).backward()
+    model, mine, theirs = _two_ranks_gradients()
     monkeypatch.setitem(backends._instances, "cupy", _FakeCupy())
     real_to_numpy = backends.to_numpy
 
@@ -419,17 +466,13 @@ def test_gpu_gradients_are_averaged_without_reading_the_device(monkeypatch):
 
     monkeypatch.setattr(backends, "to_numpy", refuse_device_reads)
     params = list(model.parameters())
-    params[-1].grad = None
-    before = [None if p.grad is None else p.grad.copy() for p in params]
+    other = [_has_grad(theirs), pack(_zero_filled(theirs, params)).view(_FakeDeviceArray)]
     for p in params:
         p.data = p.data.view(_FakeDeviceArray)
         p.grad = None if p.grad is None else p.grad.view(_FakeDeviceArray)
-    comm = FakeTwoRanks()
-    sent = []
-    comm._allreduce_sum = lambda buf: (sent.append(numpy.array(buf)), buf * 2)[1]
+    comm = FakeTwoRanks(other=other)
     comm.allreduce_grads(params)
-    counts, grads = sent  # the host counts first, then every gradient in one buffer
-    assert counts.tolist() == [1.0] * (len(params) - 1) + [0.0]
-    assert grads.size == sum(p.data.size for p in params)
-    for p, g in zip(params, before):
-        assert (p.grad is None) if g is None else numpy.allclose(p.grad, g)
+    assert comm.calls == [len(params), sum(p.data.size for p in params)]  # host counts, then one buffer
+    assert comm.sent[0].tolist() == [0.0] + [1.0] * (len(params) - 2) + [0.0]
+    assert all(isinstance(p.grad, _FakeDeviceArray) for p in params[:-1])
+    _assert_averaged(params, mine, theirs)
