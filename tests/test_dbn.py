@@ -63,16 +63,64 @@ def test_fine_tuning_the_converted_mlp_lowers_the_loss(mnist_500):
     assert losses_seen[-1] < 0.5 * losses_seen[0]
 
 
+def reference_sample(dbn, n, gibbs_steps, seed, start=None):
+    """DBN.sample written out in float64 from the class docstring, with the uniforms it draws reproduced by
+    re-seeding and drawing the same shapes in the same order from the top RBM's backend generator:
+    [u < ½] start states (no ``start``), or the data pushed up by p(h|v); then per Gibbs round in the top RBM
+    h = [u < σ(vW + c)], v = [u < σ(hWᵀ + b)]; then v = [u < σ(hWᵀ + b)] down through the middle RBMs and
+    σ(hW₀ᵀ + b₀) at the bottom."""
+    params = [[backends.to_numpy(p.data).astype(numpy.float64) for p in (r.W, r.b, r.c)] for r in dbn.rbms]
+    top = dbn.rbms[-1]
+    dlcore.manual_seed(seed)
+
+    def draw(width):
+        return backends.to_numpy(top.backend.random((n, width), top.W.dtype))
+
+    if start is None:
+        v = (draw(top.n_visible) < 0.5) * 1.0
+    else:
+        v = numpy.asarray(start[:n], numpy.float64)
+        for W, _, c in params[:-1]:
+            v = sig(v @ W + c)
+    W, b, c = params[-1]
+    mean = v
+    for _ in range(gibbs_steps):
+        h = (draw(top.n_hidden) < sig(v @ W + c)) * 1.0
+        mean = sig(h @ W.T + b)
+        v = (draw(top.n_visible) < mean) * 1.0
+    if len(params) == 1:
+        return mean
+    for rbm, (W, b, _) in zip(reversed(dbn.rbms[1:-1]), reversed(params[1:-1])):
+        v = (draw(rbm.n_visible) < sig(v @ W.T + b)) * 1.0
+    W, b, _ = params[0]
+    return sig(v @ W.T + b)
+
+
 def test_samples_have_the_visible_shape_and_range(mnist_500):
+    """Seeded samples equal ``reference_sample`` (top-RBM Gibbs chain, binary down-pass, bottom means) for
+    2-, 3- and 4-layer nets, from random and from data starts; the rows differ from each other and from the
+    chain-free σ(b₀); another seed or more Gibbs rounds give other samples."""
     x = mnist_500[0]
     dbn = DBN([784, 32, 16])
     dbn.pretrain(x, epochs=2, batch_size=50)
-    for samples in (dbn.sample(6, gibbs_steps=20), dbn.sample(4, gibbs_steps=5, start=x)):
-        assert samples.dtype == numpy.float32 and samples.shape[1] == 784
+    deep = DBN([784, 32, 16, 8])
+    deep.pretrain(x[:200], epochs=1, batch_size=50)
+    for net, n, steps, start in ((dbn, 6, 20, None), (dbn, 4, 5, x), (deep, 5, 3, None), (deep, 4, 2, x),
+                                 (DBN([784, 16]), 3, 2, None)):
+        dlcore.manual_seed(21)
+        samples = net.sample(n, steps, start=start)
+        assert samples.dtype == numpy.float32 and samples.shape == (n, 784)
         assert numpy.isfinite(samples).all() and samples.min() >= 0 and samples.max() <= 1
-    assert dbn.sample(4, 5, start=x).shape == (4, 784) and dbn.sample(6, 20).shape == (6, 784)
-    single = DBN([784, 16])
-    assert single.sample(3, 2).shape == (3, 784)
+        numpy.testing.assert_allclose(samples, reference_sample(net, n, steps, 21, start), rtol=1e-5, atol=1e-6)
+        assert not numpy.allclose(samples, samples[0]), "all rows are the same sample"
+    bottom = sig(dbn.rbm0.b.data.astype(numpy.float64))
+    dlcore.manual_seed(21)
+    samples = dbn.sample(6, 20)
+    assert not numpy.allclose(samples, bottom, atol=1e-3)  # the chain's state reaches the bottom layer
+    dlcore.manual_seed(22)
+    assert not numpy.allclose(dbn.sample(6, 20), samples)
+    dlcore.manual_seed(21)
+    assert not numpy.allclose(dbn.sample(4, 0, start=x), dbn.sample(4, 5, start=x))
 
 
 def test_gaussian_visible_dbn_trains():

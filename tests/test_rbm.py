@@ -257,12 +257,71 @@ def test_fit_on_a_loader_matches_fit_on_the_array():
     numpy.testing.assert_allclose(a.W.data, b.W.data, rtol=1e-6)
 
 
+def reference_gibbs(rbm, v, us, steps):
+    """``steps`` Gibbs rounds written out in float64 from the RBM docstring; returns (last v, E[v | last h]).
+
+    Per round: h = [u < σ(vW + c)], mean = σ(hWᵀ + b) and v = [u < mean] (Bernoulli), or
+    mean = b + hWᵀ and v = mean + √(−2 ln(1 − u₀)) cos(2π u₁) (Gaussian); uniforms taken in order.
+    """
+    W, b, c = (backends.to_numpy(p.data).astype(numpy.float64) for p in (rbm.W, rbm.b, rbm.c))
+    us, v = list(us), numpy.asarray(v, numpy.float64)
+    mean = v
+    for _ in range(steps):
+        h = (us.pop(0) < sig(v @ W + c)) * 1.0
+        a = h @ W.T + b
+        u = us.pop(0)
+        if rbm.visible == "bernoulli":
+            mean = sig(a)
+            v = (u < mean) * 1.0
+        else:
+            mean = a
+            v = mean + numpy.sqrt(-2 * numpy.log(1 - u[0])) * numpy.cos(2 * numpy.pi * u[1])
+    assert not us, "the reference consumed fewer uniforms than supplied"
+    return v, mean
+
+
+@pytest.mark.parametrize("visible", ["bernoulli", "gaussian"])
+def test_gibbs_with_supplied_uniforms_matches_reference(visible):
+    """gibbs(v, steps=2, uniforms=[u(h), u(v), u(h), u(v)]) equals the float64 chain of ``reference_gibbs``;
+    one round from the same v differs from two (the chain moves); steps=0 returns (v, v) and draws nothing."""
+    rng = numpy.random.default_rng(6)
+    rbm = _tiny_rbm(visible, rng)
+    gaussian = visible == "gaussian"
+    v0 = rng.normal(0, 1, (5, 4)) if gaussian else (rng.random((5, 4)) < 0.5) * 1.0
+    v_shape = (2, 5, 4) if gaussian else (5, 4)
+    us = [rng.random(s) for s in ((5, 3), v_shape, (5, 3), v_shape)]
+    v, mean = rbm.gibbs(v0, steps=2, uniforms=us)
+    expected_v, expected_mean = reference_gibbs(rbm, v0, us, 2)
+    assert v.shape == mean.shape == (5, 4) and v.dtype == numpy.float64
+    numpy.testing.assert_allclose(v, expected_v, rtol=1e-12, atol=1e-12)
+    numpy.testing.assert_allclose(mean, expected_mean, rtol=1e-12, atol=1e-12)
+    if not gaussian:
+        assert set(numpy.unique(v)) <= {0.0, 1.0}
+    v1, mean1 = rbm.gibbs(v0, steps=1, uniforms=us[:2])
+    numpy.testing.assert_allclose(mean1, reference_gibbs(rbm, v0, us[:2], 1)[1], rtol=1e-12, atol=1e-12)
+    assert not numpy.allclose(mean1, mean) and not numpy.allclose(mean, v0)
+    same, same_mean = rbm.gibbs(v0, steps=0, uniforms=[])
+    numpy.testing.assert_array_equal(same, v0)
+    numpy.testing.assert_array_equal(same_mean, v0)
+
+
 def test_gibbs_and_samples():
+    """Without uniforms, gibbs draws u(h), u(v) per round from the seeded backend generator: re-seeding and
+    drawing the same shapes reproduces the chain of ``reference_gibbs``; sample_h/sample_v threshold at u."""
     rbm = RBM(12, 4)
     rbm.fit(prototypes(), epochs=20, batch_size=20)
-    v, mean = rbm.gibbs(prototypes(8, seed=1), steps=10)
-    assert v.shape == mean.shape == (8, 12) and set(numpy.unique(v)) <= {0.0, 1.0}
+    x = prototypes(8, seed=1)
+    dlcore.manual_seed(11)
+    v, mean = rbm.gibbs(x, steps=10)
+    assert v.shape == mean.shape == (8, 12) and v.dtype == numpy.float32 and set(numpy.unique(v)) <= {0.0, 1.0}
     assert ((mean >= 0) & (mean <= 1)).all()
+    dlcore.manual_seed(11)
+    us = [rbm.backend.random(s, numpy.float32) for _ in range(10) for s in ((8, 4), (8, 12))]
+    expected_v, expected_mean = reference_gibbs(rbm, x, us, 10)
+    numpy.testing.assert_array_equal(v, expected_v)
+    numpy.testing.assert_allclose(mean, expected_mean, rtol=1e-5, atol=1e-6)
+    dlcore.manual_seed(12)
+    assert not numpy.array_equal(rbm.gibbs(x, steps=10)[1], mean)  # other draws, another chain
     h = rbm.sample_h(v, u=numpy.full((8, 4), 0.5, numpy.float32))
     numpy.testing.assert_array_equal(h, (rbm.p_h_given_v(v) > 0.5).astype(numpy.float32))
     assert set(numpy.unique(rbm.sample_v(h))) <= {0.0, 1.0}
