@@ -69,6 +69,9 @@ def test_trainer_with_cuda_graph_matches_eager_trainer():
         model, opt, loss_fn = _setup()
         trainer = Trainer(progress=False, cuda_graph=graph)
         histories.append(trainer.fit(model, loss_fn, opt, ArrayLoader(x, y, batch_size=32, seed=0), epochs=3))
+        assert (trainer._graph is not None) == graph  # the replayed run did capture (else: eager vs eager)
+        if graph:
+            assert isinstance(trainer._graph[2], CapturedStep)
     for eager, replayed in zip(*histories):
         assert replayed["train_loss"] == pytest.approx(eager["train_loss"], rel=1e-5)
 
