@@ -46,7 +46,10 @@ class Function:
         wants = [isinstance(x, Tensor) and x.requires_grad for x in inputs]
         record = True in wants and config.is_grad_enabled()
         self.needs_input_grad = tuple(wants) if record else (False,) * len(inputs)
-        ys = self.forward(backend.xp, *arrays)
+        try:
+            ys = self.forward(backend.xp, *arrays)
+        except _ARRAY_ERRORS as error:
+            raise _naming_the_op(error, self.name, arrays) from error
         if type(ys) is not tuple:
             y = _wrap(ys if type(ys) is backend.array_type else backend.xp.asarray(ys), record)
             if record:
@@ -248,6 +251,21 @@ class Tensor:
         return _m.transpose(self, None)
 
 
+# The error types NumPy and CuPy raise for shapes that do not broadcast, reshapes that do not fit,
+# axes out of range and the like: a Function re-raises them with its name and its inputs.
+_ARRAY_ERRORS = (ValueError, IndexError, TypeError)
+
+
+def _naming_the_op(error: Exception, op: str, arrays) -> Exception:
+    """``error`` again, of the same type, as "op: message (inputs: shapes and dtypes)"; an error of a
+    subclass with its own fields (e.g. DeviceMismatchError) or one that names the op already is kept."""
+    message = str(error)
+    if type(error) not in (*_ARRAY_ERRORS, numpy.exceptions.AxisError) or message.startswith(op):
+        return error
+    inputs = ", ".join(f"{tuple(a.shape)} {a.dtype}" if hasattr(a, "shape") else repr(a) for a in arrays)
+    return type(error)(f"{op}: {message} (inputs: {inputs})")
+
+
 def _wrap(array, requires_grad: bool) -> Tensor:
     """A Tensor around an op's output array, without Tensor.__init__'s checks (the hot path)."""
     t = object.__new__(Tensor)
@@ -267,7 +285,12 @@ def _as_array(data):
         return numpy.asarray(data)
     if isinstance(data, numpy.ndarray) or hasattr(data, "__cuda_array_interface__"):
         return data
-    host = numpy.asarray(data)
+    try:
+        host = numpy.asarray(data)
+    except ValueError as error:  # ragged nested lists
+        raise ValueError(f"Tensor: cannot make an array of this {type(data).__name__}: {error}") from error
+    if host.dtype.kind not in "biufc":
+        raise TypeError(f"Tensor: data must be numbers, got {type(data).__name__} {data!r:.60} (dtype {host.dtype})")
     if host.dtype == numpy.float64:
         host = host.astype(config.get_default_dtype())
     return backends.current().from_numpy(host)

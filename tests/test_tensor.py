@@ -127,3 +127,26 @@ def test_manual_seed_reproduces_weights():
     dlcore.manual_seed(7)
     b = dlcore.nn.Linear(3, 4).weight.numpy()
     numpy.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda a, b: a + b, ValueError,
+     r"^Add: operands could not be broadcast.*\(inputs: \(2, 3\) float32, \(4, 3\) float32\)"),
+    (lambda a, b: a.reshape(4, 2), ValueError,
+     r"^Reshape: cannot reshape array of size 6.*\(inputs: \(2, 3\) float32\)"),
+    (lambda a, b: a.sum(axis=3), numpy.exceptions.AxisError, r"^Sum: axis 3 is out of bounds"),
+    (lambda a, b: dlcore.functional.concat([a, b[:2, :2]], axis=0), ValueError,
+     r"^Concat: .*\(2, 3\) float32, \(2, 2\)"),
+])
+def test_array_library_errors_name_the_op_and_its_inputs(call, error, message):
+    """NumPy's own shape and axis errors come back of the same type, named after the op, with its inputs."""
+    a, b = Tensor(numpy.ones((2, 3), numpy.float32)), Tensor(numpy.ones((4, 3), numpy.float32))
+    with pytest.raises(error, match=message):
+        call(a, b)
+
+
+def test_tensor_of_non_numbers_or_ragged_lists_says_so():
+    with pytest.raises(TypeError, match=r"Tensor: data must be numbers, got str 'abc'"):
+        Tensor("abc")
+    with pytest.raises(ValueError, match=r"Tensor: cannot make an array of this list: .*inhomogeneous"):
+        Tensor([[1, 2], [3]])
