@@ -147,6 +147,8 @@ def _inputs(name):
         return y, RNG.integers(0, 3, 4)
     if name == "binary_cross_entropy":
         return RNG.uniform(0.05, 0.95, (4, 3)), RNG.uniform(0, 1, (4, 3))
+    if name == "bce_with_logits":
+        return y, RNG.uniform(0, 1, (4, 3))
     if name in ("logistic", "exponential", "hinge"):
         return y, RNG.choice([-1.0, 1.0], (4, 3))
     return y, RNG.standard_normal((4, 3))
@@ -227,3 +229,31 @@ def test_explicit_penalties_match_optimizer_terms():
     for a, b in zip(layer.parameters(), twin.parameters()):
         numpy.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
     assert dlcore.Tensor([-2.0]).abs().item() == 2.0
+
+
+@pytest.mark.parametrize("loss, y, t, message", [
+    (losses.CrossEntropyLoss(), numpy.zeros((4, 10)), numpy.array([0, 1, 2, 10]),
+     r"CrossEntropyLoss: class labels must lie in \[0, 10\) for logits of shape \(4, 10\), got values from 0 to 10"),
+    (losses.CrossEntropyLoss(), numpy.zeros((2, 10)), numpy.array([-1, 3]), r"got values from -1 to 3"),
+    (losses.BinaryCrossEntropy(), numpy.array([3.0, -2.0]), numpy.array([1.0, 0.0]),
+     r"BinaryCrossEntropy: predictions must be probabilities in \[0, 1\] \(for logits use BCEWithLogitsLoss\), "
+     r"got values from -2.0 to 3.0"),
+    (losses.BinaryCrossEntropy(), numpy.array([0.5]), numpy.array([2.0]),
+     r"targets must lie in \[0, 1\], got values"),
+    (losses.BCEWithLogitsLoss(), numpy.array([0.5]), numpy.array([-1.0]), r"BCEWithLogitsLoss: targets must lie in"),
+    (losses.HingeLoss(), numpy.zeros(3), numpy.array([0.0, 1.0, 1.0]),
+     r"HingeLoss: targets must be −1 or \+1, got values"),
+    (losses.LogisticLoss(), numpy.zeros(2), numpy.array([0.0, 1.0]), r"LogisticLoss: targets must be −1 or \+1"),
+])
+def test_values_that_would_give_a_silently_wrong_loss_are_refused(loss, y, t, message):
+    """Labels out of range (−1 would wrap to the last class), logits given as probabilities, and
+    {0, 1} targets for a margin loss: each a clear error on the host instead of a wrong number."""
+    with pytest.raises(ValueError, match=message):
+        loss(Tensor(y), t)
+
+
+def test_a_target_that_requires_a_gradient_may_take_any_value():
+    """Margin-loss formulas hold for real-valued t; only constant targets must be ±1."""
+    t = Tensor(numpy.array([0.5, -2.0]), requires_grad=True)
+    losses.HingeLoss()(Tensor(numpy.array([0.1, 0.2])), t).backward()
+    numpy.testing.assert_allclose(t.grad, -numpy.array([0.1, 0.2]) * (numpy.array([0.05, -0.4]) < 1) / 2)

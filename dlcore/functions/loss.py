@@ -18,9 +18,10 @@ Reduction, ``reduction="mean"|"sum"|"none"``:
 
 Each loss is a single graph node: forward computes the elementwise value and reduces it,
 backward multiplies the elementwise derivatives by the incoming gradient (divided by n or N
-for "mean"). Nothing here synchronises with the device, so the margin losses do not check
-that t ∈ {−1, +1} and cross-entropy does not check that labels lie in [0, C) (NumPy raises
-IndexError for labels ≥ C, CuPy wraps them around; negative labels wrap on both).
+for "mean"). On NumPy the values are checked where a wrong one would give a wrong loss without
+an error: cross-entropy labels lie in [0, C), constant margin-loss targets are −1 or +1,
+binary cross-entropy probabilities and constant targets lie in [0, 1]. On CuPy these checks would wait for the
+device at every step, so they are not made there (out-of-range labels wrap around).
 """
 from __future__ import annotations
 
@@ -33,6 +34,23 @@ REDUCTIONS = ("mean", "sum", "none")
 
 def _shape(a):
     return getattr(a, "shape", ())
+
+
+def _checked_on(xp) -> bool:
+    """Whether values are checked (see the module docstring): on the host only, where it is free."""
+    return xp.__name__ == "numpy"
+
+
+def _constant_targets_checked(loss, xp, t) -> bool:
+    """Whether ``t``'s values are checked: on the host, when it is not empty and is a constant (a target
+    that requires a gradient is a variable the formulas hold for at any value)."""
+    return _checked_on(xp) and t.size > 0 and not loss.needs_input_grad[1]
+
+
+def _require(ok: bool, loss: str, what: str, a) -> None:
+    """Raise ValueError "loss: what, got values from min to max" unless ``ok``."""
+    if not ok:
+        raise ValueError(f"{loss}: {what}, got values from {a.min()} to {a.max()}")
 
 
 class Loss(Function):
@@ -102,6 +120,12 @@ class ResidualLoss(Loss):
 
 class MarginLoss(Loss):
     """l = f(m) of the margin m = t·y, t ∈ {−1, +1};  ∂l/∂y = f′(m)·t, ∂l/∂t = f′(m)·y."""
+
+    def targets(self, xp, y, t):
+        t = super().targets(xp, y, t)
+        if _constant_targets_checked(self, xp, t):
+            _require(bool(((t == 1) | (t == -1)).all()), self.name, "targets must be −1 or +1", t)
+        return t
 
     def value(self, xp, y, t):
         self.y, self.t, self.m = y, t, t * y
@@ -234,6 +258,15 @@ class BinaryCrossEntropy(Loss):
         super().__init__(reduction)
         self.eps = eps
 
+    def targets(self, xp, y, t):
+        t = super().targets(xp, y, t)
+        if _checked_on(xp) and y.size:
+            _require(0 <= y.min() and y.max() <= 1, self.name,
+                     "predictions must be probabilities in [0, 1] (for logits use BCEWithLogitsLoss)", y)
+        if _constant_targets_checked(self, xp, t):
+            _require(0 <= t.min() and t.max() <= 1, self.name, "targets must lie in [0, 1]", t)
+        return t
+
     def value(self, xp, y, t):
         self.inside = (y >= self.eps) & (y <= 1 - self.eps)
         self.p, self.t = xp.clip(y, self.eps, 1 - self.eps), t
@@ -252,6 +285,12 @@ class SigmoidBinaryCrossEntropy(Loss):
     max(x, 0) − x·t + ln(1 + e^(−|x|));  ∂l/∂x = σ(x) − t,  ∂l/∂t = −x."""
 
     name = "BCEWithLogitsLoss"
+
+    def targets(self, xp, y, t):
+        t = super().targets(xp, y, t)
+        if _constant_targets_checked(self, xp, t):
+            _require(0 <= t.min() and t.max() <= 1, self.name, "targets must lie in [0, 1]", t)
+        return t
 
     def value(self, xp, y, t):
         self.x, self.t = y, t
@@ -306,6 +345,9 @@ class SoftmaxCrossEntropy(Loss):
     def targets(self, xp, y, t):
         shape, dtype = _shape(t), getattr(t, "dtype", type(t).__name__)
         if y.ndim == 2 and shape == y.shape[:1] and getattr(dtype, "kind", None) in ("i", "u"):
+            if _checked_on(xp) and t.size:
+                _require(0 <= t.min() and t.max() < y.shape[1], self.name,
+                         f"class labels must lie in [0, {y.shape[1]}) for logits of shape {y.shape}", t)
             return t
         if y.ndim == 2 and shape == y.shape:
             return xp.asarray(t, dtype=y.dtype)
