@@ -16,6 +16,7 @@ import numpy
 
 import backends
 from dlcore import config
+from dlcore.checks import finite_number
 from dlcore.random import host_generator
 
 
@@ -43,12 +44,18 @@ def _fans(shape, fan_in, fan_out):
 
 
 def normal(shape, std=1.0, mean=0.0, dtype=None):
-    """w ~ N(mean, std²)."""
+    """w ~ N(mean, std²); std ≥ 0."""
+    std, mean = finite_number("normal", "std", std), finite_number("normal", "mean", mean)
+    if std < 0:
+        raise ValueError(f"normal: std must be >= 0, got {std}")
     return _finish(host_generator().normal(mean, std, size=tuple(shape)), dtype)
 
 
 def uniform(shape, low=-1.0, high=1.0, fan_in=None, fan_out=None, dtype=None):
-    """w ~ U[low, high), U[−1, 1) by default (the course's uniform initialisation)."""
+    """w ~ U[low, high), U[−1, 1) by default (the course's uniform initialisation); low ≤ high."""
+    low, high = finite_number("uniform", "low", low), finite_number("uniform", "high", high)
+    if low > high:
+        raise ValueError(f"uniform: low ({low}) must be <= high ({high})")
     return _finish(host_generator().uniform(low, high, size=tuple(shape)), dtype)
 
 

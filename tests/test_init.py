@@ -62,3 +62,18 @@ def test_same_seed_same_weights_on_gpu(name):
     on_gpu = init.get(name)((50, 40))
     assert backends.backend_of(on_gpu).name == "cupy"
     numpy.testing.assert_array_equal(backends.to_numpy(on_gpu), on_cpu)
+
+
+def test_bad_arguments_name_the_initialiser_and_values():
+    with pytest.raises(ValueError, match=r"uniform: low \(1\.0\) must be <= high \(-1\.0\)"):
+        init.uniform((2, 2), low=1, high=-1)
+    with pytest.raises(ValueError, match=r"uniform: high must be finite, got inf"):
+        init.uniform((2, 2), low=0, high=float("inf"))
+    with pytest.raises(TypeError, match=r"uniform: low must be a number, got None"):
+        init.uniform((2, 2), low=None)
+    with pytest.raises(ValueError, match=r"normal: std must be >= 0, got -1\.0"):
+        init.normal((2, 2), std=-1)
+    with pytest.raises(ValueError, match=r"normal: mean must be finite, got nan"):
+        init.normal((2, 2), mean=float("nan"))
+    w = init.uniform((3,), low=0.5, high=0.5)  # low == high is allowed: a constant
+    assert (w == 0.5).all() and w.shape == (3,)

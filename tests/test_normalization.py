@@ -166,3 +166,39 @@ def test_running_statistics_on_another_device_are_refused():
     g, b = (Tensor(backends.to_device(numpy.full(2, v, numpy.float32), "cupy")) for v in (1.0, 0.0))
     with pytest.raises(backends.DeviceMismatchError, match="batch_norm"):
         F.batch_norm(x, g, b, numpy.zeros(2, numpy.float32), numpy.ones(2, numpy.float32))
+
+
+@pytest.mark.parametrize("cls", [nn.BatchNorm1d, nn.BatchNorm2d])
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(num_features=4, momentum=1.5), ValueError, r"momentum must be in \[0, 1\], got 1\.5"),
+    (dict(num_features=4, momentum=-0.1), ValueError, r"momentum must be in \[0, 1\], got -0\.1"),
+    (dict(num_features=4, momentum=float("nan")), ValueError, r"momentum must be finite, got nan"),
+    (dict(num_features=4, eps=-1), ValueError, r"eps must be > 0, got -1\.0"),
+    (dict(num_features=4, eps=0.0), ValueError, r"eps must be > 0, got 0\.0"),
+    (dict(num_features=4, eps=float("inf")), ValueError, r"eps must be finite, got inf"),
+    (dict(num_features=4, eps=None), TypeError, r"eps must be a number, got None"),
+    (dict(num_features=0), ValueError, r"num_features must be an int >= 1, got 0"),
+    (dict(num_features=2.5), ValueError, r"num_features must be an int >= 1, got 2\.5"),
+    (dict(num_features=True), ValueError, r"num_features must be an int >= 1, got True"),
+])
+def test_bad_arguments_name_the_layer_key_and_value(cls, kwargs, error, match):
+    with pytest.raises(error, match=rf"{cls.__name__}: {match}"):
+        cls(**kwargs)
+
+
+def test_momentum_and_eps_edges_and_later_assignment():
+    layer = nn.BatchNorm1d(numpy.int64(3), momentum=0, eps=1e-3)
+    assert (layer.num_features, layer.momentum, layer.eps) == (3, 0.0, 1e-3)
+    assert type(layer.num_features) is int and type(layer.momentum) is float
+    layer.momentum = 1  # 1 keeps only the last batch's statistics: allowed
+    assert layer.momentum == 1.0
+    with pytest.raises(ValueError, match=r"BatchNorm1d: momentum must be in \[0, 1\], got 2\.0"):
+        layer.momentum = 2.0
+    with pytest.raises(ValueError, match=r"BatchNorm1d: eps must be > 0, got -1\.0"):
+        layer.eps = -1.0
+    assert (layer.momentum, layer.eps) == (1.0, 1e-3)
+    # momentum = 1: the running statistics are the last batch's (unbiased variance)
+    x = numpy.array([[1.0, 2.0, 3.0], [3.0, 6.0, 9.0]], numpy.float32)
+    layer(Tensor(x))
+    numpy.testing.assert_allclose(layer.running_mean, [2.0, 4.0, 6.0], rtol=1e-6)
+    numpy.testing.assert_allclose(layer.running_var, [2.0, 8.0, 18.0], rtol=1e-6)

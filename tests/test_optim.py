@@ -380,3 +380,83 @@ def test_gpu_state_dict_resumes_on_cpu(name):
     train(cpu_opt, cpu, grads[5:], "numpy")
     for k in host:
         numpy.testing.assert_allclose(backends.to_numpy(gpu[k].data), cpu[k].data, rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+# ---- argument validation: every hyperparameter checked at construction and on assignment -------
+@pytest.mark.parametrize("name, kwargs, error, match", [
+    ("Momentum", dict(lr=0.1, momentum=1.0), ValueError, r"Momentum: momentum must be in \[0, 1\), got 1\.0"),
+    ("Nesterov", dict(lr=0.1, momentum=1.0), ValueError, r"Nesterov: momentum must be in \[0, 1\), got 1\.0"),
+    ("Momentum", dict(lr=0.1, momentum=-0.5), ValueError, r"Momentum: momentum must be in \[0, 1\), got -0\.5"),
+    ("Adam", dict(beta1=1.0), ValueError, r"Adam: beta1 must be in \[0, 1\), got 1\.0"),
+    ("Adam", dict(beta2=1.5), ValueError, r"Adam: beta2 must be in \[0, 1\), got 1\.5"),
+    ("Adam", dict(beta2=-0.1), ValueError, r"Adam: beta2 must be in \[0, 1\), got -0\.1"),
+    ("RMSprop", dict(alpha=1.2), ValueError, r"RMSprop: alpha must be in \[0, 1\), got 1\.2"),
+    ("RMSprop", dict(alpha=1.0), ValueError, r"RMSprop: alpha must be in \[0, 1\), got 1\.0"),
+    ("SGD", dict(lr=float("nan")), ValueError, r"SGD: lr must be finite, got nan"),
+    ("SGD", dict(lr=float("inf")), ValueError, r"SGD: lr must be finite, got inf"),
+    ("SGD", dict(lr=0.1, weight_decay=float("nan")), ValueError, r"SGD: weight_decay must be finite, got nan"),
+    ("AdaGrad", dict(eps=-1e-8), ValueError, r"AdaGrad: eps must be >= 0, got -1e-08"),
+    ("Adam", dict(lr=None), TypeError, r"Adam: lr must be a number, got None"),
+    ("Momentum", dict(lr=0.1, momentum="0.9"), TypeError, r"Momentum: momentum must be a number, got '0\.9'"),
+    ("SGD", dict(lr=True), TypeError, r"SGD: lr must be a number, got True"),
+])
+def test_bad_hyperparameters_name_the_class_key_and_value(name, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        getattr(optim, name)([Parameter(numpy.zeros(2))], **kwargs)
+
+
+def test_range_edges_are_accepted():
+    p = Parameter(numpy.zeros(2))
+    assert optim.Momentum([p], lr=0.1, momentum=0.0).momentum == 0.0
+    assert optim.Nesterov([p], lr=0.1, momentum=0.999).momentum == 0.999
+    adam = optim.Adam([p], lr=0.0, beta1=0.0, beta2=0.0, eps=0.0)
+    assert (adam.lr, adam.beta1, adam.beta2, adam.eps) == (0.0, 0.0, 0.0, 0.0)
+    assert optim.SGD([p], lr=numpy.float32(0.5)).lr == 0.5
+
+
+def test_rmsprop_alpha_zero_steps_by_about_lr_times_sign():
+    """α = 0 (legal): h = g², so the step is η g / (|g| + ε) ≈ η sign(g)."""
+    p = Parameter(numpy.array([1.0, 1.0]))
+    opt = optim.RMSprop([p], lr=0.1, alpha=0.0, eps=1e-8)
+    p.grad = numpy.array([4.0, -0.5])
+    opt.step()
+    numpy.testing.assert_allclose(p.data, [0.9, 1.1], rtol=1e-7)
+
+
+@pytest.mark.parametrize("name, key, value, match", [
+    ("Momentum", "momentum", 1.0, r"Momentum: momentum must be in \[0, 1\), got 1\.0"),
+    ("Adam", "beta1", 1.0, r"Adam: beta1 must be in \[0, 1\), got 1\.0"),
+    ("Adam", "beta2", 2.0, r"Adam: beta2 must be in \[0, 1\), got 2\.0"),
+    ("RMSprop", "alpha", 1.0, r"RMSprop: alpha must be in \[0, 1\), got 1\.0"),
+    ("SGD", "lr", float("nan"), r"SGD: lr must be finite, got nan"),
+])
+def test_bad_assignment_raises_and_keeps_the_old_value(name, key, value, match):
+    opt = make(name, [Parameter(numpy.zeros(2))])
+    before = getattr(opt, key)
+    with pytest.raises(ValueError, match=match):
+        setattr(opt, key, value)
+    assert getattr(opt, key) == before
+    setattr(opt, key, 0.5)  # a value in range is still taken, as a Python float
+    assert getattr(opt, key) == 0.5 and type(getattr(opt, key)) is float
+
+
+def test_load_state_dict_checks_hyperparameters():
+    opt = make("Adam", [Parameter(numpy.zeros(2))])
+    d = opt.state_dict()
+    d["hyper"]["beta2"] = 1.0
+    with pytest.raises(ValueError, match=r"Adam: beta2 must be in \[0, 1\), got 1\.0"):
+        opt.load_state_dict(d)
+
+
+def test_parameters_passed_wrongly_are_named():
+    model = nn.Sequential(nn.Linear(3, 2))
+    with pytest.raises(TypeError, match=r"SGD: pass the model or model\.parameters\(\) \(called\), "
+                                        r"got the bound method Sequential\.parameters"):
+        optim.SGD(model.parameters, lr=0.1)
+    with pytest.raises(TypeError, match=r"Adam: params is a single Parameter of shape \(3, 2\)"):
+        optim.Adam(model[0].weight)
+    with pytest.raises(TypeError, match=r"Momentum: params must be a Module.*got float 0\.1"):
+        optim.Momentum(0.1, lr=0.1)
+    with pytest.raises(ValueError, match="SGD got an empty parameter list"):
+        optim.SGD([], lr=0.1)
+    assert len(optim.SGD(model.parameters(), lr=0.1).params) == 2

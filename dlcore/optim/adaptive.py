@@ -71,9 +71,13 @@ class RMSprop(Optimizer):
     """RMSprop (h: exponential average of squared gradients, α = ``alpha``):
 
         h ← α h + (1 − α) g²;   θ ← θ − η g / (√h + ε)
+
+    α must be in [0, 1) (α = 0: h = g², steps of about η·sign(g)).
     """
 
     buffers = ("h",)
+    # not α = 1: h would stay at its initial 0 and every step would be η g / ε (1e8·η·g)
+    hyper_ranges = {"alpha": (0.0, 1.0)}
 
     def __init__(self, params, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, l1: float = 0.0):
@@ -93,9 +97,11 @@ class Adam(Optimizer):
     ε_t = ε √(1−β2ᵗ), which is the same expression multiplied through by √(1−β2ᵗ) and
     needs no bias-corrected copies of m and v. t counts ``step()`` calls of this optimizer,
     so a parameter skipped (grad None) at some steps still uses the global t.
+    β1 and β2 must be in [0, 1) (β = 1 makes the bias correction 1/(1 − βᵗ) divide by 0).
     """
 
     buffers = ("m", "v")
+    hyper_ranges = {"beta1": (0.0, 1.0), "beta2": (0.0, 1.0)}
 
     def __init__(self, params, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
                  weight_decay: float = 0.0, l1: float = 0.0):

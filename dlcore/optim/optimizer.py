@@ -15,25 +15,44 @@ corrections are Python numbers.
 """
 from __future__ import annotations
 
+import math
+
 import numpy
 
 import backends
+from dlcore.checks import finite_number
 from dlcore.core import Tensor
 
 
-def named_params(params) -> dict[str, Tensor]:
+def named_params(params, owner: str = "optimizer") -> dict[str, Tensor]:
     """{name: parameter} from a Module, (name, parameter) pairs, a dict, or plain parameters.
 
     Plain parameters are named "0", "1", … in order. Raises ValueError for an empty list,
-    a repeated name or a parameter given twice, and TypeError for anything but tensors.
+    a repeated name or a parameter given twice, and TypeError for anything but tensors
+    (a single Tensor, or the method ``model.parameters`` not called, included). ``owner``
+    (the optimizer's class name) starts every message.
     """
+    if isinstance(params, Tensor):  # iterable (its rows), so it would not fail on its own
+        raise TypeError(f"{owner}: params is a single {type(params).__name__} of shape "
+                        f"{tuple(params.shape)}; pass a list of parameters, e.g. [p], or the model")
     if hasattr(params, "named_parameters"):
         params = params.named_parameters()
     elif isinstance(params, dict):
         params = params.items()
+    elif callable(params):
+        if hasattr(params, "__self__"):
+            what = f"the bound method {type(params.__self__).__name__}.{getattr(params, '__name__', '?')}"
+        else:
+            what = f"the callable {getattr(params, '__qualname__', type(params).__name__)}"
+        raise TypeError(f"{owner}: pass the model or model.parameters() (called), got {what}")
+    try:
+        params = iter(params)
+    except TypeError:
+        raise TypeError(f"{owner}: params must be a Module, a dict or an iterable of Parameters or "
+                        f"(name, Parameter) pairs, got {type(params).__name__} {params!r}") from None
     items = list(params)
     if not items:
-        raise ValueError("optimizer got an empty parameter list; pass a Module, "
+        raise ValueError(f"{owner} got an empty parameter list; pass a Module, "
                          "model.named_parameters() or a list of Parameters")
     pairs = []
     for i, item in enumerate(items):
@@ -42,13 +61,13 @@ def named_params(params) -> dict[str, Tensor]:
         elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], Tensor):
             pairs.append((str(item[0]), item[1]))
         else:
-            raise TypeError(f"optimizer parameter {i} is a {type(item).__name__}; expected a "
+            raise TypeError(f"{owner}: parameter {i} is a {type(item).__name__}; expected a "
                             f"Parameter/Tensor or a (name, Parameter) pair")
     named = dict(pairs)
     if len(named) != len(pairs):
-        raise ValueError(f"optimizer got repeated parameter names: {[n for n, _ in pairs]}")
+        raise ValueError(f"{owner} got repeated parameter names: {[n for n, _ in pairs]}")
     if len({id(p) for p in named.values()}) != len(named):
-        raise ValueError("optimizer got the same parameter twice (it would be updated twice)")
+        raise ValueError(f"{owner} got the same parameter twice (it would be updated twice)")
     return named
 
 
@@ -60,12 +79,20 @@ class Optimizer:
     gradient. Every hyperparameter (``lr`` included) is a plain attribute that may be
     changed between steps (learning-rate schedules do). Subclasses set ``buffers`` (names of
     per-parameter state arrays) and implement ``update``.
+
+    Every hyperparameter must be a finite number, and ≥ 0 unless the class's
+    ``hyper_ranges`` gives it a narrower range [low, high). ``__setattr__`` checks it, so a bad
+    value fails at construction, on assignment (schedules) and in ``load_state_dict``, with
+    the class, the name and the value in the message; ``step()`` checks nothing.
     """
 
     buffers: tuple[str, ...] = ()
+    #: {hyperparameter name: (low, high)}: the value must lie in [low, high). Names not listed
+    #: (lr, weight_decay, l1, eps, …) must be ≥ 0. Subclasses replace the table.
+    hyper_ranges: dict[str, tuple[float, float]] = {}
 
     def __init__(self, params, lr: float, weight_decay: float = 0.0, l1: float = 0.0, **hyper):
-        self.params = named_params(params)
+        self.params = named_params(params, type(self).__name__)
         self._hyper_names = ("lr", *hyper, "weight_decay", "l1")
         for name, value in dict(hyper, lr=lr, weight_decay=weight_decay, l1=l1).items():
             setattr(self, name, value)
@@ -73,13 +100,21 @@ class Optimizer:
         self.state: dict[str, dict] = {}
 
     def __setattr__(self, name, value):
-        # hyperparameters are kept as Python floats: a NumPy float64 scalar would turn
-        # float32 updates into float64 temporaries under NumPy 2's promotion rules
         if name in self.__dict__.get("_hyper_names", ()):
-            value = float(value)
-            if value < 0:
-                raise ValueError(f"{type(self).__name__}: {name} must be >= 0, got {value}")
+            value = self._checked_hyper(name, value)
         object.__setattr__(self, name, value)
+
+    def _checked_hyper(self, name: str, value) -> float:
+        """``value`` as a Python float, or the error naming the class, ``name`` and ``value``."""
+        # kept as Python floats: a NumPy float64 scalar would turn float32 updates into
+        # float64 temporaries under NumPy 2's promotion rules
+        cls = type(self).__name__
+        x = finite_number(cls, name, value)
+        low, high = self.hyper_ranges.get(name, (0.0, math.inf))
+        if not low <= x < high:
+            bound = f">= {low:g}" if high == math.inf else f"in [{low:g}, {high:g})"
+            raise ValueError(f"{cls}: {name} must be {bound}, got {x}")
+        return x
 
     def __repr__(self) -> str:
         hyper = ", ".join(f"{k}={getattr(self, k)}" for k in self._hyper_names)

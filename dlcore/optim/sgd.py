@@ -8,6 +8,9 @@ from backends import axpby
 from backends.fused import fused
 from dlcore.optim.optimizer import Optimizer
 
+# μ = 1 never forgets a gradient (v grows without bound); μ < 0 flips the velocity each step
+_MOMENTUM_RANGE = {"momentum": (0.0, 1.0)}
+
 
 @fused("T g, T lr", "T p", "p -= lr * g", "dlcore_sgd")
 def _sgd(xp, g, lr, p):
@@ -44,9 +47,12 @@ class Momentum(Optimizer):
     """Gradient descent with momentum (velocity v, μ = ``momentum``):
 
         v ← μ v − η g;   θ ← θ + v
+
+    μ must be in [0, 1); μ = 0 is plain gradient descent.
     """
 
     buffers = ("v",)
+    hyper_ranges = _MOMENTUM_RANGE
 
     def __init__(self, params, lr: float, momentum: float = 0.9, weight_decay: float = 0.0, l1: float = 0.0):
         super().__init__(params, lr, weight_decay, l1, momentum=momentum)
@@ -65,10 +71,11 @@ class Nesterov(Optimizer):
     (Sutskever et al. 2013; Bengio et al. 2013). Then g = ∇f(θ) and, with v' the new
     velocity, θ' = ψ' + μv' = ψ + v' + μv' = (θ − μv) + v' + μv' = θ + μv' + (v' − μv)
     = θ + μv' − ηg. The two sequences differ only by μv, which goes to 0 at convergence,
-    so they reach the same minimum.
+    so they reach the same minimum. μ must be in [0, 1).
     """
 
     buffers = ("v",)
+    hyper_ranges = _MOMENTUM_RANGE
 
     def __init__(self, params, lr: float, momentum: float = 0.9, weight_decay: float = 0.0, l1: float = 0.0):
         super().__init__(params, lr, weight_decay, l1, momentum=momentum)
