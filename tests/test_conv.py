@@ -256,7 +256,7 @@ def test_conv_layer_state_and_init():
 
 
 def test_residual_adds_the_shortcut_and_names_shapes():
-    x = Tensor(numpy.random.default_rng(7).standard_normal((2, 2, 4, 4)))
+    x = Tensor(numpy.random.default_rng(7).standard_normal((2, 2, 4, 4)).astype(numpy.float32))
     block = nn.Conv2d(2, 2, 3, padding=1)
     numpy.testing.assert_allclose(nn.Residual(block)(x).numpy(), block(x).numpy() + x.numpy(), rtol=1e-6)
     proj = nn.Conv2d(2, 3, 1, stride=2)

@@ -148,3 +148,13 @@ def test_to_cupy_and_back_keeps_values_and_identity():
     after = model.to("numpy").state_dict()
     for k in before:
         numpy.testing.assert_array_equal(before[k], after[k])
+
+
+@pytest.mark.parametrize("layer, shape", [(lambda: nn.Linear(3, 2), (4, 3)),
+                                          (lambda: nn.Conv2d(1, 2, 3), (1, 1, 5, 5))])
+def test_an_input_of_another_dtype_than_the_weights_is_refused(layer, shape):
+    """A float64 batch into a float32 layer would make the rest of the step float64 without a word."""
+    layer = layer()
+    with pytest.raises(TypeError, match=r"has float32 weights but got a float64 input of shape .*astype\('float32'\)"):
+        layer(Tensor(numpy.zeros(shape)))
+    assert layer(Tensor(numpy.zeros(shape, numpy.float32))).dtype == numpy.float32

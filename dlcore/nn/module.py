@@ -10,6 +10,14 @@ from dlcore import config
 from dlcore.core import Tensor
 
 
+def check_input_dtype(layer, x, weight) -> None:
+    """TypeError naming ``layer`` unless input ``x`` has its ``weight``'s dtype: a float64 batch into a
+    float32 layer would otherwise turn the rest of the step into float64 math, silently and slowly."""
+    if x.dtype != weight.dtype:
+        raise TypeError(f"{layer!r} has {weight.dtype} weights but got a {x.dtype} input of shape "
+                        f"{tuple(x.shape)}; convert the input with .astype('{weight.dtype}')")
+
+
 class Parameter(Tensor):
     """A tensor a module learns: it always requires a gradient."""
 
