@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rich.console import Console  # noqa: E402
 from rich.logging import RichHandler  # noqa: E402
+from rich.markup import escape  # noqa: E402
 
 import backends  # noqa: E402
 from dlcore.distributed import (LocalCommunicator, abort_on_error, create_communicator,  # noqa: E402
@@ -58,13 +59,14 @@ def main(argv=None) -> int:
         comm = create_communicator() if cfg["distributed"]["enabled"] else LocalCommunicator()
         if not comm.is_main:
             console = Console(stderr=True, quiet=True)
-        console.print(f"[bold]{cfg['run']['name']}[/bold]: {cfg['data']['name']} on {backend.name} "
+        console.print(f"[bold]{escape(cfg['run']['name'])}[/bold]: {cfg['data']['name']} on {backend.name} "
                       f"({backend.device_name}){f', {comm.size} ranks' if comm.size > 1 else ''}", highlight=False)
         with abort_on_error(comm):  # a rank that fails ends every rank, never a hang
             summary = execute(cfg, run_dir, resume_from=run_dir / "last.npz" if run_dir else None, console=console,
                               comm=comm)
-    except (runconfig.ConfigError, FileNotFoundError) as error:
-        console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+    except (runconfig.ConfigError, FileNotFoundError, backends.BackendUnavailableError) as error:
+        # user errors: one line, the text as is (escaped: "[optim]" in a message is not rich markup)
+        console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
         return 2
     if not comm.is_main:
         return 0

@@ -67,3 +67,54 @@ def test_run_tf32_holds_for_the_run_only(tmp_path, monkeypatch):
             runconfig.load(_write(tmp_path, "[run]\ntf32 = 'yes'\n"))
     finally:
         backends.set_tf32(previous)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("loss.name='crossentropy'", r"loss.name: unknown value 'crossentropy' \(did you mean 'cross_entropy'\?\); "
+                                 r"choose one of sum_squared_error, mse"),
+    ("data.name='mnist'", r"data.name: unknown value 'mnist' .*choose one of xor, spiral, sine, fashion_mnist"),
+    ("model.activation='gelu'", r"model.activation: unknown value 'gelu'.*relu"),
+    ("model.weight_init='kaiming'", r"model.weight_init: unknown value 'kaiming'; choose one of '', uniform"),
+    ("model.kind='vgg'", r"model.kind: unknown value 'vgg'; choose one of mlp, lenet"),
+    ("optim.name='adamw'", r"optim.name: unknown value 'adamw' \(did you mean 'adam'\?\)"),
+    ("run.backend='gpu'", r"run.backend: unknown value 'gpu'; choose one of auto, numpy, cupy"),
+    ("early_stopping.monitor='val_acc'", r"early_stopping.monitor: unknown value 'val_acc' "
+                                         r"\(did you mean 'val_accuracy'\?\)"),
+    ("optim.lr=-1", r"optim.lr must be a finite number ≥ 0, got -1.0"),
+    ("optim.lr=nan", r"optim.lr must be a finite number ≥ 0, got nan"),
+    ("optim.momentum=1.0", r"optim.momentum must be in \[0, 1\), got 1.0"),
+    ("train.batch_size=0", r"train.batch_size must be ≥ 1, got 0"),
+    ("train.epochs=-1", r"train.epochs must be ≥ 0, got -1"),
+    ("data.n_samples=-5", r"data.n_samples must be ≥ 1, got -5"),
+    ("data.val_fraction=1.5", r"data.val_fraction must be in \[0, 1\), got 1.5"),
+    ("data.test_fraction=-0.1", r"data.test_fraction must be in \[0, 1\), got -0.1"),
+    ("data.val_fraction=0.6", r"data.val_fraction \+ data.test_fraction must be < 1 .* got 0.6 \+ 0.4 = 1"),
+    ("model.hidden=[32, 0]", r"model.hidden must be a list of layer sizes ≥ 1, got \[32, 0\]"),
+])
+def test_values_of_the_right_type_that_cannot_work_name_the_key(tmp_path, override, message):
+    with pytest.raises(runconfig.ConfigError, match=r"^--set: " + message):
+        runconfig.load(_write(tmp_path, "[data]\ntest_fraction = 0.4\n"), [override])
+
+
+def test_fashion_mnist_ignores_test_fraction(tmp_path):
+    """Fashion-MNIST has its own test set: only val_fraction cuts the training set."""
+    cfg = runconfig.load(_write(tmp_path, "[data]\nname = 'fashion_mnist'\nval_fraction = 0.2\ntest_fraction = 0.9\n"))
+    assert cfg["data"]["val_fraction"] == 0.2
+
+
+def test_builder_errors_become_config_errors_naming_the_keys(tmp_path):
+    """What validate cannot know (spiral needs 2 points; ResNet depth 6n + 2) fails naming the keys and values."""
+    from dlcore.training import run
+
+    cfg = runconfig.load(_write(tmp_path, f"[run]\nout_dir = '{tmp_path / 'runs'}'\n[data]\nn_samples = 1\n"))
+    with pytest.raises(runconfig.ConfigError, match=r"^data.name = 'spiral', data.n_samples = 1, data.noise = 0.1: "
+                                                    r"spiral: n \(the number of samples\) must be ≥ 2, got 1"):
+        run.execute(cfg)
+    cfg = runconfig.load(_write(tmp_path, "[model]\nkind = 'resnet'\ndepth = 3\n"))
+    with pytest.raises(runconfig.ConfigError, match=r"^model.kind = 'resnet', model.depth = 3, "
+                                                    r"model.base_channels = 16: ResNet: depth must be 6n \+ 2"):
+        with run.from_config(cfg, "model.kind", "model.depth", "model.base_channels"):
+            run.build_model(cfg, (1, 8, 8), 10)
+    with pytest.raises(TypeError, match="a bug"):  # anything but ValueError/KeyError passes through unchanged
+        with run.from_config(cfg, "model.kind"):
+            raise TypeError("a bug")

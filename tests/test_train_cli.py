@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import numpy
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,3 +62,42 @@ def test_bad_key_and_missing_file_fail_clearly(tmp_path):
     assert result.returncode == 2 and "does not exist" in result.stderr
     result = _train("--resume", str(tmp_path))
     assert result.returncode == 2 and "not a run directory" in result.stderr
+
+
+def test_section_names_in_errors_are_printed_as_text():
+    """"[optimizer]" in a message is text, not rich markup that would vanish."""
+    result = _train("--config", "configs/xor.toml", "--set", "optimizer.lr=0.1")
+    assert result.returncode == 2 and "unknown section [optimizer]" in result.stderr, result.stderr
+    result = _train("--config", "configs/xor.toml", "--set", "optim.learning_rate=0.1")
+    assert result.returncode == 2 and "valid keys in [optim]: name, lr" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("override, message", [
+    ("optim.lr=-1", "optim.lr must be a finite number ≥ 0, got -1.0"),
+    ("train.batch_size=0", "train.batch_size must be ≥ 1, got 0"),
+    ("loss.name='crossentropy'", "loss.name: unknown value 'crossentropy' (did you mean 'cross_entropy'?)"),
+    ("data.name='mnist'", "data.name: unknown value 'mnist'"),
+    ("model.activation='gelu'", "model.activation: unknown value 'gelu'"),
+    ("model.weight_init='kaiming'", "model.weight_init: unknown value 'kaiming'"),
+    ('run.backend="gpu"', "run.backend: unknown value 'gpu'; choose one of auto, numpy, cupy"),
+    ("data.val_fraction=1.5", "data.val_fraction must be in [0, 1), got 1.5"),
+    ("data.n_samples=-5", "data.n_samples must be ≥ 1, got -5"),
+    ("data.n_samples=1", "data.n_samples = 1, data.noise = 0.05: spiral: n (the number of samples) must be ≥ 2"),
+])
+def test_values_the_builders_reject_are_one_line_errors_naming_the_key(tmp_path, override, message):
+    result = _train("--config", "configs/spiral.toml", "--backend", "numpy", "--set", f"run.out_dir='{tmp_path}'",
+                    "--set", "train.epochs=1", "--set", override)
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert "Traceback" not in result.stderr and len(errors) == 1 and message in errors[0], result.stderr
+    assert not list(tmp_path.iterdir())  # failed before a run directory was made
+
+
+def test_missing_cupy_is_a_one_line_error():
+    import backends
+
+    if backends.cuda_available():
+        pytest.skip("CuPy and a CUDA device are here: --backend cupy works")
+    result = _train("--config", "configs/xor.toml", "--backend", "cupy")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "error: backend 'cupy' is not available" in result.stderr

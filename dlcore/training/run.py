@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import dlcore
 from dlcore import io, losses, metrics, optim
 from dlcore.config import no_grad
 from dlcore.core import Tensor
-from dlcore.data import DATASETS, ArrayLoader, FlipShift, load, split, standardize
+from dlcore.data import DATASETS, REAL_DATASETS, ArrayLoader, FlipShift, load, split, standardize
 from dlcore.data.datasets import fashion_mnist
 from dlcore.distributed import DistributedOptimizer, LocalCommunicator, ShardedLoader, sync_batch_norm
 from dlcore import models
@@ -40,6 +41,21 @@ OPTIMIZERS = {"sgd": optim.SGD, "momentum": optim.Momentum, "nesterov": optim.Ne
 IMAGE_MODELS = ("lenet", "alexnet_small", "resnet", "unet")
 
 
+@contextmanager
+def from_config(cfg, *keys):
+    """A ValueError or KeyError raised while building from ``keys`` ("section.key") becomes a
+    ConfigError that names them and their values: the user's config, not the library's argument,
+    is what to fix. Other exceptions (bugs) pass through unchanged."""
+    try:
+        yield
+    except ConfigError:
+        raise
+    except (ValueError, KeyError) as error:
+        values = ", ".join(f"{key} = {cfg[key.split('.')[0]][key.split('.')[1]]!r}" for key in keys)
+        reason = error.args[0] if isinstance(error, KeyError) and error.args else error
+        raise ConfigError(f"{values}: {reason}") from error
+
+
 def prepare_data(cfg) -> dict:
     """{"train", "val", "test": (x, y) NumPy pairs, "classes": int or None (regression/segmentation)}.
 
@@ -50,19 +66,25 @@ def prepare_data(cfg) -> dict:
     data = cfg["data"]
     name, seed = data["name"], data["seed"]
     val_f, test_f = data["val_fraction"], data["test_fraction"]
+    fractions = ("data.val_fraction", "data.test_fraction")
     if name in DATASETS:
-        x, y = DATASETS[name](n=data["n_samples"], noise=data["noise"], seed=seed)
-        train, val, test = split(x, y, (1 - val_f - test_f, val_f, test_f), seed=seed)
+        with from_config(cfg, "data.name", "data.n_samples", "data.noise"):
+            x, y = DATASETS[name](n=data["n_samples"], noise=data["noise"], seed=seed)
+        with from_config(cfg, *fractions):
+            train, val, test = split(x, y, (1 - val_f - test_f, val_f, test_f), seed=seed)
     elif name == "fashion_mnist":  # the official 10k test set; validation carved from the 60k
         limit = data["limit"] or None
-        train, val, _ = split(*fashion_mnist("train", limit=limit), (1 - val_f, val_f, 0.0), seed=seed)
+        x, y = fashion_mnist("train", limit=limit)
+        with from_config(cfg, "data.val_fraction"):
+            train, val, _ = split(x, y, (1 - val_f, val_f, 0.0), seed=seed)
         test = fashion_mnist("test", limit=limit)
     else:
-        try:
-            x, y = load(name)
-        except KeyError as error:
-            raise ConfigError(f"data.name {name!r} is unknown: {error}") from None
-        train, val, test = split(x, y, (1 - val_f - test_f, val_f, test_f), seed=seed)
+        if name not in REAL_DATASETS:
+            raise ConfigError(f"data.name {name!r} is unknown; choose one of "
+                              f"{', '.join([*DATASETS, *REAL_DATASETS])}")
+        x, y = load(name)
+        with from_config(cfg, *fractions):
+            train, val, test = split(x, y, (1 - val_f - test_f, val_f, test_f), seed=seed)
     parts = [train, val, test]
     if data["standardize"]:
         xs = standardize(*(x for x, _ in parts))
@@ -88,6 +110,12 @@ def _as_images(x, name):
         raise ConfigError(f"data {name!r} has {x.shape[1]} features per sample, not a square image; "
                           f"image models need image data")
     return x.reshape(len(x), 1, side, side)
+
+
+#: model.kind → the [model] keys that kind reads (named when building it fails)
+MODEL_KEYS = {"mlp": ("kind", "hidden", "activation", "weight_init", "dropout", "batch_norm"), "lenet": ("kind",),
+              "alexnet_small": ("kind", "dropout"), "resnet": ("kind", "depth", "base_channels"),
+              "unet": ("kind", "depth", "base_channels")}
 
 
 def build_model(cfg, sample_shape, n_out: int):
@@ -284,22 +312,27 @@ def _train_and_report(cfg, run_dir, resume_from, console, comm) -> dict:
     if cfg["pretrain"]["method"] != "none" and resume_from is None:
         model, pretrain_errors = pretrained_model(cfg, x_train, n_out, console)  # all training inputs, no labels
     else:
-        model = build_model(cfg, x_train.shape[1:], n_out)
+        with from_config(cfg, *(f"model.{k}" for k in MODEL_KEYS.get(cfg["model"]["kind"], ("kind",)))):
+            model = build_model(cfg, x_train.shape[1:], n_out)
     if data["task"] == "classify" and cfg["data"]["labels_per_class"]:
         x_train, y_train = labelled_subset(x_train, y_train, cfg["data"]["labels_per_class"], cfg["data"]["seed"])
-    loss = losses.get(cfg["loss"]["name"])
-    optimizer = build_optimizer(cfg, model)
+    with from_config(cfg, "loss.name"):
+        loss = losses.get(cfg["loss"]["name"])
+    with from_config(cfg, *(f"optim.{k}" for k in ("name", "lr", "momentum", "weight_decay", "l1"))):
+        optimizer = build_optimizer(cfg, model)
     augmentation = build_augmentation(cfg, x_train, data["task"])
     if comm.distributed:
         if cfg["distributed"]["sync_batch_norm"]:
             sync_batch_norm(model, comm)  # BatchNorm statistics over the global batch
         comm.broadcast_parameters(model)
         optimizer = DistributedOptimizer(optimizer, comm)
-        loader = ShardedLoader(x_train, y_train, cfg["train"]["batch_size"], comm=comm, seed=cfg["run"]["seed"],
-                               even=cfg["distributed"]["even"], transform=augmentation)
+        with from_config(cfg, "train.batch_size", "distributed.even"):
+            loader = ShardedLoader(x_train, y_train, cfg["train"]["batch_size"], comm=comm, seed=cfg["run"]["seed"],
+                                   even=cfg["distributed"]["even"], transform=augmentation)
     else:
-        loader = ArrayLoader(x_train, y_train, cfg["train"]["batch_size"], shuffle=True, seed=cfg["run"]["seed"],
-                             transform=augmentation)
+        with from_config(cfg, "train.batch_size"):
+            loader = ArrayLoader(x_train, y_train, cfg["train"]["batch_size"], shuffle=True,
+                                 seed=cfg["run"]["seed"], transform=augmentation)
     val_loader = ArrayLoader(*val, 1024, shuffle=False) if len(val[0]) else None
 
     if run_dir is None and main:
@@ -320,8 +353,10 @@ def _train_and_report(cfg, run_dir, resume_from, console, comm) -> dict:
         callbacks.append(Checkpoint(run_dir, extra=lambda: {"rng": _rng_state(loader)}))
     stopping = cfg["early_stopping"]
     if stopping["patience"] > 0 and val_loader is not None:
-        callbacks.append(EarlyStopping(stopping["monitor"], stopping["patience"], stopping["min_delta"]))
-    schedule = build_schedule(cfg)
+        with from_config(cfg, "early_stopping.monitor", "early_stopping.patience", "early_stopping.min_delta"):
+            callbacks.append(EarlyStopping(stopping["monitor"], stopping["patience"], stopping["min_delta"]))
+    with from_config(cfg, *(f"schedule.{k}" for k in ("name", "step_size", "gamma", "t_max", "eta_min"))):
+        schedule = build_schedule(cfg)
     if schedule is not None:
         callbacks.append(schedule)
 

@@ -2,11 +2,15 @@
 
 A config has the sections below; every key has a default and a type. An unknown or
 misspelt key, or a value of the wrong type, raises ConfigError naming the key and listing
-the valid ones.
+the valid ones; so does a value of the right type that cannot work: a name that is not one
+of the choices (``loss.name``, ``model.activation``, …, see ``choices()``) or a number out of
+its range (``RANGES``).
 """
 from __future__ import annotations
 
 import copy
+import difflib
+import math
 import tomllib
 from pathlib import Path
 
@@ -28,8 +32,76 @@ SCHEMA = {
 }
 
 
+#: key → (low, high): the value must lie in [low, high) (high None: no upper bound).
+RANGES = {
+    "run.seed": (0, None), "data.seed": (0, None), "data.n_samples": (1, None), "data.noise": (0, None),
+    "data.val_fraction": (0, 1), "data.test_fraction": (0, 1), "data.limit": (0, None), "data.image_noise": (0, None),
+    "data.labels_per_class": (0, None), "data.shift": (0, None),
+    "model.dropout": (0, 1), "model.depth": (1, None), "model.base_channels": (1, None),
+    "pretrain.epochs": (0, None), "pretrain.batch_size": (1, None), "pretrain.lr": (0, None), "pretrain.k": (1, None),
+    "pretrain.corruption": (0, 1),
+    "optim.lr": (0, None), "optim.momentum": (0, 1), "optim.weight_decay": (0, None), "optim.l1": (0, None),
+    "schedule.step_size": (1, None), "schedule.gamma": (0, None), "schedule.t_max": (0, None),
+    "schedule.eta_min": (0, None),
+    "early_stopping.patience": (0, None), "early_stopping.min_delta": (0, None),
+    "train.epochs": (0, None), "train.batch_size": (1, None), "train.log_every": (1, None),
+}
+
+
 class ConfigError(ValueError):
     """A config file or override that does not match the schema."""
+
+
+def choices() -> dict[str, tuple[str, ...]]:
+    """key → the names its value may take (the registries of the library, read when asked)."""
+    from dlcore.data import DATASETS, REAL_DATASETS
+    from dlcore.init import INITIALIZERS
+    from dlcore.losses import LOSSES
+    from dlcore.nn.activation import ACTIVATIONS
+    from dlcore.training.run import IMAGE_MODELS, OPTIMIZERS
+    from dlcore.training.trainer import METRICS
+
+    return {
+        "run.backend": ("auto", "numpy", "cupy"),
+        "data.name": (*DATASETS, *REAL_DATASETS),
+        "data.task": ("classify", "segment"),
+        "model.kind": ("mlp", *IMAGE_MODELS),
+        "model.activation": tuple(ACTIVATIONS),
+        "model.weight_init": ("", *INITIALIZERS),
+        "pretrain.method": ("none", "dbn", "sae"),
+        "loss.name": tuple(LOSSES),
+        "optim.name": tuple(OPTIMIZERS),
+        "schedule.name": ("none", "step", "exponential", "cosine"),
+        "early_stopping.monitor": METRICS,
+        "distributed.even": ("pad", "truncate"),
+    }
+
+
+def _check_values(config: dict, source: str) -> None:
+    """Names that are not among the choices and numbers out of range: ConfigError naming key and value."""
+    for key, names in choices().items():
+        section, name = key.split(".")
+        value = config[section][name]
+        if value not in names:
+            close = difflib.get_close_matches(value, [n for n in names if n], n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            shown = ", ".join(repr(n) if n == "" else n for n in names)
+            raise ConfigError(f"{source}: {key}: unknown value {value!r}{hint}; choose one of {shown}")
+    for key, (low, high) in RANGES.items():
+        section, name = key.split(".")
+        value = config[section][name]
+        if not (low <= value and (high is None or value < high)) or value == math.inf:  # NaN fails too
+            bound = (f"in [{low}, {high})" if high is not None else
+                     f"a finite number ≥ {low}" if isinstance(value, float) else f"≥ {low}")
+            raise ConfigError(f"{source}: {key} must be {bound}, got {value}")
+    hidden = config["model"]["hidden"]
+    if not all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in hidden):
+        raise ConfigError(f"{source}: model.hidden must be a list of layer sizes ≥ 1, got {hidden!r}")
+    data = config["data"]
+    if data["name"] != "fashion_mnist" and data["val_fraction"] + data["test_fraction"] >= 1:
+        raise ConfigError(f"{source}: data.val_fraction + data.test_fraction must be < 1 (the rest is the training "
+                          f"set), got {data['val_fraction']} + {data['test_fraction']} = "
+                          f"{data['val_fraction'] + data['test_fraction']:g}")
 
 
 def _check_type(key: str, value, default):
@@ -57,6 +129,7 @@ def validate(raw: dict, source: str = "config") -> dict:
                 raise ConfigError(f"{source}: unknown key {section}.{key}; valid keys in [{section}]: "
                                   f"{', '.join(SCHEMA[section])}")
             config[section][key] = _check_type(f"{section}.{key}", value, SCHEMA[section][key])
+    _check_values(config, source)
     return config
 
 
