@@ -77,3 +77,27 @@ def test_history_save_and_load(tmp_path):
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
     again = History.load(path)
     assert again["val_loss"] == [0.5, 0.25] and again.best("val_loss") == (2, 0.25)
+
+
+def test_early_stopping_rejects_a_metric_the_trainer_does_not_report():
+    with pytest.raises(ValueError, match=r"EarlyStopping: monitor 'val_acc' is not a metric the Trainer reports; "
+                                         r"did you mean 'val_accuracy'\? choose one of train_loss, train_accuracy, "
+                                         r"val_loss, val_accuracy"):
+        EarlyStopping(monitor="val_acc")
+    with pytest.raises(TypeError, match="EarlyStopping: monitor must be a metric name"):
+        EarlyStopping(monitor=None)
+    with pytest.raises(ValueError, match="EarlyStopping: patience must be ≥ 0 epochs, got -1"):
+        EarlyStopping(patience=-1)
+    assert EarlyStopping(monitor="val_f1", mode="max").mode == "max"  # a metric a callback of one's own adds
+
+
+def test_missing_monitored_value_lists_what_the_epoch_reports():
+    """With a validation loader but regression targets there is no val_accuracy; the hint says why."""
+    from dlcore.data import sine
+
+    x, y = sine(40)
+    model = MLP([1, 4, 1])
+    with pytest.raises(KeyError, match=r"'val_accuracy', but epoch 1 reports train_loss, val_loss; accuracy is "
+                                       r"reported only for integer class labels"):
+        Trainer(callbacks=[EarlyStopping("val_accuracy")], progress=False).fit(
+            model, losses.MSELoss(), optim.SGD(model, lr=0.1), ArrayLoader(x, y), ArrayLoader(x, y), epochs=1)

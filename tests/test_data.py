@@ -56,3 +56,40 @@ def test_loader_drop_last_and_no_shuffle():
 def test_loader_rejects_mismatched_lengths():
     with pytest.raises(ValueError, match="x has 3 samples but y has 2"):
         ArrayLoader(numpy.zeros((3, 1)), numpy.zeros(2))
+
+
+def test_loader_batch_size_must_be_a_whole_number():
+    x, y = numpy.zeros((5, 1)), numpy.zeros(5)
+    with pytest.raises(TypeError, match=r"ArrayLoader: batch_size must be an int, got '32' \(str\)"):
+        ArrayLoader(x, y, batch_size="32")
+    with pytest.raises(TypeError, match=r"ArrayLoader: batch_size must be an int, got 2.5 \(float\)"):
+        ArrayLoader(x, y, batch_size=2.5)
+    with pytest.raises(ValueError, match="ArrayLoader: batch_size must be ≥ 1, got 0"):
+        ArrayLoader(x, y, batch_size=0)
+    assert ArrayLoader(x, y, batch_size=numpy.int64(2)).batch_size == 2
+
+
+def test_loader_takes_lists_and_rejects_non_arrays():
+    loader = ArrayLoader([[0.0], [1.0], [2.0]], [0, 1, 2], batch_size=2, shuffle=False)
+    batches = [(xb.tolist(), yb.tolist()) for xb, yb in loader]
+    assert batches == [([[0.0], [1.0]], [0, 1]), ([[2.0]], [2])]
+    with pytest.raises(TypeError, match=r"ArrayLoader: x must be an array with one row per sample .* got float"):
+        ArrayLoader(3.0, [1])
+    with pytest.raises(ValueError, match="ArrayLoader: x is a list that does not make a rectangular array"):
+        ArrayLoader([[1.0], [2.0, 3.0]], [0, 1])
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: xor(-3), r"xor: n \(the number of samples\) must be ≥ 1, got -3"),
+    (lambda: spiral(1), r"spiral: n \(the number of samples\) must be ≥ 2, got 1"),
+    (lambda: sine(0), r"sine: n \(the number of samples\) must be ≥ 1, got 0"),
+    (lambda: spiral(10, noise=-0.1), r"spiral: noise \(a standard deviation\) must be a finite number ≥ 0, got -0.1"),
+])
+def test_generators_check_their_arguments(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_generators_want_a_whole_number_of_samples():
+    with pytest.raises(TypeError, match=r"xor: n \(the number of samples\) must be an int, got 2.5 \(float\)"):
+        xor(2.5)

@@ -2,6 +2,7 @@
 import gzip
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,8 +17,8 @@ from dlcore.data import CorruptDatasetError, DatasetNotFoundError
 
 FASHION = [f"{p}-{k}-ubyte.gz" for p in ("train", "t10k") for k in ("images-idx3", "labels-idx1")]
 SYSTEM_DIR = datasets.FASHION_MNIST_DIR
-REAL_DIR = next((d for d in (Path(os.environ.get("DLCORE_DATA") or SYSTEM_DIR), SYSTEM_DIR)
-                 if all((d / n).is_file() for n in FASHION)), None)
+_WHERE = Path(os.environ.get("DLCORE_DATA") or SYSTEM_DIR)  # a set DLCORE_DATA is the only place looked
+REAL_DIR = _WHERE if all((_WHERE / n).is_file() for n in FASHION) else None
 needs_fashion = pytest.mark.skipif(
     REAL_DIR is None, reason=f"Fashion-MNIST is not in {SYSTEM_DIR} nor $DLCORE_DATA: install it with "
                              f"`apt-get install dataset-fashion-mnist` (as root; `make install` does)")
@@ -91,6 +92,29 @@ def test_missing_fashion_mnist_says_where_and_how(data_dir):
     message = str(info.value)
     assert str(data_dir) in message and "not-installed" in message
     assert "apt-get install dataset-fashion-mnist" in message and "DLCORE_DATA" in message
+
+
+def test_dlcore_data_without_the_files_is_an_error_not_a_fallback(tmp_path, monkeypatch):
+    """A set DLCORE_DATA (a typo, say) never falls back to the system folder silently."""
+    system = tmp_path / "system"
+    system.mkdir()
+    write_idx(system, "train", n=3)
+    monkeypatch.setattr(datasets, "FASHION_MNIST_DIR", system)
+    monkeypatch.setenv("DLCORE_DATA", str(tmp_path / "no-such-dir"))
+    message = (re.escape(f"DLCORE_DATA='{tmp_path / 'no-such-dir'}'") + r" is not a folder: it must hold the "
+               r"Fashion-MNIST files train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz .*"
+               r"unset DLCORE_DATA to read ")
+    with pytest.raises(DatasetNotFoundError, match=message):
+        data.fashion_mnist()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "train-images-idx3-ubyte.gz").write_bytes(b"")
+    monkeypatch.setenv("DLCORE_DATA", str(empty))
+    with pytest.raises(DatasetNotFoundError,
+                       match=re.escape(f"DLCORE_DATA='{empty}' has no train-labels-idx1-ubyte.gz")):
+        data.fashion_mnist()
+    monkeypatch.delenv("DLCORE_DATA")  # unset: the system folder is read
+    assert data.fashion_mnist()[0].shape == (3, 784)
 
 
 @pytest.mark.parametrize("damage, message", [

@@ -60,3 +60,35 @@ def test_trainer_reports_validation_lr_and_time():
     with dlcore.no_grad():
         direct = float(loss(model.eval()(Tensor(x)), y).item())
     assert expected == pytest.approx(direct, rel=1e-5)
+
+
+def test_fit_checks_its_arguments_before_training():
+    x, y = spiral(40)
+    model = MLP([2, 4, 2])
+    loss, opt, loader = losses.CrossEntropyLoss(), optim.SGD(model, lr=0.1), ArrayLoader(x, y, batch_size=8)
+    trainer = Trainer(progress=False)
+    order = r"the order is fit\(model, loss, optimizer, train, val=None, epochs=1\)"
+    with pytest.raises(TypeError, match=r"Trainer.fit: loss must be callable as loss\(outputs, targets\), got SGD; "
+                                        + order):
+        trainer.fit(model, opt, loss, loader)  # optimizer and loss swapped
+    with pytest.raises(TypeError, match=r"Trainer.fit: model must be a dlcore.nn.Module, got CrossEntropyLoss"):
+        trainer.fit(loss, model, opt, loader)
+    with pytest.raises(TypeError, match=r"Trainer.fit: optimizer must have step\(\) and zero_grad\(\)"):
+        trainer.fit(model, loss, loss, loader)
+    with pytest.raises(TypeError, match=r"Trainer.fit: loss is the class CrossEntropyLoss, not an instance"):
+        trainer.fit(model, losses.CrossEntropyLoss, opt, loader)
+    with pytest.raises(TypeError, match=r"Trainer.fit: train must be a loader of \(x_batch, y_batch\) pairs, got a "
+                                        r"tuple of 2 arrays \(ndarray of shape \(40, 2\), ndarray of shape \(40,\)\); "
+                                        r"wrap arrays in dlcore.data.ArrayLoader\(x, y, batch_size=...\)"):
+        trainer.fit(model, loss, opt, (x, y))
+    with pytest.raises(TypeError, match=r"Trainer.fit: val must be a loader .* got ndarray of shape \(40, 2\)"):
+        trainer.fit(model, loss, opt, loader, x)
+    with pytest.raises(ValueError, match="Trainer.fit: epochs must be ≥ 0, got -1"):
+        trainer.fit(model, loss, opt, loader, epochs=-1)
+    with pytest.raises(TypeError, match=r"Trainer.fit: epochs must be a whole number, got 2.5 \(float\)"):
+        trainer.fit(model, loss, opt, loader, epochs=2.5)
+    assert opt.t == 0  # nothing trained
+    # duck-typed loaders are still fine: a list of (x_batch, y_batch) pairs, and 0 epochs
+    batches = [(x[:20], y[:20]), (x[20:], y[20:])]
+    assert len(trainer.fit(model, loss, opt, batches, batches, epochs=numpy.int64(2))) == 2
+    assert len(trainer.fit(model, loss, opt, loader, epochs=0)) == 0

@@ -120,17 +120,29 @@ def _package_file(package: str, relative: str, install: str) -> Path:
 
 # ---- Fashion-MNIST -----------------------------------------------------------------------
 def _fashion_dir(prefix: str) -> Path:
-    """The first of $DLCORE_DATA and FASHION_MNIST_DIR holding both files of ``prefix``."""
+    """$DLCORE_DATA when it is set (it must hold both files of ``prefix``), else FASHION_MNIST_DIR.
+
+    A set DLCORE_DATA is never passed over for the system folder: a typo in it would otherwise
+    read other files than the user asked for, without a word.
+    """
     names = [f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-labels-idx1-ubyte.gz"]
-    looked = ([Path(os.environ["DLCORE_DATA"])] if os.environ.get("DLCORE_DATA") else []) + [FASHION_MNIST_DIR]
-    for folder in looked:
+    four = "{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz"
+    if os.environ.get("DLCORE_DATA"):
+        folder = Path(os.environ["DLCORE_DATA"])
         if all((folder / n).is_file() for n in names):
             return folder
+        missing = [n for n in names if not (folder / n).is_file()]
+        where = "is not a folder" if not folder.is_dir() else f"has no {', '.join(missing)}"
+        raise DatasetNotFoundError(
+            f"DLCORE_DATA={str(folder)!r} {where}: it must hold the Fashion-MNIST files {', '.join(names)} "
+            f"(all four: {four}). Put them there, or unset DLCORE_DATA to read {FASHION_MNIST_DIR} "
+            f"(`apt-get install dataset-fashion-mnist`, Debian/Ubuntu, as root)")
+    if all((FASHION_MNIST_DIR / n).is_file() for n in names):
+        return FASHION_MNIST_DIR
     raise DatasetNotFoundError(
-        f"Fashion-MNIST files {', '.join(names)} not found in {', '.join(map(str, looked))}. "
+        f"Fashion-MNIST files {', '.join(names)} not found in {FASHION_MNIST_DIR}. "
         f"Install them with `apt-get install dataset-fashion-mnist` (Debian/Ubuntu, as root), "
-        f"or set DLCORE_DATA to a folder holding the four files "
-        f"{{train,t10k}}-{{images-idx3,labels-idx1}}-ubyte.gz")
+        f"or set DLCORE_DATA to a folder holding the four files {four}")
 
 
 def fashion_mnist(split: str = "train", limit: int | None = None, flatten: bool = True):
@@ -140,8 +152,8 @@ def fashion_mnist(split: str = "train", limit: int | None = None, flatten: bool 
     samples. x = pixel / 255, float32 of shape (n, 784), or (n, 28, 28) with
     ``flatten=False``; y int64 in 0..9 (0 T-shirt, 1 trouser, 2 pullover, 3 dress, 4 coat,
     5 sandal, 6 shirt, 7 sneaker, 8 bag, 9 ankle boot). Reads the four IDX files of the
-    Debian package ``dataset-fashion-mnist`` from $DLCORE_DATA (checked first) or
-    /usr/share/datasets/fashion-mnist.
+    Debian package ``dataset-fashion-mnist`` from $DLCORE_DATA when it is set (an error if
+    the files are not there), else from /usr/share/datasets/fashion-mnist.
     """
     if split not in ("train", "test"):
         raise ValueError(f"fashion_mnist: split must be 'train' or 'test', got {split!r}")

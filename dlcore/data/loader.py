@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy
 
@@ -15,12 +16,17 @@ class ArrayLoader:
     ``seed`` (on the host, so CPU and GPU see the same batch order); ``drop_last`` drops
     a final short batch. Batches are gathered on the device: no host transfer per step.
     ``transform`` (e.g. ``dlcore.data.FlipShift``) maps each input batch on the device.
+    ``x`` and ``y`` are NumPy or CuPy arrays (lists and tuples are converted with
+    ``numpy.asarray``, a ``dlcore.Tensor`` gives its array); ``batch_size`` is an int ≥ 1.
     """
 
     def __init__(self, x, y, batch_size: int = 32, shuffle: bool = True, drop_last: bool = False,
                  seed: int = 0, backend: str | None = None, transform=None):
+        x, y = _as_array("x", x), _as_array("y", y)
         if len(x) != len(y):
             raise ValueError(f"ArrayLoader: x has {len(x)} samples but y has {len(y)}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
+            raise TypeError(f"ArrayLoader: batch_size must be an int, got {batch_size!r} ({type(batch_size).__name__})")
         if batch_size < 1:
             raise ValueError(f"ArrayLoader: batch_size must be ≥ 1, got {batch_size}")
         name = backend or backends.current().name
@@ -45,3 +51,21 @@ class ArrayLoader:
             index = slice(start, start + self.batch_size) if order is None else order[start:start + self.batch_size]
             x = self.x[index]
             yield (x if self.transform is None else self.transform(x)), self.y[index]
+
+
+def _as_array(name: str, a):
+    """``a`` as an array of at least one dimension: lists/tuples → numpy.asarray, a Tensor → its data."""
+    from dlcore.core import Tensor
+
+    if isinstance(a, Tensor):
+        a = a.data
+    elif isinstance(a, (list, tuple)):
+        try:
+            a = numpy.asarray(a)
+        except ValueError as why:
+            raise ValueError(f"ArrayLoader: {name} is a {type(a).__name__} that does not make a rectangular array "
+                             f"({why})") from None
+    if getattr(a, "ndim", 0) < 1 or not hasattr(a, "__getitem__"):
+        raise TypeError(f"ArrayLoader: {name} must be an array with one row per sample (NumPy, CuPy or a list), "
+                        f"got {type(a).__name__}{f' of shape {a.shape}' if hasattr(a, 'shape') else ''}")
+    return a

@@ -7,8 +7,11 @@ the last entry of ``trainer.history``), ``on_fit_end(trainer)``. During a fit th
 """
 from __future__ import annotations
 
+import difflib
 import math
 from pathlib import Path
+
+from dlcore.training.trainer import METRICS
 
 
 class Callback:
@@ -33,10 +36,28 @@ class EarlyStopping(Callback):
 
     Improvement means value < best − min_delta ("min") or value > best + min_delta ("max");
     the comparison is with the best value so far, not with the previous epoch.
+
+    ``monitor`` is one of the metrics the Trainer reports (``METRICS``: train_loss,
+    train_accuracy, val_loss, val_accuracy); a name that is not (a typo such as "val_acc")
+    raises at construction. A metric that a callback of your own adds to the epoch's row is
+    accepted with an explicit ``mode="min"`` or ``"max"``.
     """
 
     def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0, mode: str = "auto",
                  restore_best: bool = True):
+        if not isinstance(monitor, str):
+            raise TypeError(f"EarlyStopping: monitor must be a metric name (one of {', '.join(METRICS)}), "
+                            f"got {monitor!r}")
+        if monitor not in METRICS and mode == "auto":
+            close = difflib.get_close_matches(monitor, METRICS, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(f"EarlyStopping: monitor {monitor!r} is not a metric the Trainer reports; {hint}"
+                             f"choose one of {', '.join(METRICS)} (for a metric your own callback adds to the "
+                             f"epoch's row, also pass mode='min' or 'max')")
+        if not patience >= 0:
+            raise ValueError(f"EarlyStopping: patience must be ≥ 0 epochs, got {patience!r}")
+        if not min_delta >= 0:
+            raise ValueError(f"EarlyStopping: min_delta must be ≥ 0, got {min_delta!r}")
         self.monitor, self.patience, self.min_delta = monitor, int(patience), float(min_delta)
         self.mode, self.restore_best = _mode_for(monitor, mode), restore_best
 
@@ -52,8 +73,15 @@ class EarlyStopping(Callback):
 
     def on_epoch_end(self, trainer, row):
         if self.monitor not in row:
-            raise KeyError(f"EarlyStopping monitors {self.monitor!r}, but the epoch reports {sorted(row)}; "
-                           f"pass a validation loader for val_* values")
+            reported = [k for k in row if k not in ("epoch", "lr", "seconds")]
+            if self.monitor.startswith("val_") and not any(k.startswith("val_") for k in row):
+                hint = "pass a validation loader (fit's val argument) for val_* values"
+            elif self.monitor.endswith("_accuracy"):
+                hint = "accuracy is reported only for integer class labels, which these targets are not"
+            else:
+                hint = "no callback before EarlyStopping added it"
+            raise KeyError(f"EarlyStopping monitors {self.monitor!r}, but epoch {row.get('epoch')} reports "
+                           f"{', '.join(reported)}; {hint}")
         value = row[self.monitor]
         if self._improved(value):
             self.best, self.best_epoch, self.wait = value, row["epoch"], 0

@@ -1,6 +1,7 @@
 """Mini-batch training with device-side accumulation, callbacks and a rich progress display."""
 from __future__ import annotations
 
+import numbers
 import sys
 import time
 
@@ -10,6 +11,54 @@ import backends
 from dlcore.config import no_grad
 from dlcore.core import Tensor
 from dlcore.training.history import History
+
+#: The metrics an epoch's row holds: train_loss always, val_loss with a validation loader, and
+#: *_accuracy when the targets are integer class labels (besides "epoch", "lr" and "seconds").
+METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+
+_ORDER = "fit(model, loss, optimizer, train, val=None, epochs=1)"
+
+
+def _describe(value) -> str:
+    """A short description of an argument for error messages: its type and, for arrays, its shape."""
+    shape = getattr(value, "shape", None)
+    return f"{type(value).__name__} of shape {tuple(shape)}" if shape is not None else type(value).__name__
+
+
+def _check_loader(name: str, loader, owner: str = "Trainer.fit") -> None:
+    """A loader is anything iterable with len() that yields (x_batch, y_batch) pairs; arrays are not."""
+    if isinstance(loader, (tuple, list)) and loader and all(hasattr(a, "shape") for a in loader):
+        raise TypeError(f"{owner}: {name} must be a loader of (x_batch, y_batch) pairs, got a "
+                        f"{type(loader).__name__} of {len(loader)} arrays "
+                        f"({', '.join(_describe(a) for a in loader)}); wrap arrays in "
+                        f"dlcore.data.ArrayLoader(x, y, batch_size=...)")
+    if hasattr(loader, "shape") or not (hasattr(loader, "__iter__") and hasattr(loader, "__len__")):
+        raise TypeError(f"{owner}: {name} must be a loader (iterable of (x_batch, y_batch) pairs with len()), "
+                        f"got {_describe(loader)}; wrap arrays in dlcore.data.ArrayLoader(x, y, batch_size=...)")
+
+
+def _check_fit_arguments(model, loss, optimizer, train, val, epochs) -> None:
+    """TypeError/ValueError naming the argument, what was passed and the fix, before any work is done."""
+    for name, value in (("model", model), ("loss", loss), ("optimizer", optimizer)):
+        if isinstance(value, type):
+            raise TypeError(f"Trainer.fit: {name} is the class {value.__name__}, not an instance of it; "
+                            f"make one first, e.g. {value.__name__}(...)")
+    if not callable(model) or not callable(getattr(model, "train", None)):
+        raise TypeError(f"Trainer.fit: model must be a dlcore.nn.Module, got {_describe(model)}; "
+                        f"the order is {_ORDER}")
+    if not callable(loss):
+        raise TypeError(f"Trainer.fit: loss must be callable as loss(outputs, targets), got {_describe(loss)}; "
+                        f"the order is {_ORDER}")
+    if not (callable(getattr(optimizer, "step", None)) and callable(getattr(optimizer, "zero_grad", None))):
+        raise TypeError(f"Trainer.fit: optimizer must have step() and zero_grad() (a dlcore.optim optimizer), "
+                        f"got {_describe(optimizer)}; the order is {_ORDER}")
+    _check_loader("train", train)
+    if val is not None:
+        _check_loader("val", val)
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral):
+        raise TypeError(f"Trainer.fit: epochs must be a whole number, got {epochs!r} ({type(epochs).__name__})")
+    if epochs < 0:
+        raise ValueError(f"Trainer.fit: epochs must be ≥ 0, got {epochs}")
 
 
 class Trainer:
@@ -90,13 +139,21 @@ class Trainer:
     # ---- public ---------------------------------------------------------------------
     def evaluate(self, model, loss, loader) -> dict:
         """{"loss", "accuracy"?} of ``model`` over ``loader`` in eval mode, without gradients."""
+        _check_loader("loader", loader, "Trainer.evaluate")
         self.model, self.loss = model, loss
         model.eval()
         with no_grad():
             return self._run_epoch(loader, train=False, epoch=0)
 
     def fit(self, model, loss, optimizer, train, val=None, epochs: int = 1, history: History | None = None) -> History:
-        """Train for ``epochs`` more epochs (continuing ``history`` when given); returns the History."""
+        """Train for ``epochs`` more epochs (continuing ``history`` when given); returns the History.
+
+        ``train`` and ``val`` are loaders: iterables with len() of (x_batch, y_batch) pairs, such
+        as ``dlcore.data.ArrayLoader``. Arguments of the wrong kind (arrays instead of a
+        loader, loss and optimizer swapped, a negative ``epochs``) raise before any work.
+        """
+        _check_fit_arguments(model, loss, optimizer, train, val, epochs)
+        epochs = int(epochs)
         self.model, self.loss, self.optimizer = model, loss, optimizer
         self.history = history if history is not None else History()
         self.stop, self._graph = False, None
@@ -188,4 +245,4 @@ def summary_table(history: History, title: str = "summary", extra: dict | None =
     return table
 
 
-__all__ = ["Trainer", "format_row", "summary_table"]
+__all__ = ["Trainer", "METRICS", "format_row", "summary_table"]
