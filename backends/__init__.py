@@ -86,7 +86,11 @@ def use(name: str = "auto") -> Backend:
 def current() -> Backend:
     """The active backend; on first call it is chosen by ``DLCORE_BACKEND`` (default "auto")."""
     if _current is None:
-        return use(os.environ.get("DLCORE_BACKEND", "auto").strip().lower() or "auto")
+        name = os.environ.get("DLCORE_BACKEND", "auto").strip().lower() or "auto"
+        if name not in (*NAMES, "auto"):
+            raise ValueError(f"DLCORE_BACKEND={name!r} in the environment is not a backend; "
+                             f"set it to one of {', '.join(NAMES)} or auto (or unset it)")
+        return use(name)
     return _current
 
 

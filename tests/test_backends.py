@@ -38,6 +38,10 @@ def test_environment_variable_picks_backend(monkeypatch):
     monkeypatch.setattr(backends, "_current", None)
     monkeypatch.setenv("DLCORE_BACKEND", "numpy")
     assert backends.current().name == "numpy"
+    monkeypatch.setattr(backends, "_current", None)
+    monkeypatch.setenv("DLCORE_BACKEND", "gpu")
+    with pytest.raises(ValueError, match=r"DLCORE_BACKEND='gpu' in the environment is not a backend; .*numpy, cupy"):
+        backends.current()
 
 
 @pytest.mark.skipif(backends.cuda_available(), reason="CUDA is here")

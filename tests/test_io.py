@@ -178,3 +178,15 @@ def test_checkpoint_from_the_gpu_loads_on_the_cpu_and_back(tmp_path):
     assert all(backends.backend_of(p.data).name == "cupy" for p in gpu_model.parameters())
     assert all(backends.backend_of(a).name == "cupy" for bufs in gpu_opt.state.values() for a in bufs.values())
     assert_same_state(gpu_model.state_dict(), model.state_dict())
+
+
+def test_save_with_swapped_arguments_and_load_state_dict_of_a_module_say_what_to_pass(tmp_path):
+    model = nn.Linear(2, 2)
+    opt = optim.SGD(model, lr=0.1)
+    with pytest.raises(TypeError, match=r"io.save\(path, model, optimizer=None, \*\*meta\): got model SGD and "
+                                        r"optimizer Linear"):
+        io.save(tmp_path / "x.npz", opt, model)
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(TypeError, match=r"Linear.load_state_dict takes a dict of arrays, got Linear "
+                                        r"\(did you mean its .state_dict\(\)\?\)"):
+        model.load_state_dict(nn.Linear(2, 2))

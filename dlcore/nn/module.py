@@ -136,6 +136,10 @@ class Module:
         Raises KeyError for missing or unexpected keys (when strict) and ValueError naming
         the key when a shape or dtype differs.
         """
+        if not isinstance(state, dict):
+            hint = " (did you mean its .state_dict()?)" if hasattr(state, "state_dict") else ""
+            raise TypeError(f"{type(self).__name__}.load_state_dict takes a dict of arrays, "
+                            f"got {type(state).__name__}{hint}")
         targets = dict(self.named_parameters())
         buffers = dict(self.named_buffers())
         expected = set(targets) | set(buffers)
