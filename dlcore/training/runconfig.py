@@ -54,6 +54,7 @@ class ConfigError(ValueError):
 
 def choices() -> dict[str, tuple[str, ...]]:
     """key → the names its value may take (the registries of the library, read when asked)."""
+    from backends import NAMES as BACKENDS
     from dlcore.data import DATASETS, REAL_DATASETS
     from dlcore.init import INITIALIZERS
     from dlcore.losses import LOSSES
@@ -62,7 +63,7 @@ def choices() -> dict[str, tuple[str, ...]]:
     from dlcore.training.trainer import METRICS
 
     return {
-        "run.backend": ("auto", "numpy", "cupy"),
+        "run.backend": ("auto", *BACKENDS),
         "data.name": (*DATASETS, *REAL_DATASETS),
         "data.task": ("classify", "segment"),
         "model.kind": ("mlp", *IMAGE_MODELS),
