@@ -29,7 +29,6 @@ from pathlib import Path
 import numpy
 
 from dlcore.nn import Module
-from dlcore.optim.optimizer import Optimizer
 
 FORMAT = 1
 _HEADER = "__dlcore__"
@@ -54,10 +53,10 @@ def save(path, model, optimizer=None, **meta) -> Path:
     e.g. epoch, config, metrics, ``rng=generator.bit_generator.state`` (the names "model" and
     "optimizer" are taken by the arguments). Missing parent folders are created.
     """
-    if not isinstance(model, Module) or not (optimizer is None or isinstance(optimizer, Optimizer)):
+    if not isinstance(model, Module) or not (optimizer is None or callable(getattr(optimizer, "step", None))):
         raise TypeError(f"io.save(path, model, optimizer=None, **meta): got model {type(model).__name__} and "
                         f"optimizer {type(optimizer).__name__}; the model must be a dlcore.nn.Module and the "
-                        f"optimizer a dlcore.optim optimizer")
+                        f"optimizer a dlcore.optim optimizer (or a wrapper of one)")
     path = Path(path)
     model_state = model.state_dict()
     arrays = {f"model/{k}": v for k, v in model_state.items()}
