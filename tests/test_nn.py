@@ -158,3 +158,5 @@ def test_an_input_of_another_dtype_than_the_weights_is_refused(layer, shape):
     with pytest.raises(TypeError, match=r"has float32 weights but got a float64 input of shape .*astype\('float32'\)"):
         layer(Tensor(numpy.zeros(shape)))
     assert layer(Tensor(numpy.zeros(shape, numpy.float32))).dtype == numpy.float32
+    with pytest.raises(TypeError, match=r"takes a Tensor \(or an array\), got list; wrap the data"):
+        layer(numpy.zeros(shape).tolist())

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dlcore import init
 from dlcore.functions import conv as C
 from dlcore.functions import pooling as P
-from dlcore.nn.module import Module, Parameter, check_input_dtype
+from dlcore.nn.module import Module, Parameter, check_input_type
 
 
 def _check_input(layer, x, channels=None):
@@ -33,8 +33,8 @@ class _Conv(Module):
         self.bias = Parameter(init.zeros((self.out_channels,))) if bias else None
 
     def forward(self, x):
+        check_input_type(self, x, self.weight)
         _check_input(self, x, self.in_channels)
-        check_input_dtype(self, x, self.weight)
         fn = self.function(self.geometry, self)
         return fn(x, self.weight) if self.bias is None else fn(x, self.weight, self.bias)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dlcore import init
 from dlcore.functions.linear import linear
-from dlcore.nn.module import Module, Parameter, check_input_dtype
+from dlcore.nn.module import Module, Parameter, check_input_type
 
 
 class Linear(Module):
@@ -22,10 +22,10 @@ class Linear(Module):
         self.bias = Parameter(init.zeros((self.out_features,))) if bias else None
 
     def forward(self, x):
+        check_input_type(self, x, self.weight)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(f"{self!r} expects inputs whose last axis has {self.in_features} features, "
                              f"got an input of shape {tuple(x.shape)}")
-        check_input_dtype(self, x, self.weight)
         return linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:

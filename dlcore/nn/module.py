@@ -10,9 +10,13 @@ from dlcore import config
 from dlcore.core import Tensor
 
 
-def check_input_dtype(layer, x, weight) -> None:
-    """TypeError naming ``layer`` unless input ``x`` has its ``weight``'s dtype: a float64 batch into a
-    float32 layer would otherwise turn the rest of the step into float64 math, silently and slowly."""
+def check_input_type(layer, x, weight) -> None:
+    """TypeError naming ``layer`` unless input ``x`` is a Tensor or array of its ``weight``'s dtype: a
+    float64 batch into a float32 layer would otherwise turn the rest of the step into float64 math,
+    silently and slowly."""
+    if not hasattr(x, "dtype"):
+        raise TypeError(f"{layer!r} takes a Tensor (or an array), got {type(x).__name__}; "
+                        f"wrap the data with dlcore.Tensor(numpy.asarray(data, '{weight.dtype}'))")
     if x.dtype != weight.dtype:
         raise TypeError(f"{layer!r} has {weight.dtype} weights but got a {x.dtype} input of shape "
                         f"{tuple(x.shape)}; convert the input with .astype('{weight.dtype}')")
