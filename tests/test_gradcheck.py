@@ -122,3 +122,22 @@ def test_every_function_is_exercised_by_a_case(monkeypatch):
     missing = sorted(f"{f.__module__}.{f.__qualname__}" for f in _leaf_subclasses(Function) - called
                      if f.__module__.startswith("dlcore."))  # not Functions that tests or users define
     assert not missing, f"Functions no case calls (add one to tests/cases): {missing}"
+
+
+# Modules that do not learn by backprop: each is checked against a reference of its own rule in its
+# test module (contrastive divergence: test_rbm, test_dbn; the perceptron rule: test_perceptron).
+NOT_BACKPROP = {"RBM", "DBM", "DBN", "Perceptron"}
+
+
+def test_every_module_is_exercised_by_a_module_case():
+    """Module cases drive the module gradient checks and the GPU parity suite: a layer or model
+    that none builds (as itself or inside another) would be checked on neither."""
+    for module in pkgutil.walk_packages(dlcore.__path__, "dlcore."):
+        importlib.import_module(module.name)
+    built = set()
+    with dlcore.default_dtype("float64"):
+        for case in MODULE_CASES:
+            built.update(type(m) for m in case.factory().modules())
+    missing = sorted(f"{m.__module__}.{m.__qualname__}" for m in _leaf_subclasses(dlcore.nn.Module) - built
+                     if m.__module__.startswith("dlcore.") and m.__name__ not in NOT_BACKPROP)
+    assert not missing, f"Modules no module case builds (add one to tests/cases): {missing}"

@@ -31,4 +31,5 @@ MODULE_CASES = [
     ModuleCase("Identity", nn.Identity, (3, 4)),
     ModuleCase("Softmax", nn.Softmax, (3, 4)),
     ModuleCase("Swish", lambda: nn.Swish(2.0), (3, 4)),
+    ModuleCase("Step", nn.Step, (3, 4), "away_from_zero"),  # zero gradient, values 0/1 on both backends
 ]
