@@ -21,7 +21,8 @@ backward multiplies the elementwise derivatives by the incoming gradient (divide
 for "mean"). On NumPy the values are checked where a wrong one would give a wrong loss without
 an error: cross-entropy labels lie in [0, C), constant margin-loss targets are −1 or +1,
 binary cross-entropy probabilities and constant targets lie in [0, 1]. On CuPy these checks would wait for the
-device at every step, so they are not made there (out-of-range labels wrap around).
+device at every step, so they are not made there: an out-of-range label then reads a logit of
+another row, or past the array (validate labels once, on the host, before training on the GPU).
 """
 from __future__ import annotations
 
