@@ -61,14 +61,15 @@ class CupyBackend(Backend):
         n = b.shape[0] if trans_b else b.shape[1]
         return self.cublas.gemm(a, b, trans_a, trans_b, self.xp.empty((m, n), a.dtype), tf32)
 
-    def _ones_gemm(self, ones, a, trans_b: bool = False):
-        """ones @ op(a) in full float32 whatever the TF32 switch says: these GEMMs are sums (bias
+    def _ones_gemm(self, a, trans_b: bool = False):
+        """ones(1, n) @ op(a) in full float32 whatever the TF32 switch says: these GEMMs are sums (bias
         gradients, BatchNorm's mean and variance), which TF32's 10-bit operands would bias."""
+        ones = self._cached_ones((1, a.shape[1] if trans_b else a.shape[0]), a.dtype)
         return self._cublas_gemm(ones, a, False, trans_b, False)
 
     def column_sums(self, a):
         """Σ over rows as the GEMM ones(1, N) @ a: one cuBLAS call instead of a reduction kernel."""
-        return self._ones_gemm(self._cached_ones((1, a.shape[0]), a.dtype), a).reshape(a.shape[1])
+        return self._ones_gemm(a).reshape(a.shape[1])
 
     def channel_sums(self, a):
         """Σ over N, then over the pixels, as two ones-GEMMs on NCHW memory (no reduction kernel)."""
@@ -76,7 +77,7 @@ class CupyBackend(Backend):
             return super().channel_sums(a)
         n, c = a.shape[:2]
         per_pixel = self.column_sums(a.reshape(n, -1)).reshape(c, -1)  # (C, H·W)
-        return self._ones_gemm(self._cached_ones((1, per_pixel.shape[1]), a.dtype), per_pixel, trans_b=True).reshape(c)
+        return self._ones_gemm(per_pixel, trans_b=True).reshape(c)
 
     def convolution(self, dtype, padding_mode: str = "zeros"):
         """cuDNN (through the ``cudnn`` frontend package) for float32 zero-padded convolutions.

@@ -22,7 +22,7 @@ import dlcore
 from dlcore import io, losses, metrics, optim
 from dlcore.config import no_grad
 from dlcore.core import Tensor
-from dlcore.data import DATASETS, REAL_DATASETS, ArrayLoader, FlipShift, load, split, standardize
+from dlcore.data import DATASETS, ArrayLoader, FlipShift, load, split, standardize
 from dlcore.data.datasets import fashion_mnist
 from dlcore.distributed import DistributedOptimizer, LocalCommunicator, ShardedLoader, sync_batch_norm
 from dlcore import models
@@ -79,10 +79,8 @@ def prepare_data(cfg) -> dict:
             train, val, _ = split(x, y, (1 - val_f, val_f, 0.0), seed=seed)
         test = fashion_mnist("test", limit=limit)
     else:
-        if name not in REAL_DATASETS:
-            raise ConfigError(f"data.name {name!r} is unknown; choose one of "
-                              f"{', '.join([*DATASETS, *REAL_DATASETS])}")
-        x, y = load(name)
+        with from_config(cfg, "data.name"):  # runconfig.validate checks the name; this covers unvalidated dicts
+            x, y = load(name)
         with from_config(cfg, *fractions):
             train, val, test = split(x, y, (1 - val_f - test_f, val_f, test_f), seed=seed)
     parts = [train, val, test]
