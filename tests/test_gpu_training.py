@@ -44,3 +44,15 @@ def test_training_run_agrees(optimizer):
     numpy.testing.assert_allclose(loss_gpu, loss_cpu, rtol=1e-4)
     for name in params_cpu:
         numpy.testing.assert_allclose(params_gpu[name], params_cpu[name], atol=1e-3, err_msg=name)
+
+
+def test_a_label_outside_the_classes_stops_gpu_training_at_log_time_with_a_hint():
+    """No host check of labels runs on CuPy; the sample's NaN loss is caught after the epoch."""
+    from dlcore.training import Trainer
+
+    x, y = spiral(64)
+    y[5] = 2  # two classes: label 2 is out of range
+    model = MLP([2, 8, 2]).to("cupy")
+    loader = ArrayLoader(x, y, batch_size=16, shuffle=False, backend="cupy")
+    with pytest.raises(FloatingPointError, match=r"epoch 1, step 1 of 4.*cross-entropy labels outside \[0, classes\)"):
+        Trainer(progress=False).fit(model, losses.CrossEntropyLoss(), optim.SGD(model, lr=0.1), loader, epochs=1)

@@ -257,3 +257,38 @@ def test_a_target_that_requires_a_gradient_may_take_any_value():
     t = Tensor(numpy.array([0.5, -2.0]), requires_grad=True)
     losses.HingeLoss()(Tensor(numpy.array([0.1, 0.2])), t).backward()
     numpy.testing.assert_allclose(t.grad, -numpy.array([0.1, 0.2]) * (numpy.array([0.05, -0.4]) < 1) / 2)
+
+
+def test_cross_entropy_body_gives_nan_for_a_label_outside_the_classes_and_reads_no_logit_for_it():
+    """The unchecked device path: rows with labels −1 or C get NaN, the other rows their exact loss."""
+    from dlcore.functions.loss import _softmax_ce
+
+    x = numpy.arange(12, dtype=numpy.float64).reshape(4, 3) / 4
+    t = numpy.array([2, -1, 3, 0])
+    loss, lse = _softmax_ce(numpy, x, t, 3, numpy.empty(4), numpy.empty(4))
+    expected_lse = numpy.log(numpy.exp(x).sum(axis=1))
+    numpy.testing.assert_allclose(lse, expected_lse, rtol=1e-15)
+    numpy.testing.assert_allclose(loss[[0, 3]], expected_lse[[0, 3]] - x[[0, 3], [2, 0]], rtol=1e-15)
+    assert numpy.isnan(loss[[1, 2]]).all()
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("fused_kernels", [True, False], ids=["fused", "portable"])
+def test_cross_entropy_on_the_gpu_turns_an_out_of_range_label_into_nan(fused_kernels):
+    """CuPy has no host check of labels: a label −1 or C makes that sample's loss NaN (caught at log
+    time) instead of reading another row's logit; in-range rows still equal the NumPy loss."""
+    import backends
+    from backends import fused
+
+    y = numpy.random.default_rng(0).standard_normal((4, 5)).astype(numpy.float32)
+    good = numpy.array([0, 4, 2, 1])
+    expected = losses.CrossEntropyLoss(reduction="none")(Tensor(y), good).numpy()
+    cupy = backends.get("cupy")
+    with fused.FUSED.scoped(fused_kernels):
+        for bad_row, bad_label in ((1, 5), (2, -1)):
+            t = good.copy()
+            t[bad_row] = bad_label
+            got = losses.CrossEntropyLoss(reduction="none")(Tensor(cupy.from_numpy(y)), cupy.from_numpy(t)).numpy()
+            assert numpy.isnan(got[bad_row])
+            keep = numpy.arange(4) != bad_row
+            numpy.testing.assert_allclose(got[keep], expected[keep], rtol=1e-5, atol=1e-6)

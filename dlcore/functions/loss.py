@@ -21,8 +21,9 @@ backward multiplies the elementwise derivatives by the incoming gradient (divide
 for "mean"). On NumPy the values are checked where a wrong one would give a wrong loss without
 an error: cross-entropy labels lie in [0, C), constant margin-loss targets are −1 or +1,
 binary cross-entropy probabilities and constant targets lie in [0, 1]. On CuPy these checks would wait for the
-device at every step, so they are not made there: an out-of-range label then reads a logit of
-another row, or past the array (validate labels once, on the host, before training on the GPU).
+device at every step, so they are not made there: an out-of-range cross-entropy label gives a NaN
+loss for its sample (which the Trainer reports at log time), the other wrong values a wrong loss
+(validate such data once, on the host, before training on the GPU).
 """
 from __future__ import annotations
 
@@ -308,14 +309,20 @@ class SigmoidBinaryCrossEntropy(Loss):
     T s = 0;
     for (int c = 0; c < C; ++c) s += exp(x[row + c] - m);
     lse = m + log(s);
-    loss = lse - x[row + t[i]];
+    loss = (0 <= t[i] && t[i] < C) ? lse - x[row + t[i]] : (T)nan("");
     """, "dlcore_softmax_ce")
 def _softmax_ce(xp, x, t, C, loss, lse):
     """Per row r of logits x (N, C) with label t_r: lse_r = m_r + ln Σ_c e^(x_rc − m_r), m_r = max_c x_rc,
-    and loss_r = lse_r − x_r,t_r (= −ln softmax(x_r)_t_r); written into ``loss`` and ``lse``."""
+    and loss_r = lse_r − x_r,t_r (= −ln softmax(x_r)_t_r); written into ``loss`` and ``lse``.
+
+    A label outside [0, C) gives loss_r = NaN (no logit is read for it): on the device, where
+    labels are not checked, the loss says so at log time instead of reading another row's logit.
+    """
     m = x.max(axis=1)
     lse[...] = m + xp.log(xp.exp(x - m[:, None]).sum(axis=1))
-    loss[...] = lse - x[xp.arange(x.shape[0]), t]
+    valid = (t >= 0) & (t < C)
+    picked = x[xp.arange(x.shape[0]), xp.where(valid, t, 0)]
+    loss[...] = xp.where(valid, lse - picked, xp.nan)
     return loss, lse
 
 

@@ -128,8 +128,10 @@ class Trainer:
         bad = numpy.flatnonzero(~numpy.isfinite(step_losses))
         if bad.size:
             where = "training" if train else "validation"
-            raise FloatingPointError(f"{where} loss became {step_losses[bad[0]]} in epoch {epoch}, step {bad[0] + 1} "
-                                     f"of {len(sizes)}; lower the learning rate or check the data for NaN/inf")
+            raise FloatingPointError(
+                f"{where} loss became {step_losses[bad[0]]} in epoch {epoch}, step {bad[0] + 1} of {len(sizes)}; "
+                "lower the learning rate or check the data for NaN/inf (on the GPU, cross-entropy labels "
+                "outside [0, classes) also give NaN)")
         weights = numpy.asarray(sizes, dtype=numpy.float64)
         result = {"loss": float(step_losses @ weights / weights.sum())}
         if correct is not None:
