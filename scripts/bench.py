@@ -130,25 +130,38 @@ def dlcore_step(build, shape, classes, batch, warmup: int, graph: bool = False):
     return step, (pool().total_bytes() if pool is not None else None), model
 
 
-def gemm_floor_step(model, batch):
-    """The MLP step's matrix products alone: per layer x@W, g@Wᵀ (not for the first layer), xᵀ@g."""
-    backend = backends.current()
+def recorded_gemms(step, backend) -> list[tuple]:
+    """(a's shape, b's shape, trans_a, trans_b, dtype) of every ``backend.gemm`` call one ``step`` makes.
+
+    These are the step's matrix products: per Linear x@W, g@Wᵀ and xᵀ@g (the first layer needs
+    no g@Wᵀ), per convolution on the portable path its column-matrix GEMMs.
+    """
+    calls = []
+    gemm = backend.gemm
+
+    def recording(a, b, trans_a=False, trans_b=False):
+        calls.append((a.shape, b.shape, trans_a, trans_b, a.dtype))
+        return gemm(a, b, trans_a, trans_b)
+
+    backend.gemm = recording  # an instance attribute over the method, for this one step
+    try:
+        step()
+    finally:
+        del backend.gemm
+    backend.synchronize()
+    return calls
+
+
+def gemm_floor_step(calls, backend):
+    """The GEMMs of ``recorded_gemms`` alone, on fresh C-contiguous operands: the step's matrix-product floor."""
     rng = numpy.random.default_rng(0)
-    ops = []
-    linears = [m for m in model if isinstance(m, nn.Linear)]
-    for i, layer in enumerate(linears):
-        n_in, n_out = layer.in_features, layer.out_features
-        x = backend.from_numpy(rng.standard_normal((batch, n_in)).astype(numpy.float32))
-        w = backend.from_numpy(rng.standard_normal((n_in, n_out)).astype(numpy.float32))
-        g = backend.from_numpy(rng.standard_normal((batch, n_out)).astype(numpy.float32))
-        ops.append((x, w, g, i > 0))
+    operands = [(backend.from_numpy(rng.standard_normal(a).astype(dtype)),
+                 backend.from_numpy(rng.standard_normal(b).astype(dtype)), trans_a, trans_b)
+                for a, b, trans_a, trans_b, dtype in calls]
 
     def step():
-        for x, w, g, needs_gx in ops:
-            backend.gemm(x, w)
-            if needs_gx:
-                backend.gemm(g, w, trans_b=True)
-            backend.gemm(x, g, trans_a=True)
+        for a, b, trans_a, trans_b in operands:
+            backend.gemm(a, b, trans_a, trans_b)
 
     return step
 
@@ -224,7 +237,10 @@ def versions():
 
 
 def bench_workload(name: str, args, results: dict) -> dict:
-    """Time dlcore, its CUDA graph (CuPy), the GEMM floor (MLPs) and PyTorch on one workload, interleaved.
+    """Time dlcore, its CUDA graph (CuPy), the GEMM floor and PyTorch on one workload, interleaved.
+
+    The floor is timed where every matrix product of the step goes through the backend's GEMM:
+    MLPs, and CNNs on the portable path (not with cuDNN).
 
     Each ratio is the median over rounds of the two contenders' block times in that round
     (``paired_ratio``); graph capture errors are reported in ``results["errors"]``.
@@ -233,8 +249,8 @@ def bench_workload(name: str, args, results: dict) -> dict:
     backend = backends.current()
     step, pool_bytes, model = dlcore_step(build, shape, classes, batch, args.warmup)
     contenders = {"dlcore": (step, backend.synchronize)}
-    if all(isinstance(m, (nn.Linear, nn.ReLU)) for m in model):
-        contenders["floor"] = (gemm_floor_step(model, batch), backend.synchronize)
+    if backend.convolution(numpy.dtype("float32")) is None or not any(isinstance(m, nn.Conv2d) for m in model):
+        contenders["floor"] = (gemm_floor_step(recorded_gemms(step, backend), backend), backend.synchronize)
     if backend.name == "cupy":
         try:
             contenders["graph"] = (dlcore_step(build, shape, classes, batch, args.warmup, graph=True)[0],

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -20,7 +22,7 @@ def test_bench_times_the_mlp_and_the_cnn_on_the_cpu(tmp_path):
     w1, w2 = result["workloads"]["W1"], result["workloads"]["W2"]
     assert w1["input"] == [128, 784] and w2["input"] == [64, 3, 32, 32]
     assert w1["dlcore_ms"] > 0 and w2["dlcore_ms"] > 0
-    assert w1["gemm_floor_ms"] > 0 and w2["gemm_floor_ms"] is None  # the floor is timed for the MLPs
+    assert w1["gemm_floor_ms"] > 0 and w2["gemm_floor_ms"] > 0  # the CPU's convolutions are GEMMs too
     assert w1["dlcore_graph_ms"] is None  # CUDA graphs exist on the GPU only
     assert w1["ratio_vs_floor"] == w1["blocks_ms"]["dlcore"][0] / w1["blocks_ms"]["floor"][0]  # one round
     if w1["torch_ms"] is not None:  # PyTorch side by side when it is installed
@@ -50,3 +52,27 @@ def test_contenders_take_turns_block_by_block_and_ratios_pair_rounds():
     assert bench.paired_ratio([2.0, 8.0, 8.0], [1.0, 4.0, 4.0]) == 2.0
     assert bench.paired_ratio([1.0, 3.0, 30.0], [1.0, 1.0, 10.0]) == 3.0
     assert bench.paired_ratio([1.0], None) is None
+
+
+def test_the_floor_replays_the_gemms_the_step_makes():
+    """W1's step: x@W for three layers, g@Wᵀ for the two upper ones, xᵀ@g for all three; the floor makes the same."""
+    import backends
+
+    bench = _bench_module()
+    backend = backends.use("numpy")
+    step, _, _ = bench.dlcore_step(*bench.WORKLOADS["W1"], warmup=0)
+    calls = bench.recorded_gemms(step, backend)
+    f32 = numpy.dtype("float32")
+    assert calls == [((128, 784), (784, 1024), False, False, f32), ((128, 1024), (1024, 1024), False, False, f32),
+                     ((128, 1024), (1024, 10), False, False, f32),
+                     ((128, 10), (1024, 10), False, True, f32), ((128, 1024), (128, 10), True, False, f32),
+                     ((128, 1024), (1024, 1024), False, True, f32), ((128, 1024), (128, 1024), True, False, f32),
+                     ((128, 784), (128, 1024), True, False, f32)]
+    assert "gemm" not in vars(backend)  # the recording is gone
+    replayed = []
+    backend.gemm = lambda a, b, trans_a=False, trans_b=False: replayed.append((a.shape, b.shape, trans_a, trans_b))
+    try:
+        bench.gemm_floor_step(calls, backend)()
+    finally:
+        del backend.gemm
+    assert replayed == [c[:4] for c in calls]
