@@ -3,14 +3,15 @@
 CuPy turns ``ElementwiseKernel(in_params, out_params, body)`` into a loop over the element
 index ``i`` of the broadcast non-raw arguments, with type placeholders (``T``, ``L``) as
 typedefs, ``const T &x`` bound to element i of each non-raw input, ``T &y`` to element i of
-each output, ``raw`` arrays indexed by a flat C-order index, and ``;`` after the body. Two
-wrappers of the same body follow that recipe:
+each output, ``raw`` arrays (read-only when inputs) indexed by a flat C-order index, and
+``;`` after the body. Two wrappers of the same body follow that recipe:
 
 * ``cuda_source`` gives the CUDA kernel, for NVRTC to compile (``test_cuda_sources.py``);
 * ``HostKernels`` compiles the body as C++ with the host compiler and calls it like CuPy
   calls its kernel (broadcasting, output allocation, in-place outputs), so that the fused
   bodies can run on NumPy arrays and be compared with their portable bodies
-  (``test_fused_on_host.py``).
+  (``test_fused_on_host.py``). What the host cannot show is rounding: NVRTC contracts
+  multiply-adds and the device has its own math library; the GPU parity suite sees those.
 """
 from __future__ import annotations
 
@@ -31,9 +32,12 @@ from backends.fused import Elementwise
 
 # C types of CuPy's parameter type names; single capital letters are placeholders, tried with each type listed
 C_TYPES = {"bool": "bool", "int32": "int", "int64": "long long", "float32": "float", "float64": "double"}
-PLACEHOLDER_TYPES = {"T": ("float", "double"), "L": ("int", "long long")}
-NUMPY_TYPES = {"bool": numpy.bool_, "int": numpy.int32, "long long": numpy.int64, "float": numpy.float32,
-               "double": numpy.float64}
+# (L: the integer labels cross-entropy accepts, of any width and sign)
+PLACEHOLDER_TYPES = {"T": ("float", "double"),
+                     "L": ("int", "long long", "short", "signed char", "unsigned char", "unsigned int")}
+NUMPY_TYPES = {"bool": numpy.bool_, "signed char": numpy.int8, "unsigned char": numpy.uint8, "short": numpy.int16,
+               "int": numpy.int32, "unsigned int": numpy.uint32, "long long": numpy.int64,
+               "float": numpy.float32, "double": numpy.float64}
 
 
 def parameters(spec: str) -> list[tuple[bool, str, str]]:
@@ -71,6 +75,11 @@ def _typedefs(binding: dict) -> str:
     return "".join(f"typedef {c_type} {placeholder};\n" for placeholder, c_type in binding.items())
 
 
+def _raw_parameter(is_output: bool, c_type: str, name: str) -> str:
+    """A raw parameter as CuPy declares it: read-only when it is an input."""
+    return f"RawArray<{c_type if is_output else 'const ' + c_type}> {name}"
+
+
 def _body(kernel: Elementwise, reference) -> str:
     """The per-element references of the non-raw parameters, ``reference(is_output, c_type, name, k)``, then the body."""
     lines = [reference(is_output, c_type, name, k) for k, (is_output, (raw, c_type, name)) in enumerate(
@@ -79,7 +88,8 @@ def _body(kernel: Elementwise, reference) -> str:
     return "\n".join(lines) + f"\n{kernel.cuda};\n"  # CuPy ends the body with ";"
 
 
-# CUDA: raw arrays as plain pointers (the library's raw arguments are C-contiguous, or addressed as &x[0] plus strides)
+# CUDA: raw arrays as plain pointers (the library's raw arguments are C-contiguous, or addressed as &x[0] plus strides).
+# CuPy compiles with NVRTC's --std=c++14 and no "using"; the names _n and _raw_* stand for CuPy's own.
 _CUDA_RAW_ARRAY = """
 template <typename V> struct RawArray {
     V* data;
@@ -90,9 +100,9 @@ template <typename V> struct RawArray {
 
 def cuda_source(kernel: Elementwise, binding: dict) -> str:
     """The kernel as cupy.ElementwiseKernel would generate it, its placeholders typedef'd as ``binding`` says."""
-    params = []
-    for raw, c_type, name in parameters(kernel.in_params) + parameters(kernel.out_params):
-        params.append(f"RawArray<{c_type}> {name}" if raw else f"{c_type}* _raw_{name}")
+    params = [_raw_parameter(is_output, c_type, name) if raw else f"{c_type}* _raw_{name}"
+              for is_output, spec in ((False, kernel.in_params), (True, kernel.out_params))
+              for raw, c_type, name in parameters(spec)]
     body = _body(kernel, lambda out, c_type, name, k: f"{'' if out else 'const '}{c_type} &{name} = _raw_{name}[i];")
     return (f"{_CUDA_RAW_ARRAY}{_typedefs(binding)}{kernel.preamble}\n"
             f'extern "C" __global__ void {kernel.name}({", ".join(params)}, ptrdiff_t _n) {{\n'
@@ -106,8 +116,9 @@ _HOST_PRELUDE = """
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
-using std::exp; using std::expm1; using std::fabs; using std::log; using std::log1p; using std::max; using std::min;
-using std::nan; using std::sqrt;
+using std::ceil; using std::cos; using std::erf; using std::exp; using std::expm1; using std::fabs; using std::floor;
+using std::fmax; using std::fmin; using std::isinf; using std::isnan; using std::log; using std::log1p; using std::max;
+using std::min; using std::nan; using std::pow; using std::sin; using std::sqrt; using std::tanh;
 struct Layout { char* data; int ndim; const ptrdiff_t* shape; const ptrdiff_t* strides;
     char* at(ptrdiff_t k) const {
         char* p = data;
@@ -123,14 +134,16 @@ template <typename V> struct RawArray {
 
 
 def host_source(kernel: Elementwise, binding: dict) -> str:
-    """The kernel body as a C++ function ``run(layouts, n)`` looping over i as CuPy's kernel does."""
-    raws = [f"RawArray<{c_type}> {name}{{layouts[{k}]}};" for k, (raw, c_type, name) in
-            enumerate(parameters(kernel.in_params) + parameters(kernel.out_params)) if raw]
+    """The kernel body as a C++ function ``run(_layouts, _n)`` looping over i as CuPy's kernel does."""
+    specs = [(is_output, *p) for is_output, spec in ((False, kernel.in_params), (True, kernel.out_params))
+             for p in parameters(spec)]
+    raws = [f"{_raw_parameter(is_output, c_type, name)}{{_layouts[{k}]}};"
+            for k, (is_output, raw, c_type, name) in enumerate(specs) if raw]
     body = _body(kernel, lambda out, c_type, name, k:
-                 f"{'' if out else 'const '}{c_type} &{name} = *reinterpret_cast<{c_type}*>(layouts[{k}].at(i));")
+                 f"{'' if out else 'const '}{c_type} &{name} = *reinterpret_cast<{c_type}*>(_layouts[{k}].at(i));")
     return (f"{_HOST_PRELUDE}{_typedefs(binding)}{kernel.preamble}\n"
-            'extern "C" void run(const Layout* layouts, ptrdiff_t n) {\n' + "\n".join(raws) +
-            f"\nfor (ptrdiff_t i = 0; i < n; ++i) {{\n{body}}}\n}}\n")
+            'extern "C" void run(const Layout* _layouts, ptrdiff_t _n) {\n' + "\n".join(raws) +
+            f"\nfor (ptrdiff_t i = 0; i < _n; ++i) {{\n{body}}}\n}}\n")
 
 
 class _Layout(ctypes.Structure):
@@ -152,7 +165,7 @@ class HostKernels:
         if key not in self.libraries:
             path = os.path.join(self.cache_dir, f"{kernel.name}-{key}.so")
             if not os.path.exists(path):
-                compiled = subprocess.run([self.compiler, "-O1", "-std=c++17", "-shared", "-fPIC", "-x", "c++", "-",
+                compiled = subprocess.run([self.compiler, "-O1", "-std=c++14", "-shared", "-fPIC", "-x", "c++", "-",
                                            "-o", path], input=source, capture_output=True, text=True)
                 if compiled.returncode:
                     raise RuntimeError(f"{kernel.name} {binding} does not compile as C++:\n{compiled.stderr}")
@@ -174,8 +187,15 @@ class HostKernels:
         dtype = {c: numpy.dtype(NUMPY_TYPES[binding.get(c, c)]) for _, c, _ in specs}
         arrays = [a if isinstance(a, numpy.ndarray) else numpy.asarray(a, dtype[c_type])
                   for (_, c_type, _), a in zip(specs, args)]
+        if not any(isinstance(a, numpy.ndarray) and not raw for (raw, _, _), a in zip(specs, args)):
+            raise ValueError(f"{kernel.name}: loop size is undecided (no non-raw array argument), as CuPy says")
         shape = numpy.broadcast_shapes(*(a.shape for (raw, _, _), a in zip(specs, arrays) if not raw))
-        for raw, c_type, _ in outs[len(arrays) - len(ins):]:
+        for (raw, _, name), a in zip(outs, arrays[len(ins):]):
+            if not raw and a.shape != shape:
+                raise ValueError(f"{kernel.name}: output {name} has shape {a.shape}, the loop shape is {shape}")
+        for raw, c_type, name in outs[len(arrays) - len(ins):]:
+            if raw:
+                raise ValueError(f"{kernel.name}: the raw output {name} must be passed, as CuPy says")
             arrays.append(numpy.empty(shape, dtype[c_type]))
         keep = []  # the shape and stride buffers live until the call returns
         layouts = (_Layout * len(specs))()

@@ -37,7 +37,7 @@ def _compile(source: str) -> str | None:
     lib = ctypes.CDLL(NVRTC)
     program = ctypes.c_void_p()
     assert lib.nvrtcCreateProgram(ctypes.byref(program), source.encode(), b"fused.cu", 0, None, None) == 0
-    options = (ctypes.c_char_p * 2)(b"--gpu-architecture=compute_80", b"--std=c++17")
+    options = (ctypes.c_char_p * 2)(b"--gpu-architecture=compute_80", b"--std=c++14")  # CuPy's default
     try:
         status = lib.nvrtcCompileProgram(program, len(options), options)
         size = ctypes.c_size_t()
@@ -68,6 +68,7 @@ def test_fused_cuda_body_compiles(name):
 @pytest.mark.parametrize("cuda, error", [
     ("y = x + undefined_name;", "undefined"),
     ("x = y;", "must be a modifiable lvalue"),  # inputs are const, as in CuPy
+    ("t[i] = 0; y = x;", "must be a modifiable lvalue"),  # raw inputs too
     ("y = t[i] +;", "expected an expression"),
 ])
 def test_a_broken_body_fails_with_nvrtc_log(cuda, error):

@@ -4,7 +4,7 @@ The GPU parity suite compares the fused kernels with NumPy, but only where a GPU
 Here every fused body is compiled as C++ and run on NumPy arrays the way CuPy runs it
 (``tests/fused_kernels.py``), in place of the portable body, through the same scenarios as
 the GPU suite (every op case and layer case, every optimizer's update, dropout), and edge
-cases besides (ties in max pooling, labels outside the classes). For each
+cases besides (ties in max pooling, labels outside the classes or of narrow types). For each
 kernel, every scenario that reaches it must give the portable result: in float32 within the
 case's CPU-vs-GPU tolerances, in float64 to 1e-10. A kernel no scenario reaches fails too.
 """
@@ -65,6 +65,19 @@ def _labels_out_of_range(dtype):
     return list(_softmax_ce(numpy, x, numpy.array([2, -1, 3, 0]), 3, numpy.empty(4, dtype), numpy.empty(4, dtype)))
 
 
+def _narrow_labels(dtype):
+    """Cross-entropy with uint8 and int16 labels (any integer type is accepted; the kernel is built per type)."""
+    from dlcore import losses
+
+    out = []
+    for label_type in (numpy.uint8, numpy.int16):
+        y = Tensor(numpy.random.default_rng(0).standard_normal((5, 4)).astype(dtype), requires_grad=True)
+        loss = losses.CrossEntropyLoss()(y, numpy.array([3, 0, 1, 2, 3], label_type))
+        loss.backward()
+        out += [loss.data, y.grad]
+    return out
+
+
 def _scenarios():
     """(name, run(dtype) → list of NumPy arrays, float32 tolerances) for every scenario."""
     out = [(f"op {c.name}", lambda dtype, c=c: (lambda y, gs: [y, *gs])(*run_case(c, "numpy", dtype)),
@@ -80,7 +93,8 @@ def _scenarios():
         "RMSprop": lambda p: optim.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-3),
         "Adam": lambda p: optim.Adam(p, lr=0.01, beta1=0.8, beta2=0.99, eps=1e-3, weight_decay=0.01)}.items()]
     out += [("dropout", _dropout, dict(rtol=1e-6, atol=0)), ("max pool with ties", _max_pool_ties, dict(rtol=0, atol=0)),
-            ("labels out of range", _labels_out_of_range, dict(rtol=1e-6, atol=1e-6))]
+            ("labels out of range", _labels_out_of_range, dict(rtol=1e-6, atol=1e-6)),
+            ("narrow label types", _narrow_labels, dict(rtol=1e-6, atol=1e-6))]
     return out
 
 
