@@ -4,7 +4,8 @@ The GPU parity suite compares the fused kernels with NumPy, but only where a GPU
 Here every fused body is compiled as C++ and run on NumPy arrays the way CuPy runs it
 (``tests/fused_kernels.py``), in place of the portable body, through the same scenarios as
 the GPU suite (every op case and layer case, every optimizer's update, dropout), and edge
-cases besides (ties in max pooling, labels outside the classes or of narrow types). For each
+cases besides (ties in max pooling, labels outside the classes or of narrow types) and the GPU
+suite's 200-step training runs. For each
 kernel, every scenario that reaches it must give the portable result: in float32 within the
 case's CPU-vs-GPU tolerances, in float64 to 1e-10. A kernel no scenario reaches fails too.
 """
@@ -78,6 +79,17 @@ def _narrow_labels(dtype):
     return out
 
 
+def _training_run(dtype):
+    """The GPU suite's 200-step training run (momentum, then Adam) on a spiral: losses and final weights."""
+    from tests.test_gpu_training import _train
+
+    out = []
+    for make in (lambda m: optim.Momentum(m, lr=0.05), lambda m: optim.Adam(m, lr=0.01)):
+        losses, params = _train("numpy", make, dtype=dtype)
+        out += [losses, *params.values()]
+    return out
+
+
 def _scenarios():
     """(name, run(dtype) → list of NumPy arrays, float32 tolerances) for every scenario."""
     out = [(f"op {c.name}", lambda dtype, c=c: (lambda y, gs: [y, *gs])(*run_case(c, "numpy", dtype)),
@@ -94,7 +106,8 @@ def _scenarios():
         "Adam": lambda p: optim.Adam(p, lr=0.01, beta1=0.8, beta2=0.99, eps=1e-3, weight_decay=0.01)}.items()]
     out += [("dropout", _dropout, dict(rtol=1e-6, atol=0)), ("max pool with ties", _max_pool_ties, dict(rtol=0, atol=0)),
             ("labels out of range", _labels_out_of_range, dict(rtol=1e-6, atol=1e-6)),
-            ("narrow label types", _narrow_labels, dict(rtol=1e-6, atol=1e-6))]
+            ("narrow label types", _narrow_labels, dict(rtol=1e-6, atol=1e-6)),
+            ("200 training steps", _training_run, dict(rtol=1e-4, atol=1e-3))]
     return out
 
 

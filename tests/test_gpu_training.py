@@ -11,14 +11,15 @@ from dlcore.models import MLP
 pytestmark = pytest.mark.gpu
 
 
-def _train(backend: str, optimizer, steps: int = 200):
-    """Per-step losses (NumPy array) and final parameters of a seeded run on ``backend``."""
+def _train(backend: str, optimizer, steps: int = 200, dtype=numpy.float32):
+    """Per-step losses (NumPy array) and final parameters of a seeded run on ``backend`` in ``dtype``."""
     backends.use("numpy")
     dlcore.manual_seed(0)
-    model = MLP([2, 32, 32, 2], activation="relu").to(backend)
+    with dlcore.default_dtype(dtype):
+        model = MLP([2, 32, 32, 2], activation="relu").to(backend)
     opt = optimizer(model)
     x, y = spiral(256, noise=0.05)
-    loader = ArrayLoader(x, y, batch_size=32, seed=0, backend=backend)
+    loader = ArrayLoader(x.astype(dtype), y, batch_size=32, seed=0, backend=backend)
     loss_fn = losses.CrossEntropyLoss()
     history = []
     while len(history) < steps:
