@@ -2,12 +2,12 @@
 
 The GPU parity suite compares the fused kernels with NumPy, but only where a GPU is lent.
 Here every fused body is compiled as C++ and run on NumPy arrays the way CuPy runs it
-(``tests/fused_kernels.py``), in place of the portable body, through the same scenarios as
-the GPU suite (every op case and layer case, every optimizer's update, dropout), and edge
-cases besides (ties in max pooling, labels outside the classes or of narrow types) and the GPU
-suite's 200-step training runs. For each
-kernel, every scenario that reaches it must give the portable result: in float32 within the
-case's CPU-vs-GPU tolerances, in float64 to 1e-10. A kernel no scenario reaches fails too.
+(``tests/fused_kernels.py``), in place of the portable body, through the GPU suite's
+scenarios (every op case and layer case, every optimizer's update, dropout, the 200-step
+training runs) and edge cases besides (ties in max pooling, labels outside the classes or of
+narrow types). For each kernel, every scenario that reaches it must give the portable result:
+in float32 within the case's CPU-vs-GPU tolerances, in float64 to 1e-10. A kernel no scenario
+reaches fails too.
 """
 import numpy
 import pytest
