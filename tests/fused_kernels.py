@@ -40,23 +40,23 @@ NUMPY_TYPES = {"bool": numpy.bool_, "signed char": numpy.int8, "unsigned char": 
                "float": numpy.float32, "double": numpy.float64}
 
 
-def parameters(spec: str) -> list[tuple[bool, str, str]]:
-    """[(raw, C type, name)] of a CuPy parameter list such as "raw T x, int32 C" (placeholders kept)."""
+DTYPE_TO_C = {numpy.dtype(t): c for c, t in NUMPY_TYPES.items()}
+
+
+def signature(kernel: Elementwise) -> list[tuple[bool, bool, str, str]]:
+    """[(is_output, raw, C type, name)] of the kernel's inputs, then its outputs (placeholders kept as T, L)."""
     out = []
-    for item in filter(None, (p.strip() for p in spec.split(","))):
-        *qualifiers, type_name, name = item.split()
-        out.append((qualifiers == ["raw"], type_name if type_name in PLACEHOLDER_TYPES else C_TYPES[type_name], name))
+    for is_output, spec in ((False, kernel.in_params), (True, kernel.out_params)):
+        for item in filter(None, (p.strip() for p in spec.split(","))):
+            *qualifiers, type_name, name = item.split()
+            c_type = type_name if type_name in PLACEHOLDER_TYPES else C_TYPES[type_name]
+            out.append((is_output, qualifiers == ["raw"], c_type, name))
     return out
 
 
-def placeholders(kernel: Elementwise) -> list[str]:
-    return sorted({c_type for spec in (kernel.in_params, kernel.out_params)
-                   for _, c_type, _ in parameters(spec) if c_type in PLACEHOLDER_TYPES})
-
-
 def bindings(kernel: Elementwise) -> list[dict]:
-    """Every assignment of C types to the placeholders the kernel uses (T: float, double; L: int, long long)."""
-    used = placeholders(kernel)
+    """Every assignment of C types to the placeholders the kernel uses (each from PLACEHOLDER_TYPES)."""
+    used = sorted({c_type for _, _, c_type, _ in signature(kernel) if c_type in PLACEHOLDER_TYPES})
     return [dict(zip(used, types)) for types in itertools.product(*(PLACEHOLDER_TYPES[p] for p in used))]
 
 
@@ -82,9 +82,8 @@ def _raw_parameter(is_output: bool, c_type: str, name: str) -> str:
 
 def _body(kernel: Elementwise, reference) -> str:
     """The per-element references of the non-raw parameters, ``reference(is_output, c_type, name, k)``, then the body."""
-    lines = [reference(is_output, c_type, name, k) for k, (is_output, (raw, c_type, name)) in enumerate(
-        [(False, p) for p in parameters(kernel.in_params)] + [(True, p) for p in parameters(kernel.out_params)])
-        if not raw]
+    lines = [reference(is_output, c_type, name, k)
+             for k, (is_output, raw, c_type, name) in enumerate(signature(kernel)) if not raw]
     return "\n".join(lines) + f"\n{kernel.cuda};\n"  # CuPy ends the body with ";"
 
 
@@ -101,8 +100,7 @@ template <typename V> struct RawArray {
 def cuda_source(kernel: Elementwise, binding: dict) -> str:
     """The kernel as cupy.ElementwiseKernel would generate it, its placeholders typedef'd as ``binding`` says."""
     params = [_raw_parameter(is_output, c_type, name) if raw else f"{c_type}* _raw_{name}"
-              for is_output, spec in ((False, kernel.in_params), (True, kernel.out_params))
-              for raw, c_type, name in parameters(spec)]
+              for is_output, raw, c_type, name in signature(kernel)]
     body = _body(kernel, lambda out, c_type, name, k: f"{'' if out else 'const '}{c_type} &{name} = _raw_{name}[i];")
     return (f"{_CUDA_RAW_ARRAY}{_typedefs(binding)}{kernel.preamble}\n"
             f'extern "C" __global__ void {kernel.name}({", ".join(params)}, ptrdiff_t _n) {{\n'
@@ -135,10 +133,8 @@ template <typename V> struct RawArray {
 
 def host_source(kernel: Elementwise, binding: dict) -> str:
     """The kernel body as a C++ function ``run(_layouts, _n)`` looping over i as CuPy's kernel does."""
-    specs = [(is_output, *p) for is_output, spec in ((False, kernel.in_params), (True, kernel.out_params))
-             for p in parameters(spec)]
     raws = [f"{_raw_parameter(is_output, c_type, name)}{{_layouts[{k}]}};"
-            for k, (is_output, raw, c_type, name) in enumerate(specs) if raw]
+            for k, (is_output, raw, c_type, name) in enumerate(signature(kernel)) if raw]
     body = _body(kernel, lambda out, c_type, name, k:
                  f"{'' if out else 'const '}{c_type} &{name} = *reinterpret_cast<{c_type}*>(_layouts[{k}].at(i));")
     return (f"{_HOST_PRELUDE}{_typedefs(binding)}{kernel.preamble}\n"
@@ -176,30 +172,30 @@ class HostKernels:
 
     def __call__(self, kernel: Elementwise, *args):
         """``kernel(*args)`` as cupy.ElementwiseKernel does it, on NumPy arrays: outputs (a tuple when several)."""
-        ins, outs = parameters(kernel.in_params), parameters(kernel.out_params)
-        if len(args) not in (len(ins), len(ins) + len(outs)):
-            raise TypeError(f"{kernel.name}: {len(args)} arguments for {len(ins)} inputs and {len(outs)} outputs")
-        specs = ins + outs
+        specs = signature(kernel)
+        n_in = sum(not is_output for is_output, _, _, _ in specs)
+        if len(args) not in (n_in, len(specs)):
+            raise TypeError(f"{kernel.name}: {len(args)} arguments for {n_in} inputs and {len(specs) - n_in} outputs")
         binding = {}
-        for (_, c_type, _), a in zip(specs, args):
+        for (_, _, c_type, _), a in zip(specs, args):
             if c_type in PLACEHOLDER_TYPES and isinstance(a, numpy.ndarray):
-                binding.setdefault(c_type, {numpy.dtype(t): c for c, t in NUMPY_TYPES.items()}[a.dtype])
-        dtype = {c: numpy.dtype(NUMPY_TYPES[binding.get(c, c)]) for _, c, _ in specs}
+                binding.setdefault(c_type, DTYPE_TO_C[a.dtype])
+        dtype = {c: numpy.dtype(NUMPY_TYPES[binding.get(c, c)]) for _, _, c, _ in specs}
         arrays = [a if isinstance(a, numpy.ndarray) else numpy.asarray(a, dtype[c_type])
-                  for (_, c_type, _), a in zip(specs, args)]
-        if not any(isinstance(a, numpy.ndarray) and not raw for (raw, _, _), a in zip(specs, args)):
+                  for (_, _, c_type, _), a in zip(specs, args)]
+        if not any(isinstance(a, numpy.ndarray) and not raw for (_, raw, _, _), a in zip(specs, args)):
             raise ValueError(f"{kernel.name}: loop size is undecided (no non-raw array argument), as CuPy says")
-        shape = numpy.broadcast_shapes(*(a.shape for (raw, _, _), a in zip(specs, arrays) if not raw))
-        for (raw, _, name), a in zip(outs, arrays[len(ins):]):
+        shape = numpy.broadcast_shapes(*(a.shape for (_, raw, _, _), a in zip(specs, arrays) if not raw))
+        for (_, raw, _, name), a in zip(specs[n_in:], arrays[n_in:]):
             if not raw and a.shape != shape:
                 raise ValueError(f"{kernel.name}: output {name} has shape {a.shape}, the loop shape is {shape}")
-        for raw, c_type, name in outs[len(arrays) - len(ins):]:
+        for _, raw, c_type, name in specs[len(arrays):]:
             if raw:
                 raise ValueError(f"{kernel.name}: the raw output {name} must be passed, as CuPy says")
             arrays.append(numpy.empty(shape, dtype[c_type]))
         keep = []  # the shape and stride buffers live until the call returns
         layouts = (_Layout * len(specs))()
-        for layout, (raw, c_type, name), a in zip(layouts, specs, arrays):
+        for layout, (_, raw, c_type, name), a in zip(layouts, specs, arrays):
             if a.dtype != dtype[c_type]:
                 raise TypeError(f"{kernel.name}: {name} is {a.dtype}, the kernel reads {dtype[c_type]}")
             view = a if raw else numpy.broadcast_to(a, shape)
@@ -209,5 +205,5 @@ class HostKernels:
             layout.data, layout.ndim, layout.shape, layout.strides = a.ctypes.data, view.ndim, dims, steps
         self._library(kernel, binding)(layouts, ctypes.c_ssize_t(int(numpy.prod(shape))))
         self.calls.add(kernel.name)
-        results = arrays[len(ins):]
+        results = arrays[n_in:]
         return results[0] if len(results) == 1 else tuple(results)
