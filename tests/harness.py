@@ -14,8 +14,8 @@ def host_inputs(case, seed=0):
     return (made,) if isinstance(made, numpy.ndarray) else tuple(numpy.asarray(a) for a in made)
 
 
-def run_case(case, backend: str, dtype, seed: int = 0):
-    """Forward and backward of ``case`` on ``backend``: (output, [grad per float input]) as NumPy.
+def forward_backward(case, backend: str, dtype, seed: int = 0):
+    """Forward and backward of ``case`` on ``backend``, left there: (output tensor, input tensors or arrays).
 
     The output gradient is a fixed random array made on the host, so both backends see the
     same numbers.
@@ -27,13 +27,18 @@ def run_case(case, backend: str, dtype, seed: int = 0):
     gy = numpy.random.default_rng(seed + 1).standard_normal(y.shape).astype(y.dtype)
     if case.gradcheck or any(isinstance(t, Tensor) for t in tensors):
         y.backward(backends.to_device(gy, backend))
+    return y, tensors
+
+
+def run_case(case, backend: str, dtype, seed: int = 0):
+    """``forward_backward`` brought home: (output, [grad per float input]) as NumPy."""
+    y, tensors = forward_backward(case, backend, dtype, seed)
     grads = [None if not isinstance(t, Tensor) or t.grad is None else backends.to_numpy(t.grad) for t in tensors]
     return backends.to_numpy(y.data), grads
 
 
-def run_module_case(case, backend: str, dtype, seed: int = 0):
-    """Forward and backward of a layer: (output, input grad, {param name: grad}) as NumPy, the dict
-    holding the parameters that got a gradient (an encoder leaves its decoder's without one).
+def module_forward_backward(case, backend: str, dtype, seed: int = 0):
+    """Forward and backward of a layer on ``backend``, left there: (layer, input tensor, output tensor).
 
     The layer is built on the host under ``dtype`` and moved, so both backends start from
     the same weights.
@@ -51,5 +56,12 @@ def run_module_case(case, backend: str, dtype, seed: int = 0):
     y = layer(x)
     gy = rng.standard_normal(y.shape).astype(dtype)
     y.backward(backends.to_device(gy, backend))
+    return layer, x, y
+
+
+def run_module_case(case, backend: str, dtype, seed: int = 0):
+    """``module_forward_backward`` brought home: (output, input grad, {param name: grad}) as NumPy, the
+    dict holding the parameters that got a gradient (an encoder leaves its decoder's without one)."""
+    layer, x, y = module_forward_backward(case, backend, dtype, seed)
     grads = {name: backends.to_numpy(p.grad) for name, p in layer.named_parameters() if p.grad is not None}
     return backends.to_numpy(y.data), backends.to_numpy(x.grad), grads

@@ -24,6 +24,7 @@ def _setup(optimizer=lambda m: optim.Momentum(m, lr=0.05)):
 
 
 @pytest.mark.gpu
+@pytest.mark.cuda_only
 def test_replayed_step_equals_eager_step():
     x, y = spiral(256, noise=0.05)
     cp = backends.get("cupy").xp
@@ -62,6 +63,7 @@ def test_replayed_step_equals_eager_step():
 
 
 @pytest.mark.gpu
+@pytest.mark.cuda_only
 def test_trainer_with_cuda_graph_matches_eager_trainer():
     x, y = spiral(300, noise=0.05)  # 300 = 9 full batches of 32 + a short one (run eagerly)
     histories = []
@@ -77,6 +79,7 @@ def test_trainer_with_cuda_graph_matches_eager_trainer():
 
 
 @pytest.mark.gpu
+@pytest.mark.cuda_only
 def test_adam_refuses_capture():
     model, opt, loss_fn = _setup(lambda m: optim.Adam(m, lr=0.01))
     cp = backends.get("cupy").xp

@@ -8,7 +8,7 @@ from dlcore import Tensor
 from tests.cases import all_cases
 from tests.harness import run_case
 
-pytestmark = pytest.mark.gpu
+pytestmark = [pytest.mark.gpu, pytest.mark.cuda_only]
 
 CONV_CASES = [case for case in all_cases() if case.name.startswith("conv")]
 

@@ -14,7 +14,7 @@ from dlcore.data import ArrayLoader
 from dlcore.distributed import DistributedOptimizer, NCCLCommunicator, ShardedLoader
 from tests import distributed_worker as W
 
-pytestmark = pytest.mark.gpu
+pytestmark = [pytest.mark.gpu, pytest.mark.cuda_only]
 
 
 class _CountingNccl:

@@ -1,0 +1,404 @@
+"""A CuPy look-alike on the host, so that the GPU backend's Python path runs in CI (no GPU there).
+
+``simulated_gpu(kernel_dir)`` installs, inside a ``with`` block, a backend named "cupy" that is
+``CupyBackend`` itself with a host ``__init__``: every method the GPU runs (ones-GEMM sums, the
+channels-last bias sums, the cuDNN switch, synchronize) runs here, with the ctypes cuBLAS and
+cuDNN libraries off (``cupy.matmul`` and im2col serve, as on a GPU without them). Its module
+``xp`` is NumPy cut down to what CuPy 14.2 has (``cupy_api.json``), and its arrays are
+``DeviceArray``s, NumPy arrays that behave as CuPy's do where the difference bites:
+
+* nothing comes back as a host scalar: reductions, ufuncs and integer indexing give 0-d
+  device arrays;
+* reading a value on the host is a synchronisation with the device: ``bool()``, ``float()``,
+  ``int()``, ``item()``, ``tolist()``, ``get()``, printing, ``cupy.asnumpy``, a stream's
+  ``synchronize()``, boolean-mask indexing and the functions whose output size depends on the
+  data (``nonzero``, ``unique`` …) are recorded in ``SYNCS``, and raise ``HostSyncError``
+  inside ``forbid_host_syncs()``;
+* attributes, functions and keyword arguments that CuPy lacks raise, as they would on a GPU;
+* a NumPy array among a device operation's arguments raises TypeError, as CuPy does;
+* arrays move between host and device by copy (``cupy.asarray``/``asnumpy``), never aliased;
+* ``ElementwiseKernel`` runs the fused CUDA body compiled as C++ (``fused_kernels.HostKernels``),
+  so the fused kernels, not the portable bodies, serve the library's ``@fused`` operations.
+
+What this cannot show is the device's arithmetic, CuPy's own kernels, cuBLAS, cuDNN, CUDA graphs
+and NCCL: the GPU suite (``pytest -m gpu``) does.
+
+Regenerate the snapshot where CuPy imports (no GPU needed):
+``python -m tests.simulated_cupy > tests/cupy_api.json``.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import types
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy
+
+import backends
+from backends._base import Backend
+from backends._cupy import CupyBackend
+from tests.fused_kernels import HostKernels, fused_kernels
+
+API = json.loads(Path(__file__).with_name("cupy_api.json").read_text())
+CUPY = f"CuPy {API['cupy_version']}"
+
+# functions whose output size depends on the data: CuPy reads a count back from the device
+_DATA_SIZED = frozenset({"nonzero", "flatnonzero", "argwhere", "unique", "compress", "extract"})
+# functions that take host data and copy it to the device
+_FROM_HOST = frozenset({"asarray", "array", "asanyarray"})
+
+
+class HostSyncError(AssertionError):
+    """A device value was read on the host where no synchronisation may happen."""
+
+
+class SyncLog:
+    """The host reads of device values (each waits for the device on a GPU), in the order they came."""
+
+    def __init__(self):
+        self.events: list[str] = []
+        self.forbidden = 0
+
+    def record(self, what: str) -> None:
+        if self.forbidden:
+            raise HostSyncError(f"{what}: a device value read on the host inside a training step "
+                                "(on a GPU this waits until every queued kernel has finished)")
+        self.events.append(what)
+
+
+SYNCS = SyncLog()
+
+
+@contextmanager
+def forbid_host_syncs():
+    """Inside the block, any host read of a device value raises HostSyncError naming it."""
+    SYNCS.forbidden += 1
+    try:
+        yield
+    finally:
+        SYNCS.forbidden -= 1
+
+
+# ---- arrays ---------------------------------------------------------------------------------
+
+def _host(x):
+    """``x`` with every DeviceArray (also inside tuples and lists) seen as a plain NumPy array."""
+    if isinstance(x, DeviceArray):
+        return numpy.ndarray.view(x, numpy.ndarray)
+    if type(x) in (tuple, list):
+        return type(x)(_host(v) for v in x)
+    return x
+
+
+def _device(x):
+    """Results as CuPy gives them: arrays as DeviceArrays and NumPy scalars as 0-d DeviceArrays."""
+    if isinstance(x, numpy.ndarray):
+        return x if type(x) is DeviceArray else numpy.ndarray.view(x, DeviceArray)
+    if isinstance(x, numpy.generic):
+        return numpy.ndarray.view(numpy.asarray(x), DeviceArray)
+    if type(x) in (tuple, list):
+        return type(x)(_device(v) for v in x)
+    return x
+
+
+def _refuse_host_arrays(what: str, args) -> None:
+    for a in args:
+        if type(a) in (tuple, list):
+            _refuse_host_arrays(what, a)
+        elif type(a) is numpy.ndarray:
+            raise TypeError(f"{what}: a NumPy array of shape {a.shape} among the arguments of a device "
+                            f"operation ({CUPY} refuses it: move it first, e.g. backends.to_device(a, 'cupy'))")
+
+
+class _Flags:
+    """``cupy.ndarray.flags``: only these three."""
+
+    __slots__ = ("c_contiguous", "f_contiguous", "owndata")
+
+    def __init__(self, flags):
+        self.c_contiguous, self.f_contiguous, self.owndata = flags.c_contiguous, flags.f_contiguous, flags.owndata
+
+
+_NDARRAY_NAMES = frozenset(API["ndarray"])
+_numpy_flags = numpy.ndarray.flags.__get__
+
+
+class DeviceArray(numpy.ndarray):
+    """A NumPy array standing in for a ``cupy.ndarray`` (see the module docstring)."""
+
+    def __getattribute__(self, name):
+        if name[0] != "_" and name not in _NDARRAY_NAMES:
+            raise AttributeError(f"'cupy.ndarray' object has no attribute {name!r} ({CUPY} lacks it; NumPy has it)")
+        return numpy.ndarray.__getattribute__(self, name)
+
+    @property
+    def flags(self):
+        return _Flags(_numpy_flags(self))
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        out = kwargs.get("out")
+        data = inputs[::2] if method == "at" else inputs  # ufunc.at(a, indices, b): CuPy takes host indices
+        _refuse_host_arrays(f"cupy.{ufunc.__name__}", data + (out or ()))
+        kwargs = {k: _host(v) for k, v in kwargs.items()}
+        result = getattr(ufunc, method)(*_host(inputs), **kwargs)
+        if out:
+            return out[0] if len(out) == 1 else out
+        return _device(result)
+
+    def __array_function__(self, func, types_, args, kwargs):
+        # CuPy answers NumPy functions called on its arrays with its own function of that name
+        implementation = getattr(_ROOT, func.__name__, None) if func.__name__ in _ROOT._names else None
+        return NotImplemented if implementation is None else implementation(*args, **kwargs)
+
+    def __getitem__(self, index):
+        if _has_boolean_mask(index):
+            SYNCS.record(f"boolean-mask indexing of a device array of shape {self.shape} (its size is read back)")
+        return _device(numpy.ndarray.__getitem__(self, _host(index)))
+
+    def __setitem__(self, index, value):
+        _refuse_host_arrays("cupy.ndarray.__setitem__", (value,))
+        numpy.ndarray.__setitem__(self, _host(index), _host(value))
+
+    def _read(self, what: str):
+        SYNCS.record(f"{what} of a device array of shape {self.shape}")
+        return numpy.ndarray.view(self, numpy.ndarray)
+
+    def __bool__(self):
+        return bool(self._read("bool()"))
+
+    def __float__(self):
+        return float(self._read("float()"))
+
+    def __int__(self):
+        return int(self._read("int()"))
+
+    def __index__(self):
+        return self._read("use as an index (__index__)").__index__()
+
+    def __complex__(self):
+        return complex(self._read("complex()"))
+
+    def item(self, *args):
+        return self._read("item()").item(*args)
+
+    def tolist(self):
+        return self._read("tolist()").tolist()
+
+    def get(self):
+        """CuPy's copy to the host."""
+        return self._read("get()").copy()
+
+    def __repr__(self):
+        return f"device {numpy.ndarray.__repr__(self._read('repr()'))}"
+
+    def __str__(self):
+        return str(self._read("str()"))
+
+    def __format__(self, spec):
+        return format(self._read("format()"), spec)
+
+
+DeviceArray.__module__ = "cupy._simulated"  # the shim assigns arrays from modules named cupy* to "cupy"
+
+
+def _has_boolean_mask(index) -> bool:
+    items = index if type(index) is tuple else (index,)
+    return any(isinstance(i, numpy.ndarray) and i.dtype == bool for i in items)
+
+
+# ---- the module ---------------------------------------------------------------------------------
+
+def _device_function(qualname: str, fn, params):
+    """``fn`` on device arrays as CuPy's function of that name: its keywords only, no NumPy arrays in."""
+    name = qualname.rsplit(".", 1)[-1]
+
+    def call(*args, **kwargs):
+        if params is not None:
+            unknown = [k for k in kwargs if k not in params]
+            if unknown or len(args) > len(params):
+                raise TypeError(f"{qualname}() takes ({', '.join(params)}) in {CUPY}; got {len(args)} positional "
+                                f"arguments and the keywords {sorted(kwargs)}")
+        if name not in _FROM_HOST:
+            _refuse_host_arrays(qualname, (*args, *kwargs.values()))
+        if name in _DATA_SIZED or name == "where" and len(args) + len(kwargs) == 1:
+            SYNCS.record(f"{qualname} (its output size is read back from the device)")
+        return _device(fn(*_host(args), **{k: _host(v) for k, v in kwargs.items()}))
+
+    call.__name__ = call.__qualname__ = name
+    return call
+
+
+class _Module(types.ModuleType):
+    """A NumPy module cut down to the names its CuPy twin has; functions wrapped by ``_device_function``."""
+
+    def __init__(self, name: str, numpy_module, extras=None):
+        super().__init__(name)
+        api = API[name]
+        self._numpy, self._names, self._params = numpy_module, frozenset(api["names"]), api["params"]
+        vars(self).update(extras or {})
+
+    def __getattr__(self, name):  # called only for names not set yet
+        if name.startswith("__") or name not in self._names or not hasattr(self._numpy, name):
+            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}"
+                                 + ("" if name.startswith("__") or not hasattr(self._numpy, name)
+                                    else f" ({CUPY} lacks it; NumPy has it)"))
+        value = getattr(self._numpy, name)
+        if callable(value) and not isinstance(value, (type, numpy.ufunc)):
+            value = _device_function(f"{self.__name__}.{name}", value, self._params.get(name))
+        setattr(self, name, value)
+        return value
+
+
+def _asarray(a, dtype=None, order=None, copy=None, blocking=False):
+    """cupy.asarray: host data is copied to the device; a device array is kept unless a cast is asked for."""
+    if isinstance(a, DeviceArray):
+        return a if dtype is None or a.dtype == dtype else a.astype(dtype)
+    return numpy.ndarray.view(numpy.array(_host(a), dtype=dtype, order=order or "K", copy=True), DeviceArray)
+
+
+def _asnumpy(a, stream=None, order="C", out=None, blocking=True):
+    """cupy.asnumpy: a host copy (a synchronisation for device arrays)."""
+    if isinstance(a, DeviceArray):
+        return a._read("cupy.asnumpy").copy()
+    return numpy.asarray(a)
+
+
+class _RandomState:
+    """``cupy.random.RandomState`` on NumPy's: the methods CuPy has, results on the device, ``dtype=`` honoured."""
+
+    _names = frozenset(API["RandomState"])
+
+    def __init__(self, seed=None):
+        self._state = numpy.random.RandomState(seed)
+
+    def __getattr__(self, name):
+        if name not in self._names or name.startswith("_"):
+            raise AttributeError(f"'cupy.random.RandomState' object has no attribute {name!r}")
+        method = getattr(self._state, name)
+
+        def call(*args, dtype=None, **kwargs):
+            values = method(*args, **kwargs)
+            return _device(values if dtype is None else numpy.asarray(values).astype(dtype))
+        return call
+
+
+class _Stream:
+    ptr = 0
+
+    def synchronize(self):
+        SYNCS.record("cupy.cuda.Stream.synchronize()")
+
+
+_STREAM = _Stream()
+
+
+class _HostElementwiseKernel:
+    """``cupy.ElementwiseKernel`` whose body runs compiled as C++ on the host (``HostKernels``)."""
+
+    def __init__(self, host_kernels: HostKernels, in_params, out_params, operation, name, preamble=""):
+        self._host_kernels = host_kernels
+        self._spec = types.SimpleNamespace(in_params=in_params, out_params=out_params, cuda=operation,
+                                           name=name, preamble=preamble)
+
+    def __call__(self, *args):
+        _refuse_host_arrays(f"cupy.ElementwiseKernel {self._spec.name}", args)
+        return _device(self._host_kernels(self._spec, *_host(args)))
+
+
+def simulated_cupy_module(host_kernels: HostKernels) -> _Module:
+    """The ``cupy`` module as the simulation sees it (see the module docstring)."""
+    return _Module("cupy", numpy, {
+        "ndarray": DeviceArray,
+        "asarray": _asarray,
+        "array": lambda a, dtype=None, copy=True, order="K", **_: _asarray(a, dtype, order),
+        "asnumpy": _asnumpy,
+        "ElementwiseKernel": lambda *args, **kwargs: _HostElementwiseKernel(host_kernels, *args, **kwargs),
+        "cuda": types.SimpleNamespace(get_current_stream=lambda: _STREAM),
+        "lib": types.SimpleNamespace(stride_tricks=_Module("cupy.lib.stride_tricks", numpy.lib.stride_tricks)),
+        "random": _Module("cupy.random", numpy.random, {"RandomState": _RandomState}),
+        "linalg": _Module("cupy.linalg", numpy.linalg),
+    })
+
+
+_ROOT = simulated_cupy_module(None)  # what NumPy functions called on device arrays dispatch to (no kernels)
+
+
+class SimulatedCupyBackend(CupyBackend):
+    """``CupyBackend`` on the simulated module: its methods unchanged, its libraries off."""
+
+    def __init__(self, host_kernels: HostKernels):
+        Backend.__init__(self)
+        self.host_kernels = host_kernels  # its ``calls`` name the fused kernels that ran
+        self.xp = simulated_cupy_module(host_kernels)
+        self.array_type = DeviceArray
+        self.device_id, self.device_name = 0, "simulated on the host"
+        self.generator = self.xp.random.RandomState()
+        self.cublas = None
+        self.cudnn_enabled = False
+        self._cudnn = None
+
+
+@contextmanager
+def simulated_gpu(kernel_dir):
+    """Inside the block, backend "cupy" is the simulation (fused kernels compiled into ``kernel_dir``).
+
+    The real CuPy backend, where there is one, comes back afterwards; the kernels that the fused
+    operations cache are emptied on the way in and out, so neither side runs the other's.
+    """
+    backend = SimulatedCupyBackend(HostKernels(str(kernel_dir)))
+    kernels = fused_kernels().values()
+    saved = {name: getattr(backends, name)["cupy"] for name in ("_instances", "_unavailable")
+             if "cupy" in getattr(backends, name)}
+    cached = [(k, k._kernel) for k in kernels]
+    backends._instances["cupy"] = backend
+    backends._unavailable.pop("cupy", None)
+    backends._by_type.pop(DeviceArray, None)
+    for k in kernels:
+        k._kernel = None
+    try:
+        yield backend
+    finally:
+        backends._instances.pop("cupy", None)
+        for name, value in saved.items():
+            getattr(backends, name)["cupy"] = value
+        backends._by_type.pop(DeviceArray, None)
+        for k, kernel in cached:
+            k._kernel = kernel
+        backends.use("numpy")
+
+
+# ---- the snapshot ------------------------------------------------------------------------------
+
+def _snapshot(cupy) -> dict:
+    """The names (and keyword lists of Python functions) of the CuPy API this simulation admits."""
+    def public(obj):
+        return sorted(n for n in dir(obj) if not n.startswith("_"))
+
+    def params(fn):
+        try:
+            parameters = inspect.signature(fn).parameters.values()
+        except (TypeError, ValueError):  # Cython functions, ufuncs
+            return None
+        if any(p.kind == p.VAR_KEYWORD for p in parameters):
+            return None
+        return [p.name for p in parameters if p.kind != p.VAR_POSITIONAL]
+
+    def module(mod):
+        names = public(mod)
+        found = {n: params(getattr(mod, n)) for n in names
+                 if callable(getattr(mod, n)) and not isinstance(getattr(mod, n), type)}
+        return {"names": names, "params": {n: p for n, p in found.items() if p is not None}}
+
+    return {"cupy_version": cupy.__version__, "cupy": module(cupy),
+            "cupy.lib.stride_tricks": module(cupy.lib.stride_tricks), "cupy.random": module(cupy.random),
+            "cupy.linalg": module(cupy.linalg), "ndarray": sorted(set(public(cupy.ndarray)) | {"T"}),
+            "ufunc": public(cupy.add), "RandomState": public(cupy.random.RandomState)}
+
+
+if __name__ == "__main__":
+    import sys
+
+    import cupy as _cupy
+    json.dump(_snapshot(_cupy), sys.stdout, sort_keys=True)

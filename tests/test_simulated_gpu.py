@@ -1,0 +1,196 @@
+"""No host synchronisation inside a training step, checked on the host simulation of CuPy.
+
+DESIGN's first performance rule: a step never waits for the GPU; losses and metrics reach the
+host at log time. On a GPU a stray ``float(loss)`` or ``if xp.any(...)`` costs a stall and no
+error, so it is caught here instead, where every host read of a device value raises inside
+``forbid_host_syncs()`` (``tests/simulated_cupy.py``): every op and layer forward and backward,
+a training step of every model family under every optimizer, RBM and autoencoder steps, and
+the Trainer, whose reads must not grow with the number of steps in an epoch. The first tests
+check that the simulation catches what it claims to.
+"""
+import numpy
+import pytest
+
+import backends
+import dlcore
+from dlcore import Tensor, losses, models, optim
+from dlcore.data import ArrayLoader, spiral
+from dlcore.training import Trainer
+from dlcore.unsupervised import RBM, StackedAutoencoder
+from tests.cases import all_cases, all_module_cases
+from tests.fused_kernels import HostKernels
+from tests.harness import forward_backward, module_forward_backward
+from tests.simulated_cupy import SYNCS, DeviceArray, HostSyncError, forbid_host_syncs, simulated_gpu
+
+pytestmark = pytest.mark.skipif(HostKernels.compiler is None, reason="no C++ compiler for the simulated kernels")
+
+
+@pytest.fixture
+def gpu(host_kernel_dir):
+    """The simulated CuPy backend, active; SYNCS emptied."""
+    with simulated_gpu(host_kernel_dir) as backend:
+        backends.use("cupy")
+        SYNCS.events.clear()
+        yield backend
+
+
+# ---- the simulation itself -------------------------------------------------------------------
+
+def test_reads_of_device_values_are_caught(gpu):
+    a = gpu.from_numpy(numpy.array([1.0, -2.0, 3.0], numpy.float32))
+    total = a.sum()
+    assert isinstance(total, DeviceArray) and total.shape == ()  # a 0-d device array, as CuPy gives
+    assert isinstance(a[0], DeviceArray)
+    reads = {"float()": lambda: float(total), "bool()": lambda: bool(total > 0), "item()": total.item,
+             "int()": lambda: int(a[2]), "tolist()": a.tolist, "boolean-mask": lambda: a[a > 0],
+             "cupy.nonzero": lambda: gpu.xp.nonzero(a), "cupy.asnumpy": lambda: backends.to_numpy(a),
+             "synchronize": gpu.synchronize}
+    for what, read in reads.items():
+        with forbid_host_syncs(), pytest.raises(HostSyncError, match="read on the host"):
+            read()
+        read()
+        assert what in SYNCS.events[-1]
+
+
+def test_what_cupy_refuses_is_refused(gpu):
+    xp = gpu.xp
+    a = gpu.from_numpy(numpy.ones((2, 3), numpy.float32))
+    with pytest.raises(AttributeError, match="CuPy .* lacks it"):
+        xp.errstate  # noqa: B018  (NumPy has it, CuPy does not)
+    with pytest.raises(AttributeError, match="'cupy.ndarray' object has no attribute 'ctypes'"):
+        a.ctypes  # noqa: B018
+    assert not hasattr(a.flags, "writeable")
+    with pytest.raises(TypeError, match="a NumPy array of shape \\(2, 3\\)"):
+        a + numpy.ones((2, 3), numpy.float32)
+    with pytest.raises(TypeError, match="a NumPy array"):
+        xp.concatenate([a, numpy.ones((2, 3), numpy.float32)])
+    with pytest.raises(TypeError, match="takes \\(a, axis, dtype, out, keepdims\\)"):
+        xp.sum(a, where=a > 0)
+    host = numpy.zeros(3, numpy.float32)
+    moved = gpu.from_numpy(host)
+    moved += 1
+    assert host.tolist() == [0, 0, 0]  # copied to the device, not aliased
+
+
+def test_fused_operations_run_their_cuda_bodies(gpu):
+    x = Tensor(gpu.from_numpy(numpy.array([[-1.0, 2.0]], numpy.float32)), requires_grad=True)
+    dlcore.functional.relu(x).sum().backward()
+    assert "dlcore_relu_grad" in gpu.host_kernels.calls
+    assert backends.to_numpy(x.grad).tolist() == [[0.0, 1.0]]
+
+
+# ---- ops and layers ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", all_cases(), ids=lambda c: c.name)
+def test_op_forward_and_backward_read_nothing_back(gpu, case):
+    with forbid_host_syncs():
+        forward_backward(case, "cupy", numpy.float32)
+
+
+@pytest.mark.parametrize("case", all_module_cases(), ids=lambda c: c.name)
+def test_layer_forward_and_backward_read_nothing_back(gpu, case):
+    with forbid_host_syncs():
+        module_forward_backward(case, "cupy", numpy.float32)
+
+
+# ---- training steps --------------------------------------------------------------------------------
+
+def _steps_without_reads(model, loss_fn, optimizer, x, t, steps: int = 3):
+    """``steps`` training steps on the device (the first creates the optimizer state) with host reads forbidden."""
+    x, t = backends.to_device(x, "cupy"), backends.to_device(t, "cupy")
+    with forbid_host_syncs():
+        for _ in range(steps):
+            loss = loss_fn(model(Tensor(x)), t)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return float(loss.data)
+
+
+OPTIMIZERS = {
+    "sgd": lambda m: optim.SGD(m, lr=0.1, weight_decay=1e-3, l1=1e-4),
+    "momentum": lambda m: optim.Momentum(m, lr=0.1, weight_decay=1e-3, l1=1e-4),
+    "nesterov": lambda m: optim.Nesterov(m, lr=0.1, weight_decay=1e-3, l1=1e-4),
+    "adagrad": lambda m: optim.AdaGrad(m, lr=0.1, weight_decay=1e-3, l1=1e-4),
+    "rmsprop": lambda m: optim.RMSprop(m, lr=0.01, weight_decay=1e-3, l1=1e-4),
+    "adam": lambda m: optim.Adam(m, lr=0.01, weight_decay=1e-3, l1=1e-4),
+}
+
+
+@pytest.mark.parametrize("make_optimizer", OPTIMIZERS.values(), ids=OPTIMIZERS.keys())
+def test_a_training_step_under_every_optimizer_reads_nothing_back(gpu, make_optimizer):
+    model = models.MLP([6, 16, 16, 3], dropout=0.2, batch_norm=True).to("cupy")
+    rng = numpy.random.default_rng(0)
+    loss = _steps_without_reads(model, losses.CrossEntropyLoss(), make_optimizer(model),
+                                rng.standard_normal((8, 6)).astype(numpy.float32), rng.integers(0, 3, 8))
+    assert numpy.isfinite(loss)
+
+
+CNNS = {
+    "lenet": (lambda: models.lenet(input_size=12, channels=(2, 3), hidden=(6, 5), num_classes=3), (4, 1, 12, 12)),
+    "alexnet_small": (lambda: models.alexnet_small(input_size=8, width=(2, 2, 3, 3, 2), hidden=(5, 4),
+                                                   num_classes=3), (4, 1, 8, 8)),
+    "resnet8": (lambda: models.resnet(8, base_channels=2, num_classes=3), (4, 1, 8, 8)),
+}
+
+
+@pytest.mark.parametrize("name", CNNS)
+def test_a_cnn_training_step_reads_nothing_back(gpu, name):
+    make, shape = CNNS[name]
+    model = make().to("cupy")
+    rng = numpy.random.default_rng(0)
+    loss = _steps_without_reads(model, losses.CrossEntropyLoss(), optim.Momentum(model, lr=0.01),
+                                rng.standard_normal(shape).astype(numpy.float32), rng.integers(0, 3, shape[0]))
+    assert numpy.isfinite(loss)
+
+
+def test_a_unet_segmentation_step_reads_nothing_back(gpu):
+    model = models.unet(depth=1, base_channels=2).to("cupy")
+    rng = numpy.random.default_rng(0)
+    x = rng.standard_normal((2, 1, 8, 8)).astype(numpy.float32)
+    loss = _steps_without_reads(model, losses.BCEWithLogitsLoss(), optim.Adam(model, lr=1e-3), x,
+                                (x > 0).astype(numpy.float32))
+    assert numpy.isfinite(loss)
+
+
+def test_an_rbm_cd_step_reads_nothing_back(gpu):
+    for persistent in (False, True):
+        rbm = RBM(6, 4, k=2, persistent=persistent).to("cupy")
+        v = gpu.from_numpy((numpy.random.default_rng(0).random((8, 6)) < 0.5).astype(numpy.float32))
+        with forbid_host_syncs():
+            errors = [rbm.cd_step(v) for _ in range(3)]
+        assert numpy.isfinite(float(errors[-1]))
+
+
+# ---- reads per epoch, not per step -------------------------------------------------------------
+
+def _reads_during(run) -> list[str]:
+    SYNCS.events.clear()
+    run()
+    return list(SYNCS.events)
+
+
+def test_the_trainer_reads_the_device_once_per_buffer_and_epoch(gpu):
+    """4 or 8 steps an epoch: per epoch, the loss and accuracy buffers of training and validation."""
+    def fit(n_samples):
+        x, y = spiral(n_samples)
+        model = models.MLP([2, 8, 2]).to("cupy")
+        train = ArrayLoader(x, y, batch_size=16, backend="cupy")
+        val = ArrayLoader(x[:48], y[:48], batch_size=16, shuffle=False, backend="cupy")
+        return lambda: Trainer(progress=False).fit(model, losses.CrossEntropyLoss(), optim.SGD(model, lr=0.1),
+                                                   train, val, epochs=2)
+    short, long = _reads_during(fit(64)), _reads_during(fit(128))
+    assert len(short) == len(long) == 2 * 4, f"4 steps an epoch: {short}\n8 steps an epoch: {long}"
+
+
+def test_pretraining_reads_the_device_a_fixed_number_of_times_per_epoch(gpu):
+    def pretrain(n_samples, kind):
+        x = (numpy.random.default_rng(0).random((n_samples, 6)) < 0.5).astype(numpy.float32)
+        if kind == "rbm":
+            rbm = RBM(6, 4).to("cupy")
+            return lambda: rbm.fit(x, epochs=2, batch_size=16)
+        sae = StackedAutoencoder((6, 4, 3)).to("cupy")
+        return lambda: sae.pretrain(x, epochs=2, batch_size=16)
+    for kind in ("rbm", "sae"):
+        short, long = _reads_during(pretrain(64, kind)), _reads_during(pretrain(128, kind))
+        assert len(short) == len(long), f"{kind}, 4 steps an epoch: {short}\n8 steps an epoch: {long}"
