@@ -33,10 +33,12 @@ def _loaded_library(stem: str) -> str:
 class Cublas:
     """cuBLAS GEMM through ctypes on a handle of its own (see the module docstring)."""
 
-    def __init__(self, cupy):
-        cupy.cuda.device.get_cublas_handle()  # makes CuPy load libcublas
-        lib = ctypes.CDLL(_loaded_library("libcublas.so"))
-        self._lib = lib
+    def __init__(self, cupy, library=None):
+        """``library``: the loaded libcublas (``ctypes.CDLL``); by default the one CuPy loads."""
+        if library is None:
+            cupy.cuda.device.get_cublas_handle()  # makes CuPy load libcublas
+            library = ctypes.CDLL(_loaded_library("libcublas.so"))
+        lib = self._lib = library
         pointer, integer = ctypes.c_void_p, ctypes.c_int
         for fn in (lib.cublasSgemm_v2, lib.cublasDgemm_v2):
             fn.argtypes = [pointer, integer, integer, integer, integer, integer, pointer, pointer, integer,

@@ -28,6 +28,7 @@ Regenerate the snapshot where CuPy imports (no GPU needed):
 """
 from __future__ import annotations
 
+import ctypes
 import inspect
 import json
 import types
@@ -38,6 +39,7 @@ import numpy
 
 import backends
 from backends._base import Backend
+from backends._cublas import Cublas
 from backends._cupy import CupyBackend
 from tests.fused_kernels import HostKernels, fused_kernels
 
@@ -112,6 +114,20 @@ def _refuse_host_arrays(what: str, args) -> None:
                             f"operation ({CUPY} refuses it: move it first, e.g. backends.to_device(a, 'cupy'))")
 
 
+_UFUNC_KEYWORDS = API["ufunc_keywords"]
+
+
+def _check_ufunc_keywords(ufunc, method: str, kwargs) -> None:
+    """TypeError for a keyword CuPy's ufunc ``method`` does not take. NumPy's own array methods (``mean``,
+    ``var`` …, which CuPy has) pass ``where=True`` and ``subok`` to ufuncs: those two are let through."""
+    allowed = _UFUNC_KEYWORDS.get(method)
+    unknown = sorted(k for k, v in kwargs.items() if not (k == "where" and v is True or k == "subok"))
+    unknown = [k for k in unknown if allowed is not None and k not in allowed]
+    if unknown:
+        name = f"cupy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+        raise TypeError(f"{name}: {CUPY} takes only the keywords {allowed}, got {unknown}")
+
+
 class _Flags:
     """``cupy.ndarray.flags``: only these three."""
 
@@ -137,7 +153,13 @@ class DeviceArray(numpy.ndarray):
     def flags(self):
         return _Flags(_numpy_flags(self))
 
+    @property
+    def data(self):
+        """CuPy's MemoryPointer, of which the library reads ``ptr``: the address of element 0."""
+        return types.SimpleNamespace(ptr=self.__array_interface__["data"][0])
+
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        _check_ufunc_keywords(ufunc, method, kwargs)
         out = kwargs.get("out")
         data = inputs[::2] if method == "at" else inputs  # ufunc.at(a, indices, b): CuPy takes host indices
         _refuse_host_arrays(f"cupy.{ufunc.__name__}", data + (out or ()))
@@ -325,8 +347,78 @@ def simulated_cupy_module(host_kernels: HostKernels) -> _Module:
 _ROOT = simulated_cupy_module(None)  # what NumPy functions called on device arrays dispatch to (no kernels)
 
 
+# cublasStatus_t cublas?gemm_v2(handle, transa, transb, m, n, k, *alpha, *A, lda, *B, ldb, *beta, *C, ldc)
+_GEMM_PROTOTYPE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                                   ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
+                                   ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int)
+_CUBLAS_STATUS_INVALID_VALUE, _CUBLAS_STATUS_INTERNAL_ERROR, _CUBLAS_TF32_TENSOR_OP_MATH = 7, 14, 3
+
+
+def _column_major(address: int, dtype, rows: int, cols: int, ld: int):
+    """The rows × cols column-major matrix at ``address`` with leading dimension ``ld``, as a view."""
+    itemsize = numpy.dtype(dtype).itemsize
+    size = ld * (cols - 1) + rows
+    flat = numpy.frombuffer((ctypes.c_char * (size * itemsize)).from_address(address), dtype)
+    return numpy.lib.stride_tricks.as_strided(flat, (rows, cols), (itemsize, ld * itemsize))
+
+
+def _tf32(x):
+    """float32 values rounded to TF32's 10 mantissa bits (to nearest), as tensor cores read their operands."""
+    bits = numpy.ascontiguousarray(x, numpy.float32).view(numpy.uint32)
+    return ((bits + numpy.uint32(0x1000)) & numpy.uint32(0xFFFFE000)).view(numpy.float32)
+
+
+class HostCublas:
+    """The libcublas entry points ``backends._cublas.Cublas`` calls, on host memory.
+
+    The GEMMs are C functions (ctypes callbacks with cuBLAS's prototype, so the caller's argument
+    types are marshalled as for the real library) computing cuBLAS's column-major
+    C = α·op(A)·op(B) + β·C; a leading dimension shorter than its matrix's rows is refused with
+    CUBLAS_STATUS_INVALID_VALUE, as cuBLAS refuses it. Under TF32 math, float32 operands are
+    rounded to 10 mantissa bits first. ``math_modes`` lists every math mode set.
+    """
+
+    def __init__(self):
+        self.math_mode, self.math_modes = 0, []
+        self.cublasSgemm_v2 = _GEMM_PROTOTYPE(lambda *args: self._gemm(numpy.float32, ctypes.c_float, *args))
+        self.cublasDgemm_v2 = _GEMM_PROTOTYPE(lambda *args: self._gemm(numpy.float64, ctypes.c_double, *args))
+
+    def cublasCreate_v2(self, handle_pointer):
+        return 0
+
+    def cublasSetWorkspace_v2(self, handle, workspace, size):
+        return 0
+
+    def cublasSetStream_v2(self, handle, stream):
+        return 0
+
+    def cublasSetMathMode(self, handle, mode):
+        self.math_mode = mode
+        self.math_modes.append(mode)
+        return 0
+
+    def _gemm(self, dtype, scalar, handle, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+        try:
+            (a_rows, a_cols), (b_rows, b_cols) = (k, m) if transa else (m, k), (n, k) if transb else (k, n)
+            if lda < max(1, a_rows) or ldb < max(1, b_rows) or ldc < max(1, m):
+                return _CUBLAS_STATUS_INVALID_VALUE
+            op_a = _column_major(a, dtype, a_rows, a_cols, lda)
+            op_b = _column_major(b, dtype, b_rows, b_cols, ldb)
+            op_a, op_b = op_a.T if transa else op_a, op_b.T if transb else op_b
+            if self.math_mode == _CUBLAS_TF32_TENSOR_OP_MATH and dtype is numpy.float32:
+                op_a, op_b = _tf32(op_a), _tf32(op_b)
+            alpha, beta = (ctypes.cast(p, ctypes.POINTER(scalar)).contents.value for p in (alpha, beta))
+            out = _column_major(c, dtype, m, n, ldc)
+            product = (alpha * (op_a @ op_b)).astype(dtype)
+            out[...] = product if beta == 0 else product + beta * out
+            return 0
+        except Exception:  # noqa: BLE001  (an exception cannot cross the C boundary: it becomes a status)
+            return _CUBLAS_STATUS_INTERNAL_ERROR
+
+
 class SimulatedCupyBackend(CupyBackend):
-    """``CupyBackend`` on the simulated module: its methods unchanged, its libraries off."""
+    """``CupyBackend`` on the simulated module: its methods unchanged, its GEMMs through ``backends._cublas``
+    on ``HostCublas``, cuDNN off."""
 
     def __init__(self, host_kernels: HostKernels):
         Backend.__init__(self)
@@ -335,7 +427,7 @@ class SimulatedCupyBackend(CupyBackend):
         self.array_type = DeviceArray
         self.device_id, self.device_name = 0, "simulated on the host"
         self.generator = self.xp.random.RandomState()
-        self.cublas = None
+        self.cublas = Cublas(self.xp, library=HostCublas())
         self.cudnn_enabled = False
         self._cudnn = None
 
@@ -391,7 +483,29 @@ def _snapshot(cupy) -> dict:
                  if callable(getattr(mod, n)) and not isinstance(getattr(mod, n), type)}
         return {"names": names, "params": {n: p for n, p in found.items() if p is not None}}
 
-    return {"cupy_version": cupy.__version__, "cupy": module(cupy),
+    def ufunc_keywords():
+        """{method: keywords CuPy's ufuncs take}: "__call__" tried out (others raise 'Wrong arguments'
+        before any device work), the methods read off their docstrings' signature line; None: any."""
+        taken = []
+        for keyword, value in (("out", None), ("dtype", None), ("casting", "same_kind"), ("where", True),
+                               ("order", "K"), ("subok", True), ("signature", None)):
+            try:
+                cupy.add(1.0, 2.0, **{keyword: value})
+            except TypeError as error:
+                if "Wrong arguments" in str(error):
+                    continue
+            except Exception:  # noqa: BLE001  (no device: the keyword was accepted, the launch failed)
+                pass
+            taken.append(keyword)
+        found = {"__call__": taken}
+        for method in ("reduce", "accumulate", "reduceat", "at", "outer"):
+            line = getattr(cupy.add, method).__doc__.splitlines()[0]  # "ufunc.reduce(self, array, axis=0, …)"
+            params = [p.strip() for p in line[line.index("(") + 1:line.rindex(")")].split(",")]
+            keywords = [p.split("=")[0] for p in params if "=" in p]
+            found[method] = None if any(p.startswith("**") for p in params) else keywords
+        return found
+
+    return {"cupy_version": cupy.__version__, "cupy": module(cupy), "ufunc_keywords": ufunc_keywords(),
             "cupy.lib.stride_tricks": module(cupy.lib.stride_tricks), "cupy.random": module(cupy.random),
             "cupy.linalg": module(cupy.linalg), "ndarray": sorted(set(public(cupy.ndarray)) | {"T"}),
             "ufunc": public(cupy.add), "RandomState": public(cupy.random.RandomState)}

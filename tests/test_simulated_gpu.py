@@ -8,6 +8,8 @@ a training step of every model family under every optimizer, RBM and autoencoder
 the Trainer, whose reads must not grow with the number of steps in an epoch. The first tests
 check that the simulation catches what it claims to.
 """
+import ctypes
+
 import numpy
 import pytest
 
@@ -66,10 +68,30 @@ def test_what_cupy_refuses_is_refused(gpu):
         xp.concatenate([a, numpy.ones((2, 3), numpy.float32)])
     with pytest.raises(TypeError, match="takes \\(a, axis, dtype, out, keepdims\\)"):
         xp.sum(a, where=a > 0)
+    with pytest.raises(TypeError, match="cupy.multiply: .* only the keywords \\['out', 'dtype', 'casting'\\]"):
+        xp.multiply(a, 2, where=a > 0)
     host = numpy.zeros(3, numpy.float32)
     moved = gpu.from_numpy(host)
     moved += 1
     assert host.tolist() == [0, 0, 0]  # copied to the device, not aliased
+
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+def test_gemms_run_through_the_cublas_binding_on_host_cublas(gpu, dtype):
+    """``backends._cublas`` (row-major GEMMs as cuBLAS's column-major ones) on the simulation's cuBLAS."""
+    rng = numpy.random.default_rng(0)
+    for trans_a in (False, True):
+        for trans_b in (False, True):
+            a = rng.standard_normal((5, 3) if trans_a else (3, 5)).astype(dtype)
+            b = rng.standard_normal((4, 5) if trans_b else (5, 4)).astype(dtype)
+            out = gpu.gemm(gpu.from_numpy(a), gpu.from_numpy(b), trans_a, trans_b)
+            expected = (a.T if trans_a else a) @ (b.T if trans_b else b)
+            numpy.testing.assert_allclose(backends.to_numpy(out), expected, rtol=1e-6 if dtype == numpy.float32 else 1e-12)
+    a = gpu.from_numpy(numpy.ones((3, 5), numpy.float32))
+    one, zero = ctypes.c_float(1.0), ctypes.c_float(0.0)
+    status = gpu.cublas._lib.cublasSgemm_v2(None, 0, 0, 5, 3, 5, ctypes.byref(one), a.data.ptr, 4,  # lda < 5
+                                            a.data.ptr, 5, ctypes.byref(zero), a.data.ptr, 5)
+    assert status == 7  # CUBLAS_STATUS_INVALID_VALUE, as cuBLAS answers
 
 
 def test_fused_operations_run_their_cuda_bodies(gpu):
