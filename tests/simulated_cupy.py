@@ -106,6 +106,7 @@ def _device(x):
 
 
 def _refuse_host_arrays(what: str, args) -> None:
+    """TypeError, as CuPy raises, for a NumPy array among ``args`` (or inside a tuple or list of them)."""
     for a in args:
         if type(a) in (tuple, list):
             _refuse_host_arrays(what, a)
@@ -120,9 +121,9 @@ _UFUNC_KEYWORDS = API["ufunc_keywords"]
 def _check_ufunc_keywords(ufunc, method: str, kwargs) -> None:
     """TypeError for a keyword CuPy's ufunc ``method`` does not take. NumPy's own array methods (``mean``,
     ``var`` …, which CuPy has) pass ``where=True`` and ``subok`` to ufuncs: those two are let through."""
-    allowed = _UFUNC_KEYWORDS.get(method)
-    unknown = sorted(k for k, v in kwargs.items() if not (k == "where" and v is True or k == "subok"))
-    unknown = [k for k in unknown if allowed is not None and k not in allowed]
+    allowed = _UFUNC_KEYWORDS.get(method)  # None: any keyword
+    unknown = [] if allowed is None else sorted(
+        k for k, v in kwargs.items() if k not in allowed and not (k == "where" and v is True or k == "subok"))
     if unknown:
         name = f"cupy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
         raise TypeError(f"{name}: {CUPY} takes only the keywords {allowed}, got {unknown}")
@@ -262,10 +263,13 @@ class _Module(types.ModuleType):
         vars(self).update(extras or {})
 
     def __getattr__(self, name):  # called only for names not set yet
-        if name.startswith("__") or name not in self._names or not hasattr(self._numpy, name):
-            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}"
-                                 + ("" if name.startswith("__") or not hasattr(self._numpy, name)
-                                    else f" ({CUPY} lacks it; NumPy has it)"))
+        if name.startswith("__") or name not in self._names and not hasattr(self._numpy, name):
+            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
+        if name not in self._names:
+            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r} ({CUPY} lacks it; NumPy has it)")
+        if not hasattr(self._numpy, name):
+            raise AttributeError(f"{self.__name__}.{name} exists in {CUPY} but not in its host simulation: "
+                                 "mark the test cuda_only, or simulate it in tests/simulated_cupy.py")
         value = getattr(self._numpy, name)
         if callable(value) and not isinstance(value, (type, numpy.ufunc)):
             value = _device_function(f"{self.__name__}.{name}", value, self._params.get(name))
@@ -278,6 +282,13 @@ def _asarray(a, dtype=None, order=None, copy=None, blocking=False):
     if isinstance(a, DeviceArray):
         return a if dtype is None or a.dtype == dtype else a.astype(dtype)
     return numpy.ndarray.view(numpy.array(_host(a), dtype=dtype, order=order or "K", copy=True), DeviceArray)
+
+
+def _array(obj, dtype=None, copy=True, order="K", subok=False, ndmin=0, blocking=False):
+    """cupy.array: host data copied to the device; a device array copied too unless ``copy`` is False."""
+    if isinstance(obj, DeviceArray) and not copy and ndmin <= obj.ndim:
+        return _asarray(obj, dtype)
+    return numpy.ndarray.view(numpy.array(_host(obj), dtype=dtype, order=order, copy=True, ndmin=ndmin), DeviceArray)
 
 
 def _asnumpy(a, stream=None, order="C", out=None, blocking=True):
@@ -334,7 +345,7 @@ def simulated_cupy_module(host_kernels: HostKernels) -> _Module:
     return _Module("cupy", numpy, {
         "ndarray": DeviceArray,
         "asarray": _asarray,
-        "array": lambda a, dtype=None, copy=True, order="K", **_: _asarray(a, dtype, order),
+        "array": _array,
         "asnumpy": _asnumpy,
         "ElementwiseKernel": lambda *args, **kwargs: _HostElementwiseKernel(host_kernels, *args, **kwargs),
         "cuda": types.SimpleNamespace(get_current_stream=lambda: _STREAM),
@@ -356,6 +367,8 @@ _CUBLAS_STATUS_INVALID_VALUE, _CUBLAS_STATUS_INTERNAL_ERROR, _CUBLAS_TF32_TENSOR
 
 def _column_major(address: int, dtype, rows: int, cols: int, ld: int):
     """The rows × cols column-major matrix at ``address`` with leading dimension ``ld``, as a view."""
+    if rows == 0 or cols == 0:
+        return numpy.zeros((rows, cols), dtype)
     itemsize = numpy.dtype(dtype).itemsize
     size = ld * (cols - 1) + rows
     flat = numpy.frombuffer((ctypes.c_char * (size * itemsize)).from_address(address), dtype)
@@ -375,11 +388,11 @@ class HostCublas:
     types are marshalled as for the real library) computing cuBLAS's column-major
     C = α·op(A)·op(B) + β·C; a leading dimension shorter than its matrix's rows is refused with
     CUBLAS_STATUS_INVALID_VALUE, as cuBLAS refuses it. Under TF32 math, float32 operands are
-    rounded to 10 mantissa bits first. ``math_modes`` lists every math mode set.
+    rounded to 10 mantissa bits first.
     """
 
     def __init__(self):
-        self.math_mode, self.math_modes = 0, []
+        self.math_mode = 0
         self.cublasSgemm_v2 = _GEMM_PROTOTYPE(lambda *args: self._gemm(numpy.float32, ctypes.c_float, *args))
         self.cublasDgemm_v2 = _GEMM_PROTOTYPE(lambda *args: self._gemm(numpy.float64, ctypes.c_double, *args))
 
@@ -394,7 +407,6 @@ class HostCublas:
 
     def cublasSetMathMode(self, handle, mode):
         self.math_mode = mode
-        self.math_modes.append(mode)
         return 0
 
     def _gemm(self, dtype, scalar, handle, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
@@ -508,7 +520,7 @@ def _snapshot(cupy) -> dict:
     return {"cupy_version": cupy.__version__, "cupy": module(cupy), "ufunc_keywords": ufunc_keywords(),
             "cupy.lib.stride_tricks": module(cupy.lib.stride_tricks), "cupy.random": module(cupy.random),
             "cupy.linalg": module(cupy.linalg), "ndarray": sorted(set(public(cupy.ndarray)) | {"T"}),
-            "ufunc": public(cupy.add), "RandomState": public(cupy.random.RandomState)}
+            "RandomState": public(cupy.random.RandomState)}
 
 
 if __name__ == "__main__":

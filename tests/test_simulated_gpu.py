@@ -80,13 +80,14 @@ def test_what_cupy_refuses_is_refused(gpu):
 def test_gemms_run_through_the_cublas_binding_on_host_cublas(gpu, dtype):
     """``backends._cublas`` (row-major GEMMs as cuBLAS's column-major ones) on the simulation's cuBLAS."""
     rng = numpy.random.default_rng(0)
+    rtol = 1e-6 if dtype == numpy.float32 else 1e-12
     for trans_a in (False, True):
         for trans_b in (False, True):
             a = rng.standard_normal((5, 3) if trans_a else (3, 5)).astype(dtype)
             b = rng.standard_normal((4, 5) if trans_b else (5, 4)).astype(dtype)
             out = gpu.gemm(gpu.from_numpy(a), gpu.from_numpy(b), trans_a, trans_b)
             expected = (a.T if trans_a else a) @ (b.T if trans_b else b)
-            numpy.testing.assert_allclose(backends.to_numpy(out), expected, rtol=1e-6 if dtype == numpy.float32 else 1e-12)
+            numpy.testing.assert_allclose(backends.to_numpy(out), expected, rtol=rtol)
     a = gpu.from_numpy(numpy.ones((3, 5), numpy.float32))
     one, zero = ctypes.c_float(1.0), ctypes.c_float(0.0)
     status = gpu.cublas._lib.cublasSgemm_v2(None, 0, 0, 5, 3, 5, ctypes.byref(one), a.data.ptr, 4,  # lda < 5
