@@ -111,9 +111,9 @@ def _scenarios():
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(host_kernel_dir):
     """{scenario: (float32 tolerances, kernels it ran, {dtype: (portable results, fused results)})}."""
-    host = HostKernels(str(tmp_path_factory.mktemp("host_kernels")))
+    host = HostKernels(str(host_kernel_dir))
     portable_call = Elementwise.__call__
 
     def fused_on_host(kernel, xp, *args):
