@@ -25,14 +25,17 @@ def _simulating(config) -> bool:
     return HostKernels.compiler is not None
 
 
-def pytest_report_header(config):
+def pytest_terminal_summary(terminalreporter, config):
+    """Say last (also under -q) where the gpu tests ran."""
     if backends.cuda_available():
-        return "gpu tests: on the CUDA device"
-    if _simulating(config):
-        return "gpu tests: on the host simulation of CuPy (no CUDA here; cuda_only tests skip)"
-    if config.getoption("--simulated-gpu"):
-        return "gpu tests: skipped (no CUDA here, and no C++ compiler for the simulation's kernels)"
-    return "gpu tests: skipped (no CUDA here)"
+        where = "on the CUDA device"
+    elif _simulating(config):
+        where = "on the host simulation of CuPy, not on a GPU (no CUDA here; cuda_only tests skipped)"
+    elif config.getoption("--simulated-gpu"):
+        where = "skipped (no CUDA here, and no C++ compiler for the simulation's kernels)"
+    else:
+        where = "skipped (no CUDA here)"
+    terminalreporter.write_line(f"gpu tests: {where}")
 
 
 def pytest_collection_modifyitems(config, items):
