@@ -1,9 +1,10 @@
 """A CuPy look-alike on the host, so that the GPU backend's Python path runs in CI (no GPU there).
 
 ``simulated_gpu(kernel_dir)`` installs, inside a ``with`` block, a backend named "cupy" that is
-``CupyBackend`` itself with a host ``__init__``: every method the GPU runs (ones-GEMM sums, the
-channels-last bias sums, the cuDNN switch, synchronize) runs here, with the ctypes cuBLAS and
-cuDNN libraries off (``cupy.matmul`` and im2col serve, as on a GPU without them). Its module
+``CupyBackend`` itself with a host ``__init__``: every method the GPU runs (GEMMs and ones-GEMM
+sums through the ctypes cuBLAS binding, channel sums, the cuDNN switch, synchronize) runs here.
+The binding calls ``HostCublas``, a host stand-in for libcublas; cuDNN is off, so convolutions
+take the portable im2col path, as on a GPU without the cuDNN frontend. Its module
 ``xp`` is NumPy cut down to what CuPy 14.2 has (``cupy_api.json``), and its arrays are
 ``DeviceArray``s, NumPy arrays that behave as CuPy's do where the difference bites:
 
@@ -20,8 +21,8 @@ cuDNN libraries off (``cupy.matmul`` and im2col serve, as on a GPU without them)
 * ``ElementwiseKernel`` runs the fused CUDA body compiled as C++ (``fused_kernels.HostKernels``),
   so the fused kernels, not the portable bodies, serve the library's ``@fused`` operations.
 
-What this cannot show is the device's arithmetic, CuPy's own kernels, cuBLAS, cuDNN, CUDA graphs
-and NCCL: the GPU suite (``pytest -m gpu``) does.
+What this cannot show is the device's arithmetic, CuPy's own kernels, the real cuBLAS, cuDNN,
+CUDA graphs and NCCL: the GPU suite (``pytest -m gpu``) on a GPU does.
 
 Regenerate the snapshot where CuPy imports (no GPU needed):
 ``python -m tests.simulated_cupy > tests/cupy_api.json``.
