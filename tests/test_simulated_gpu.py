@@ -14,6 +14,7 @@ import numpy
 import pytest
 
 import backends
+import backends.fused
 import dlcore
 from dlcore import Tensor, losses, models, optim
 from dlcore.data import ArrayLoader, spiral
@@ -104,15 +105,21 @@ def test_fused_operations_run_their_cuda_bodies(gpu):
 
 # ---- ops and layers ------------------------------------------------------------------------------
 
+# on CuPy, DLCORE_FUSED=0 runs the portable bodies: they must not read the device either
+FUSED = pytest.mark.parametrize("fused", [True, False], ids=["fused", "portable"])
+
+
+@FUSED
 @pytest.mark.parametrize("case", all_cases(), ids=lambda c: c.name)
-def test_op_forward_and_backward_read_nothing_back(gpu, case):
-    with forbid_host_syncs():
+def test_op_forward_and_backward_read_nothing_back(gpu, case, fused):
+    with backends.fused.FUSED.scoped(fused), forbid_host_syncs():
         forward_backward(case, "cupy", numpy.float32)
 
 
+@FUSED
 @pytest.mark.parametrize("case", all_module_cases(), ids=lambda c: c.name)
-def test_layer_forward_and_backward_read_nothing_back(gpu, case):
-    with forbid_host_syncs():
+def test_layer_forward_and_backward_read_nothing_back(gpu, case, fused):
+    with backends.fused.FUSED.scoped(fused), forbid_host_syncs():
         module_forward_backward(case, "cupy", numpy.float32)
 
 
@@ -140,12 +147,14 @@ OPTIMIZERS = {
 }
 
 
+@FUSED
 @pytest.mark.parametrize("make_optimizer", OPTIMIZERS.values(), ids=OPTIMIZERS.keys())
-def test_a_training_step_under_every_optimizer_reads_nothing_back(gpu, make_optimizer):
+def test_a_training_step_under_every_optimizer_reads_nothing_back(gpu, make_optimizer, fused):
     model = models.MLP([6, 16, 16, 3], dropout=0.2, batch_norm=True).to("cupy")
     rng = numpy.random.default_rng(0)
-    loss = _steps_without_reads(model, losses.CrossEntropyLoss(), make_optimizer(model),
-                                rng.standard_normal((8, 6)).astype(numpy.float32), rng.integers(0, 3, 8))
+    with backends.fused.FUSED.scoped(fused):
+        loss = _steps_without_reads(model, losses.CrossEntropyLoss(), make_optimizer(model),
+                                    rng.standard_normal((8, 6)).astype(numpy.float32), rng.integers(0, 3, 8))
     assert numpy.isfinite(loss)
 
 
