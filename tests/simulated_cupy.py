@@ -18,6 +18,8 @@ take the portable im2col path, as on a GPU without the cuDNN frontend. Its modul
 * attributes, functions and keyword arguments that CuPy lacks raise, as they would on a GPU;
 * a NumPy array among a device operation's arguments raises TypeError, as CuPy does;
 * arrays move between host and device by copy (``cupy.asarray``/``asnumpy``), never aliased;
+* out-of-bounds integer-array indices raise IndexError here, where CuPy wraps them around
+  silently: a read out of range is a bug either way, and here it shows;
 * ``ElementwiseKernel`` runs the fused CUDA body compiled as C++ (``fused_kernels.HostKernels``),
   so the fused kernels, not the portable bodies, serve the library's ``@fused`` operations.
 

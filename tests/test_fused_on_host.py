@@ -59,11 +59,14 @@ def _max_pool_ties(dtype):
 
 
 def _labels_out_of_range(dtype):
-    """Cross-entropy's unchecked device path: labels −1 and C give NaN, the other rows their loss."""
-    from dlcore.functions.loss import _softmax_ce
+    """Cross-entropy's unchecked device path: labels −1 and C give NaN, the other rows their loss; in
+    the gradient, their rows get no one-hot."""
+    from dlcore.functions.loss import _softmax_ce, _softmax_ce_grad
 
     x = numpy.random.default_rng(0).standard_normal((4, 3)).astype(dtype)
-    return list(_softmax_ce(numpy, x, numpy.array([2, -1, 3, 0]), 3, numpy.empty(4, dtype), numpy.empty(4, dtype)))
+    t = numpy.array([2, -1, 3, 0])
+    loss, lse = _softmax_ce(numpy, x, t, 3, numpy.empty(4, dtype), numpy.empty(4, dtype))
+    return [loss, lse, _softmax_ce_grad(numpy, x, lse, t, numpy.ones(1, dtype), dtype(0.25), 3, 0)]
 
 
 def _narrow_labels(dtype):

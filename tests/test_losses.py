@@ -260,8 +260,9 @@ def test_a_target_that_requires_a_gradient_may_take_any_value():
 
 
 def test_cross_entropy_body_gives_nan_for_a_label_outside_the_classes_and_reads_no_logit_for_it():
-    """The unchecked device path: rows with labels −1 or C get NaN, the other rows their exact loss."""
-    from dlcore.functions.loss import _softmax_ce
+    """The unchecked device path: rows with labels −1 or C get NaN, the other rows their exact loss;
+    the gradient subtracts no one-hot in their rows (the CUDA body's rule), reading nothing out of range."""
+    from dlcore.functions.loss import _softmax_ce, _softmax_ce_grad
 
     x = numpy.arange(12, dtype=numpy.float64).reshape(4, 3) / 4
     t = numpy.array([2, -1, 3, 0])
@@ -270,6 +271,9 @@ def test_cross_entropy_body_gives_nan_for_a_label_outside_the_classes_and_reads_
     numpy.testing.assert_allclose(lse, expected_lse, rtol=1e-15)
     numpy.testing.assert_allclose(loss[[0, 3]], expected_lse[[0, 3]] - x[[0, 3], [2, 0]], rtol=1e-15)
     assert numpy.isnan(loss[[1, 2]]).all()
+    grad = _softmax_ce_grad(numpy, x, lse, t, numpy.ones(1), 1.0, 3, 0)
+    softmax = numpy.exp(x - expected_lse[:, None])
+    numpy.testing.assert_allclose(grad, softmax - numpy.eye(3)[[2, 0, 0, 0]] * [[1], [0], [0], [1]], rtol=1e-15)
 
 
 @pytest.mark.gpu

@@ -333,9 +333,11 @@ def _softmax_ce(xp, x, t, C, loss, lse):
     """, "dlcore_softmax_ce_grad")
 def _softmax_ce_grad(xp, x, lse, t, g, scale, C, per_row):
     """∂L/∂x = (softmax(x) − onehot(t)) · g · scale, with softmax(x)_rc = e^(x_rc − lse_r); g is one
-    value (reductions "mean"/"sum") or one per row (``per_row``, reduction "none")."""
+    value (reductions "mean"/"sum") or one per row (``per_row``, reduction "none"). A label outside
+    [0, C) has an all-zero one-hot row, as in the CUDA body (its loss is already NaN)."""
     gx = xp.exp(x - lse[:, None])
-    gx[xp.arange(x.shape[0]), t] -= 1
+    valid = (t >= 0) & (t < C)
+    gx[xp.arange(x.shape[0]), xp.where(valid, t, 0)] -= valid
     return gx * ((g[:, None] if per_row else g) * scale)
 
 
