@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import logging
 
+import numpy
+
 from backends._base import Backend, BackendUnavailableError, env_flag
+from backends.capture import is_capturing
 from backends.precision import tf32_enabled
 
 _INSTALL = ("Install CuPy for your CUDA version with `pip install dlcore[cuda12]` or "
@@ -46,6 +49,12 @@ class CupyBackend(Backend):
         self.generator = self.xp.random.RandomState(seed)
 
     def random(self, shape, dtype):
+        if is_capturing():
+            raise RuntimeError(
+                f"a random draw of shape {tuple(shape)} ({numpy.dtype(dtype).name}) cannot be captured in a CUDA "
+                "graph: CuPy's generator refuses stream capture, and a graph would repeat the same numbers on "
+                "every replay. Dropout, a denoising autoencoder's noise and RBM sampling draw them; train such "
+                "a model without capture (Trainer(cuda_graph=False))")
         return self.generator.random_sample(shape, dtype=dtype)
 
     def gemm(self, a, b, trans_a: bool = False, trans_b: bool = False):

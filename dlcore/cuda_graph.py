@@ -19,22 +19,18 @@ only (no ``.item()``, no host transfers)::
 
 Everything the step allocates comes from a memory pool private to the graph, so the
 addresses the graph uses are never handed to other code. Hyperparameters are read when
-the step is captured: a learning-rate change needs a new capture, and Adam (whose bias
-correction changes every step) refuses to be captured. The GEMMs use dlcore's own cuBLAS
-binding (``backends._cublas``), which works during capture where CuPy's does not.
+the step is captured: a learning-rate change needs a new capture (``Trainer(cuda_graph=True)``
+captures again by itself). Adam, whose bias correction changes every step, refuses to be
+captured, and so does a random draw (dropout): CuPy's generator refuses stream capture, and
+a graph would repeat one mask on every replay. The GEMMs use dlcore's own cuBLAS binding
+(``backends._cublas``), which works during capture where CuPy's does not.
 """
 from __future__ import annotations
 
-import contextvars
-
 import backends
+from backends.capture import capturing, is_capturing
 
-_capturing = contextvars.ContextVar("dlcore_capturing", default=False)
-
-
-def is_capturing() -> bool:
-    """True while a CapturedStep is recording its graph."""
-    return _capturing.get()
+__all__ = ["CapturedStep", "is_capturing"]
 
 
 class CapturedStep:
@@ -58,13 +54,12 @@ class CapturedStep:
             for _ in range(max(1, warmup)):  # compiles kernels, creates optimizer state, fills the pool
                 fn()
             stream.synchronize()
-            token = _capturing.set(True)
-            stream.begin_capture()
-            try:
-                self.result = fn()
-            finally:
-                graph = stream.end_capture()
-                _capturing.reset(token)
+            with capturing():
+                stream.begin_capture()
+                try:
+                    self.result = fn()
+                finally:
+                    graph = stream.end_capture()
         put_back()
         self.graph = graph
         self._cupy = cupy

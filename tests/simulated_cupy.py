@@ -23,8 +23,11 @@ take the portable im2col path, as on a GPU without the cuDNN frontend. Its modul
 * ``ElementwiseKernel`` runs the fused CUDA body compiled as C++ (``fused_kernels.HostKernels``),
   so the fused kernels, not the portable bodies, serve the library's ``@fused`` operations.
 
+* a stream can capture a CUDA graph: host reads, and CuPy's own cuRAND and cuBLAS calls, raise
+  there as on a GPU; the graph cannot be replayed (``_Stream``).
+
 What this cannot show is the device's arithmetic, CuPy's own kernels, the real cuBLAS, cuDNN,
-CUDA graphs and NCCL: the GPU suite (``pytest -m gpu``) on a GPU does.
+the replay of a CUDA graph and NCCL: the GPU suite (``pytest -m gpu``) on a GPU does.
 
 Regenerate the snapshot where CuPy imports (no GPU needed):
 ``python -m tests.simulated_cupy > tests/cupy_api.json``.
@@ -53,6 +56,8 @@ CUPY = f"CuPy {API['cupy_version']}"
 _DATA_SIZED = frozenset({"nonzero", "flatnonzero", "argwhere", "unique", "compress", "extract"})
 # functions that take host data and copy it to the device
 _FROM_HOST = frozenset({"asarray", "array", "asanyarray"})
+# functions CuPy computes with cuBLAS (refused during stream capture)
+_CUBLAS = frozenset({"matmul", "dot", "vdot", "inner", "tensordot"})
 
 
 class HostSyncError(AssertionError):
@@ -64,26 +69,29 @@ class SyncLog:
 
     def __init__(self):
         self.events: list[str] = []
-        self.forbidden = 0
+        self.forbidden: list[str] = []  # why reads are forbidden now, innermost last
 
     def record(self, what: str) -> None:
         if self.forbidden:
-            raise HostSyncError(f"{what}: a device value read on the host inside a training step "
-                                "(on a GPU this waits until every queued kernel has finished)")
+            raise HostSyncError(f"{what}: a device value read on the host {self.forbidden[-1]}")
         self.events.append(what)
+
+    @contextmanager
+    def forbid(self, why: str):
+        """Inside the block, any host read of a device value raises HostSyncError naming it and ``why``."""
+        self.forbidden.append(why)
+        try:
+            yield
+        finally:
+            self.forbidden.pop()
 
 
 SYNCS = SyncLog()
 
 
-@contextmanager
 def forbid_host_syncs():
     """Inside the block, any host read of a device value raises HostSyncError naming it."""
-    SYNCS.forbidden += 1
-    try:
-        yield
-    finally:
-        SYNCS.forbidden -= 1
+    return SYNCS.forbid("inside a training step (on a GPU this waits until every queued kernel has finished)")
 
 
 # ---- arrays ---------------------------------------------------------------------------------
@@ -164,6 +172,8 @@ class DeviceArray(numpy.ndarray):
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         _check_ufunc_keywords(ufunc, method, kwargs)
+        if ufunc is numpy.matmul:
+            _refuse_in_capture("cuBLAS")
         out = kwargs.get("out")
         data = inputs[::2] if method == "at" else inputs  # ufunc.at(a, indices, b): CuPy takes host indices
         _refuse_host_arrays(f"cupy.{ufunc.__name__}", data + (out or ()))
@@ -248,6 +258,8 @@ def _device_function(qualname: str, fn, params):
                                 f"arguments and the keywords {sorted(kwargs)}")
         if name not in _FROM_HOST:
             _refuse_host_arrays(qualname, (*args, *kwargs.values()))
+        if name in _CUBLAS:
+            _refuse_in_capture("cuBLAS")
         if name in _DATA_SIZED or name == "where" and len(args) + len(kwargs) == 1:
             SYNCS.record(f"{qualname} (its output size is read back from the device)")
         return _device(fn(*_host(args), **{k: _host(v) for k, v in kwargs.items()}))
@@ -315,19 +327,85 @@ class _RandomState:
         method = getattr(self._state, name)
 
         def call(*args, dtype=None, **kwargs):
+            _refuse_in_capture("cuRAND")
             values = method(*args, **kwargs)
             return _device(values if dtype is None else numpy.asarray(values).astype(dtype))
         return call
 
 
+# ---- streams and graph capture ------------------------------------------------------------------
+
 class _Stream:
-    ptr = 0
+    """``cupy.cuda.Stream``: a context that makes it the current stream, and stream capture.
+
+    While a stream captures, host reads raise HostSyncError (CUDA refuses them in capture), and
+    so do the calls CuPy refuses: its cuRAND and cuBLAS wrappers raise NotImplementedError. The
+    ops themselves run at once here (CUDA would only record them), and the graph that
+    ``end_capture`` returns cannot be replayed: tests of replays are ``cuda_only``.
+    """
+
+    capturing: "_Stream | None" = None  # the stream capturing now, if any
+    _stack: list = []  # the streams entered with ``with``, innermost last
+
+    def __init__(self, null=False, non_blocking=False, ptds=False, priority=None):
+        self.ptr = 0
+
+    def __enter__(self):
+        _Stream._stack.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        _Stream._stack.pop()
 
     def synchronize(self):
         SYNCS.record("cupy.cuda.Stream.synchronize()")
 
+    def begin_capture(self, mode=None):
+        if _Stream.capturing is not None:
+            raise RuntimeError("a stream is capturing already")
+        _Stream.capturing = self
+        self._no_reads = SYNCS.forbid("inside a CUDA-graph capture (CUDA refuses it and invalidates the capture)")
+        self._no_reads.__enter__()
 
-_STREAM = _Stream()
+    def end_capture(self):
+        if _Stream.capturing is not self:
+            raise RuntimeError("this stream is not capturing")
+        _Stream.capturing = None
+        self._no_reads.__exit__(None, None, None)
+        return _Graph()
+
+    def is_capturing(self) -> bool:
+        return _Stream.capturing is self
+
+
+def _refuse_in_capture(library: str) -> None:
+    """CuPy's NotImplementedError for a cuRAND or cuBLAS call while a stream captures."""
+    if _Stream.capturing is not None:
+        raise NotImplementedError(f"calling {library} API during stream capture is currently unsupported")
+
+
+class _Graph:
+    def launch(self, stream=None):
+        raise NotImplementedError("replaying a CUDA graph is not simulated on the host: mark the test cuda_only")
+
+
+class _MemoryPool:
+    """``cupy.cuda.MemoryPool``: allocations are NumPy's here; the pool's ``malloc`` only has to exist."""
+
+    def malloc(self, size):
+        raise NotImplementedError("the simulation allocates through NumPy")
+
+
+@contextmanager
+def _using_allocator(allocator=None):
+    yield
+
+
+_STREAM = _Stream()  # the null stream, current outside every ``with stream:``
+
+
+def _current_stream() -> _Stream:
+    return _Stream._stack[-1] if _Stream._stack else _STREAM
 
 
 class _HostElementwiseKernel:
@@ -351,7 +429,8 @@ def simulated_cupy_module(host_kernels: HostKernels) -> _Module:
         "array": _array,
         "asnumpy": _asnumpy,
         "ElementwiseKernel": lambda *args, **kwargs: _HostElementwiseKernel(host_kernels, *args, **kwargs),
-        "cuda": types.SimpleNamespace(get_current_stream=lambda: _STREAM),
+        "cuda": types.SimpleNamespace(get_current_stream=_current_stream, Stream=_Stream, MemoryPool=_MemoryPool,
+                                      using_allocator=_using_allocator),
         "lib": types.SimpleNamespace(stride_tricks=_Module("cupy.lib.stride_tricks", numpy.lib.stride_tricks)),
         "random": _Module("cupy.random", numpy.random, {"RandomState": _RandomState}),
         "linalg": _Module("cupy.linalg", numpy.linalg),
@@ -467,6 +546,8 @@ def simulated_gpu(kernel_dir):
     try:
         yield backend
     finally:
+        if _Stream.capturing is not None:  # a test that failed mid-capture must not leave reads forbidden
+            _Stream.capturing.end_capture()
         backends._instances.pop("cupy", None)
         for name, value in saved.items():
             getattr(backends, name)["cupy"] = value

@@ -1,14 +1,19 @@
-"""CUDA-graph capture: a replayed step equals the eager step; what cannot be captured says so."""
+"""CUDA-graph capture: a replayed step equals the eager step; what cannot be captured says so.
+
+Replays need a GPU (``cuda_only``). The refusals run on the host simulation too, whose streams
+capture (``tests/simulated_cupy.py``), and the Trainer's bookkeeping runs on NumPy against
+``HostGraph``, a stand-in with a graph's one property that matters to it.
+"""
 import numpy
 import pytest
 
 import backends
 import dlcore
-from dlcore import Tensor, losses, optim
+from dlcore import Tensor, losses, nn, optim
 from dlcore.cuda_graph import CapturedStep
 from dlcore.data import ArrayLoader, spiral
 from dlcore.models import MLP
-from dlcore.training import Trainer
+from dlcore.training import StepLR, Trainer
 
 
 def test_capture_needs_cupy():
@@ -73,15 +78,13 @@ def test_trainer_with_cuda_graph_matches_eager_trainer():
         histories.append(trainer.fit(model, loss_fn, opt, ArrayLoader(x, y, batch_size=32, seed=0), epochs=3))
         assert (trainer._graph is not None) == graph  # the replayed run did capture (else: eager vs eager)
         if graph:
-            assert isinstance(trainer._graph[2], CapturedStep)
+            assert isinstance(trainer._graph[-1], CapturedStep)
     for eager, replayed in zip(*histories):
         assert replayed["train_loss"] == pytest.approx(eager["train_loss"], rel=1e-5)
 
 
-@pytest.mark.gpu
-@pytest.mark.cuda_only
-def test_adam_refuses_capture():
-    model, opt, loss_fn = _setup(lambda m: optim.Adam(m, lr=0.01))
+def _step_of(model, opt, loss_fn):
+    """A training step on a fixed batch of 4 two-feature samples on the device."""
     cp = backends.get("cupy").xp
     xb, yb = cp.ones((4, 2), cp.float32), cp.zeros(4, cp.int64)
 
@@ -91,6 +94,73 @@ def test_adam_refuses_capture():
         loss.backward()
         opt.step()
         return loss
+    return step
 
+
+@pytest.mark.gpu
+def test_adam_refuses_capture():
     with pytest.raises(RuntimeError, match="Adam cannot be captured"):
-        CapturedStep(step)
+        CapturedStep(_step_of(*_setup(lambda m: optim.Adam(m, lr=0.01))))
+
+
+@pytest.mark.gpu
+def test_dropout_refuses_capture_with_the_draw_it_needed():
+    """A random draw in a graph would repeat on every replay (and CuPy's cuRAND refuses capture):
+    dlcore says so, naming the draw, instead of CuPy's NotImplementedError. Eager warm-up steps draw fine."""
+    backends.use("cupy")
+    dlcore.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 2))
+    with pytest.raises(RuntimeError, match=r"a random draw of shape \(4, 8\) \(float32\) cannot be captured in a "
+                                           r"CUDA graph.*Dropout.*Trainer\(cuda_graph=False\)"):
+        CapturedStep(_step_of(model, optim.Momentum(model, lr=0.1), losses.CrossEntropyLoss()))
+    model.eval()  # no draw in eval mode: the capture goes through
+    with dlcore.no_grad():
+        CapturedStep(lambda: model(Tensor(backends.get("cupy").xp.ones((4, 2), "float32"))))
+
+
+class HostGraph:
+    """Stands in for CapturedStep on NumPy with what a CUDA graph does to the host's view of a step:
+    a replay runs the step with the optimizer's hyperparameters as they were at capture, and no host
+    code runs in it, so the optimizer's step count stays where the capture left it."""
+
+    captured_lrs: list = []
+
+    def __init__(self, fn, warmup=2, restore=()):
+        self.fn = fn
+        self.optimizer = next(o for o in restore if hasattr(o, "hyperparameters"))
+        self.hyper = self.optimizer.hyperparameters()
+        HostGraph.captured_lrs.append(self.hyper["lr"])
+
+    def __call__(self):
+        now, t = self.optimizer.hyperparameters(), self.optimizer.t
+        for name, value in self.hyper.items():
+            setattr(self.optimizer, name, value)
+        try:
+            return self.fn()
+        finally:
+            for name, value in now.items():
+                setattr(self.optimizer, name, value)
+            self.optimizer.t = t
+
+
+def test_trainer_captures_again_when_the_lr_changes_and_counts_replayed_steps(monkeypatch):
+    """With a step-decay schedule, the replayed Trainer trains exactly as the eager one: one capture
+    per learning rate, the same losses and weights, and the same optimizer step count."""
+    monkeypatch.setattr(dlcore.cuda_graph, "CapturedStep", HostGraph)
+    monkeypatch.setattr(HostGraph, "captured_lrs", [])
+    x, y = spiral(300, noise=0.05)  # 9 full batches of 32 an epoch, and a short one run eagerly
+    runs = []
+    for graph in (False, True):
+        dlcore.manual_seed(0)
+        model = MLP([2, 16, 2], activation="relu")
+        opt = optim.Momentum(model, lr=0.1)
+        history = Trainer(callbacks=[StepLR(1, gamma=0.5)], progress=False, cuda_graph=graph).fit(
+            model, losses.CrossEntropyLoss(), opt, ArrayLoader(x, y, batch_size=32, seed=0), epochs=3)
+        runs.append((history, model.state_dict(), opt.t))
+    (eager, eager_state, eager_t), (replayed, state, t) = runs
+    assert HostGraph.captured_lrs == [0.1, 0.05, 0.025]
+    assert replayed["lr"] == eager["lr"] == [0.1, 0.05, 0.025]
+    assert replayed["train_loss"] == eager["train_loss"]
+    for name in state:
+        numpy.testing.assert_array_equal(state[name], eager_state[name], err_msg=name)
+    assert t == eager_t == 30

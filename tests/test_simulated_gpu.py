@@ -96,6 +96,30 @@ def test_gemms_run_through_the_cublas_binding_on_host_cublas(gpu, dtype):
     assert status == 7  # CUBLAS_STATUS_INVALID_VALUE, as cuBLAS answers
 
 
+def test_a_capturing_stream_refuses_what_cuda_and_cupy_refuse(gpu):
+    """In stream capture: host reads raise, CuPy's own cuBLAS and cuRAND calls raise NotImplementedError
+    as CuPy's do, dlcore's cuBLAS binding works; the graph cannot be replayed on the host."""
+    xp = gpu.xp
+    a = gpu.from_numpy(numpy.ones((2, 2), numpy.float32))
+    stream = xp.cuda.Stream(non_blocking=True)
+    with stream:
+        assert xp.cuda.get_current_stream() is stream
+        stream.begin_capture()
+        assert stream.is_capturing()
+        with pytest.raises(HostSyncError, match="float\\(\\) .* inside a CUDA-graph capture"):
+            float(a.sum())
+        with pytest.raises(NotImplementedError, match="calling cuBLAS API during stream capture"):
+            a @ a  # noqa: B018
+        with pytest.raises(NotImplementedError, match="calling cuRAND API during stream capture"):
+            xp.random.RandomState(0).random_sample((2,))
+        product = gpu.gemm(a, a)
+        graph = stream.end_capture()
+    assert xp.cuda.get_current_stream() is not stream and not stream.is_capturing()
+    assert float(product.sum()) == 8.0 and float((a @ a).sum()) == 8.0  # allowed again
+    with pytest.raises(NotImplementedError, match="not simulated"):
+        graph.launch(stream)
+
+
 def test_fused_operations_run_their_cuda_bodies(gpu):
     x = Tensor(gpu.from_numpy(numpy.array([[-1.0, 2.0]], numpy.float32)), requires_grad=True)
     dlcore.functional.relu(x).sum().backward()

@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 
 from backends import axpby
+from backends.capture import is_capturing
 from backends.fused import fused
-from dlcore.cuda_graph import is_capturing
 from dlcore.optim.optimizer import Optimizer
 
 

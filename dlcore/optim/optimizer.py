@@ -117,8 +117,13 @@ class Optimizer:
         return x
 
     def __repr__(self) -> str:
-        hyper = ", ".join(f"{k}={getattr(self, k)}" for k in self._hyper_names)
+        hyper = ", ".join(f"{k}={v}" for k, v in self.hyperparameters().items())
         return f"{type(self).__name__}({len(self.params)} parameters, {hyper})"
+
+    def hyperparameters(self) -> dict[str, float]:
+        """{name: value} of every hyperparameter (``lr`` first, then the class's own, then
+        ``weight_decay`` and ``l1``), as they stand now."""
+        return {k: getattr(self, k) for k in self._hyper_names}
 
     # ---- the step ---------------------------------------------------------------------
     def update(self, xp, param, g, state: dict) -> None:
@@ -172,7 +177,7 @@ class Optimizer:
         """
         return {
             "type": type(self).__name__,
-            "hyper": {k: getattr(self, k) for k in self._hyper_names},
+            "hyper": self.hyperparameters(),
             "step": self.t,
             "params": list(self.params),
             "state": {name: {b: numpy.array(backends.to_numpy(a)) for b, a in bufs.items()}

@@ -69,8 +69,8 @@ class Trainer:
     its number of correct predictions) is written into a buffer on the device; the buffer
     reaches the host once per epoch, so a step never waits for the GPU. A non-finite loss
     stops training with an error naming the epoch and the step. ``cuda_graph=True`` (CuPy
-    only) captures the training step once per batch shape and replays it
-    (``dlcore.cuda_graph``); a final short batch runs eagerly.
+    only) captures the training step once per batch shape (and again after a hyperparameter
+    change) and replays it (``dlcore.cuda_graph``); a final short batch runs eagerly.
     """
 
     def __init__(self, callbacks=(), log_every: int = 1, progress: bool | None = None, console=None,
@@ -93,17 +93,26 @@ class Trainer:
         return out, loss
 
     def _replayed_step(self, xb, yb):
-        """The training step as a replayed CUDA graph, captured on the first batch of each shape."""
-        if self._graph is None or self._graph[0].shape != xb.shape or self._graph[1].shape != yb.shape:
+        """The training step as a replayed CUDA graph.
+
+        A graph holds the optimizer's hyperparameters as they were at capture, so the step is
+        captured again whenever the batch shapes or a hyperparameter change (a learning-rate
+        schedule's new lr, say). A replay leaves the host's step count alone: it is counted here.
+        """
+        key = (xb.shape, yb.shape, tuple(self.optimizer.hyperparameters().items()))
+        if self._graph is None or self._graph[0] != key:
             from dlcore.cuda_graph import CapturedStep
 
+            self._graph = None  # let the old graph's memory go before the new capture
             x_buf, y_buf = xb.copy(), yb.copy()
             step = CapturedStep(lambda: self._step(x_buf, y_buf, True), restore=(self.model, self.optimizer))
-            self._graph = (x_buf, y_buf, step)
-        x_buf, y_buf, step = self._graph
+            self._graph = (key, x_buf, y_buf, step)
+        _, x_buf, y_buf, step = self._graph
         x_buf[...] = xb
         y_buf[...] = yb
-        return step()
+        outputs = step()
+        self.optimizer.t += 1
+        return outputs
 
     def _run_epoch(self, loader, train: bool, epoch: int) -> dict:
         losses = correct = xp = None
