@@ -118,3 +118,28 @@ def test_builder_errors_become_config_errors_naming_the_keys(tmp_path):
     with pytest.raises(TypeError, match="a bug"):  # anything but ValueError/KeyError passes through unchanged
         with run.from_config(cfg, "model.kind"):
             raise TypeError("a bug")
+
+
+def test_cuda_graph_with_what_a_graph_cannot_replay_names_both_keys(tmp_path):
+    graph = "[run]\ncuda_graph = true\n"
+    with pytest.raises(runconfig.ConfigError, match=r"run.cuda_graph = true cannot train with optim.name = 'adam'"):
+        runconfig.load(_write(tmp_path, graph + "[optim]\nname = 'adam'\n"))
+    with pytest.raises(runconfig.ConfigError, match=r"run.cuda_graph = true cannot train with model.dropout = 0.5: "
+                                                    r"a graph would replay one dropout mask"):
+        runconfig.load(_write(tmp_path, graph + "[optim]\nname = 'momentum'\n[model]\ndropout = 0.5\n"))
+    assert runconfig.load(_write(tmp_path, "[optim]\nname = 'adam'\n[model]\ndropout = 0.5\n"))  # eager: fine
+
+
+def test_cuda_graph_on_the_cpu_trains_eagerly_and_says_so(tmp_path, caplog):
+    """A config written for the GPU runs on a CPU too: the same training, and one log line on the graph."""
+    from dlcore.training import run
+
+    summaries = []
+    for graph in ("false", "true"):
+        cfg = runconfig.load(_write(tmp_path, f"[run]\ncuda_graph = {graph}\nout_dir = '{tmp_path / 'runs'}'\n"
+                                              "[optim]\nname = 'momentum'\n[train]\nepochs = 3\n"))
+        with caplog.at_level("INFO", logger="dlcore"):
+            summaries.append(run.execute(cfg))
+    assert [r.message for r in caplog.records if "cuda_graph" in r.message] == [
+        "run.cuda_graph = true: the numpy backend has no CUDA graphs; training eagerly"]
+    assert summaries[0]["train_loss"] == summaries[1]["train_loss"] and summaries[1]["epochs"] == 3

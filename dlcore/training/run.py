@@ -9,6 +9,7 @@ loader's shuffling generator and the backend generator all come back).
 from __future__ import annotations
 
 import json
+import logging
 import time
 from contextlib import contextmanager
 from datetime import datetime
@@ -33,6 +34,8 @@ from dlcore.training.history import History, write_text_atomic
 from dlcore.training.runconfig import ConfigError
 from dlcore.training.trainer import Trainer
 from dlcore.unsupervised import StackedAutoencoder
+
+_log = logging.getLogger("dlcore")
 
 OPTIMIZERS = {"sgd": optim.SGD, "momentum": optim.Momentum, "nesterov": optim.Nesterov,
               "adagrad": optim.AdaGrad, "rmsprop": optim.RMSprop, "adam": optim.Adam}
@@ -358,8 +361,11 @@ def _train_and_report(cfg, run_dir, resume_from, console, comm) -> dict:
     if schedule is not None:
         callbacks.append(schedule)
 
+    cuda_graph = cfg["run"]["cuda_graph"] and backend.name == "cupy"
+    if cfg["run"]["cuda_graph"] and not cuda_graph and main:
+        _log.info("run.cuda_graph = true: the %s backend has no CUDA graphs; training eagerly", backend.name)
     trainer = Trainer(callbacks, log_every=cfg["train"]["log_every"], progress=None if main else False,
-                      console=console if main else Console(quiet=True), cuda_graph=cfg["run"]["cuda_graph"])
+                      console=console if main else Console(quiet=True), cuda_graph=cuda_graph)
     start = time.perf_counter()
     history = trainer.fit(model, loss, optimizer, loader, val_loader, max(0, cfg["train"]["epochs"] - done), history)
     seconds = time.perf_counter() - start

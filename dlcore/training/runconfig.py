@@ -98,11 +98,26 @@ def _check_values(config: dict, source: str) -> None:
     hidden = config["model"]["hidden"]
     if not all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in hidden):
         raise ConfigError(f"{source}: model.hidden must be a list of layer sizes ≥ 1, got {hidden!r}")
+    _check_cuda_graph(config, source)
     data = config["data"]
     if data["name"] != "fashion_mnist" and data["val_fraction"] + data["test_fraction"] >= 1:
         raise ConfigError(f"{source}: data.val_fraction + data.test_fraction must be < 1 (the rest is the training "
                           f"set), got {data['val_fraction']} + {data['test_fraction']} = "
                           f"{data['val_fraction'] + data['test_fraction']:g}")
+
+
+def _check_cuda_graph(config: dict, source: str) -> None:
+    """``run.cuda_graph = true`` with what a graph cannot replay: ConfigError naming both keys."""
+    if not config["run"]["cuda_graph"]:
+        return
+    if config["optim"]["name"] == "adam":
+        raise ConfigError(f"{source}: run.cuda_graph = true cannot train with optim.name = 'adam': Adam's bias "
+                          "correction changes every step and a graph replays the captured one; choose another "
+                          "optimizer or set run.cuda_graph = false")
+    if config["model"]["dropout"] > 0:
+        raise ConfigError(f"{source}: run.cuda_graph = true cannot train with model.dropout = "
+                          f"{config['model']['dropout']}: a graph would replay one dropout mask on every step; "
+                          "set model.dropout = 0 or run.cuda_graph = false")
 
 
 def _check_type(key: str, value, default):
