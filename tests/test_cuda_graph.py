@@ -9,7 +9,7 @@ import pytest
 
 import backends
 import dlcore
-from dlcore import Tensor, losses, nn, optim
+from dlcore import Tensor, losses, models, nn, optim
 from dlcore.cuda_graph import CapturedStep
 from dlcore.data import ArrayLoader, spiral
 from dlcore.models import MLP
@@ -116,6 +116,54 @@ def test_dropout_refuses_capture_with_the_draw_it_needed():
     model.eval()  # no draw in eval mode: the capture goes through
     with dlcore.no_grad():
         CapturedStep(lambda: model(Tensor(backends.get("cupy").xp.ones((4, 2), "float32"))))
+
+
+CAPTURABLE = {
+    # name: (model, input shape, optimizer)
+    "mlp-batchnorm-sgd": (lambda: models.MLP([6, 16, 16, 3], batch_norm=True), (8, 6), optim.SGD),
+    "mlp-batchnorm-momentum": (lambda: models.MLP([6, 16, 16, 3], batch_norm=True), (8, 6), optim.Momentum),
+    "mlp-batchnorm-nesterov": (lambda: models.MLP([6, 16, 16, 3], batch_norm=True), (8, 6), optim.Nesterov),
+    "mlp-batchnorm-adagrad": (lambda: models.MLP([6, 16, 16, 3], batch_norm=True), (8, 6), optim.AdaGrad),
+    "mlp-batchnorm-rmsprop": (lambda: models.MLP([6, 16, 16, 3], batch_norm=True), (8, 6), optim.RMSprop),
+    "lenet": (lambda: models.lenet(input_size=12, channels=(2, 3), hidden=(6, 5), num_classes=3), (4, 1, 12, 12),
+              optim.Momentum),
+    "alexnet_small": (lambda: models.alexnet_small(input_size=8, width=(2, 2, 3, 3, 2), hidden=(5, 4), num_classes=3,
+                                                   dropout=0.0), (4, 1, 8, 8), optim.Momentum),
+    "resnet8": (lambda: models.resnet(8, base_channels=2, num_classes=3), (4, 1, 8, 8), optim.Momentum),
+}
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", CAPTURABLE)
+def test_every_model_family_captures_and_the_capture_leaves_its_state_as_it_was(name):
+    """The step captures (no host read, no CuPy cuBLAS or cuRAND call in it), and with ``restore`` the
+    warm-up and capture calls leave parameters, BatchNorm statistics and the optimizer as they were."""
+    make_model, shape, make_optimizer = CAPTURABLE[name]
+    backends.use("cupy")
+    model = make_model()
+    opt = make_optimizer(model, lr=0.1, weight_decay=1e-3)
+    rng = numpy.random.default_rng(0)
+    cp = backends.get("cupy").xp
+    x, t = cp.asarray(rng.standard_normal(shape).astype(numpy.float32)), cp.asarray(rng.integers(0, 3, shape[0]))
+    before = model.state_dict()
+    loss_fn = losses.CrossEntropyLoss()
+
+    def step():
+        loss = loss_fn(model(Tensor(x)), t)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    CapturedStep(step, restore=(model, opt))
+    after = model.state_dict()
+    assert after.keys() == before.keys()
+    for key in before:
+        numpy.testing.assert_array_equal(after[key], before[key], err_msg=key)
+    assert opt.t == 0 and opt.state  # the warm-up made the state; the capture's changes were undone
+    for buffers in opt.state.values():
+        for buffer in buffers.values():
+            assert not backends.to_numpy(buffer).any()
 
 
 class HostGraph:
