@@ -2,7 +2,7 @@
 
 Without CUDA, ``--simulated-gpu`` runs the ``gpu`` tests on the host simulation of CuPy
 (``tests/simulated_cupy.py``) instead of skipping them, except those marked ``cuda_only``
-(cuDNN, the replay of CUDA graphs, NCCL: what the simulation has not got).
+(cuDNN and NCCL: what the simulation has not got).
 """
 import pytest
 

@@ -23,11 +23,12 @@ take the portable im2col path, as on a GPU without the cuDNN frontend. Its modul
 * ``ElementwiseKernel`` runs the fused CUDA body compiled as C++ (``fused_kernels.HostKernels``),
   so the fused kernels, not the portable bodies, serve the library's ``@fused`` operations.
 
-* a stream can capture a CUDA graph: host reads, and CuPy's own cuRAND and cuBLAS calls, raise
-  there as on a GPU; the graph cannot be replayed (``_Stream``).
+* a stream captures a CUDA graph: host reads, and CuPy's own cuRAND and cuBLAS calls, raise
+  there as on a GPU, and the graph replays the recorded operations with the numbers they were
+  given at capture (``_Stream``).
 
 What this cannot show is the device's arithmetic, CuPy's own kernels, the real cuBLAS, cuDNN,
-the replay of a CUDA graph and NCCL: the GPU suite (``pytest -m gpu``) on a GPU does.
+CUDA's own graphs and NCCL: the GPU suite (``pytest -m gpu``) on a GPU does.
 
 Regenerate the snapshot where CuPy imports (no GPU needed):
 ``python -m tests.simulated_cupy > tests/cupy_api.json``.
@@ -35,6 +36,7 @@ Regenerate the snapshot where CuPy imports (no GPU needed):
 from __future__ import annotations
 
 import ctypes
+import functools
 import inspect
 import json
 import types
@@ -153,13 +155,31 @@ _NDARRAY_NAMES = frozenset(API["ndarray"])
 _numpy_flags = numpy.ndarray.flags.__get__
 
 
+def _apply_ufunc(ufunc, method, *inputs, **kwargs):
+    """``ufunc.method`` on device arrays as CuPy's: no NumPy array in, results on the device."""
+    out = kwargs.get("out")
+    data = inputs[::2] if method == "at" else inputs  # ufunc.at(a, indices, b): CuPy takes host indices
+    _refuse_host_arrays(f"cupy.{ufunc.__name__}", data + (out or ()))
+    result = getattr(ufunc, method)(*_host(inputs), **{k: _host(v) for k, v in kwargs.items()})
+    if out:
+        return out[0] if len(out) == 1 else out
+    return _device(result)
+
+
+def _get_item(array, index):
+    return _device(numpy.ndarray.__getitem__(array, _host(index)))
+
+
 class DeviceArray(numpy.ndarray):
     """A NumPy array standing in for a ``cupy.ndarray`` (see the module docstring)."""
 
     def __getattribute__(self, name):
         if name[0] != "_" and name not in _NDARRAY_NAMES:
             raise AttributeError(f"'cupy.ndarray' object has no attribute {name!r} ({CUPY} lacks it; NumPy has it)")
-        return numpy.ndarray.__getattribute__(self, name)
+        value = numpy.ndarray.__getattribute__(self, name)
+        if _Stream.capturing is not None and name[0] != "_" and callable(value):
+            return functools.partial(_device_op, value)  # a method (astype, fill, argmax …) is a device operation
+        return value
 
     @property
     def flags(self):
@@ -174,14 +194,7 @@ class DeviceArray(numpy.ndarray):
         _check_ufunc_keywords(ufunc, method, kwargs)
         if ufunc is numpy.matmul:
             _refuse_in_capture("cuBLAS")
-        out = kwargs.get("out")
-        data = inputs[::2] if method == "at" else inputs  # ufunc.at(a, indices, b): CuPy takes host indices
-        _refuse_host_arrays(f"cupy.{ufunc.__name__}", data + (out or ()))
-        kwargs = {k: _host(v) for k, v in kwargs.items()}
-        result = getattr(ufunc, method)(*_host(inputs), **kwargs)
-        if out:
-            return out[0] if len(out) == 1 else out
-        return _device(result)
+        return _device_op(_apply_ufunc, ufunc, method, *inputs, **kwargs)
 
     def __array_function__(self, func, types_, args, kwargs):
         # CuPy answers NumPy functions called on its arrays with its own function of that name
@@ -191,11 +204,12 @@ class DeviceArray(numpy.ndarray):
     def __getitem__(self, index):
         if _has_boolean_mask(index):
             SYNCS.record(f"boolean-mask indexing of a device array of shape {self.shape} (its size is read back)")
-        return _device(numpy.ndarray.__getitem__(self, _host(index)))
+        return _device_op(_get_item, self, index)
 
     def __setitem__(self, index, value):
         _refuse_host_arrays("cupy.ndarray.__setitem__", (value,))
-        numpy.ndarray.__setitem__(self, _host(index), _host(value))
+        _device_op(numpy.ndarray.__setitem__, self, _host(index), _host(value))
+
 
     def _read(self, what: str):
         SYNCS.record(f"{what} of a device array of shape {self.shape}")
@@ -262,7 +276,8 @@ def _device_function(qualname: str, fn, params):
             _refuse_in_capture("cuBLAS")
         if name in _DATA_SIZED or name == "where" and len(args) + len(kwargs) == 1:
             SYNCS.record(f"{qualname} (its output size is read back from the device)")
-        return _device(fn(*_host(args), **{k: _host(v) for k, v in kwargs.items()}))
+        return _device_op(lambda *a, **k: _device(fn(*_host(a), **{key: _host(v) for key, v in k.items()})),
+                          *args, **kwargs)
 
     call.__name__ = call.__qualname__ = name
     return call
@@ -339,13 +354,17 @@ class _Stream:
     """``cupy.cuda.Stream``: a context that makes it the current stream, and stream capture.
 
     While a stream captures, host reads raise HostSyncError (CUDA refuses them in capture), and
-    so do the calls CuPy refuses: its cuRAND and cuBLAS wrappers raise NotImplementedError. The
-    ops themselves run at once here (CUDA would only record them), and the graph that
-    ``end_capture`` returns cannot be replayed: tests of replays are ``cuda_only``.
+    so do the calls CuPy refuses: its cuRAND and cuBLAS wrappers raise NotImplementedError.
+    Every device operation (ufunc, indexing, array method, ``cupy`` function, fused kernel,
+    cuBLAS GEMM) is recorded with its arguments and result; ``end_capture`` returns a ``_Graph``
+    whose ``launch`` runs them again into the same result arrays, with the Python numbers they
+    were given then, as a CUDA graph replays its kernels. One difference: here the operations
+    also run while they are captured, where CUDA only records them.
     """
 
     capturing: "_Stream | None" = None  # the stream capturing now, if any
     _stack: list = []  # the streams entered with ``with``, innermost last
+    _inside_op = False  # True while a recorded operation runs: what it does inside is part of it
 
     def __init__(self, null=False, non_blocking=False, ptds=False, priority=None):
         self.ptr = 0
@@ -364,6 +383,7 @@ class _Stream:
         if _Stream.capturing is not None:
             raise RuntimeError("a stream is capturing already")
         _Stream.capturing = self
+        self.recorded = []
         self._no_reads = SYNCS.forbid("inside a CUDA-graph capture (CUDA refuses it and invalidates the capture)")
         self._no_reads.__enter__()
 
@@ -372,7 +392,7 @@ class _Stream:
             raise RuntimeError("this stream is not capturing")
         _Stream.capturing = None
         self._no_reads.__exit__(None, None, None)
-        return _Graph()
+        return _Graph(self.recorded)
 
     def is_capturing(self) -> bool:
         return _Stream.capturing is self
@@ -384,9 +404,43 @@ def _refuse_in_capture(library: str) -> None:
         raise NotImplementedError(f"calling {library} API during stream capture is currently unsupported")
 
 
+def _device_op(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)``, one device operation; while a stream captures, it is also recorded.
+
+    Lists among the arguments are copied (the caller may change them later; the graph would not
+    see it). An operation that others run inside of is not recorded again.
+    """
+    capture = _Stream.capturing
+    if capture is None or _Stream._inside_op:
+        return fn(*args, **kwargs)
+    args = tuple(list(a) if type(a) is list else a for a in args)
+    _Stream._inside_op = True
+    try:
+        result = fn(*args, **kwargs)
+    finally:
+        _Stream._inside_op = False
+    capture.recorded.append((fn, args, kwargs, result))
+    return result
+
+
+def _write_into(target, value) -> None:
+    """Copy a replayed operation's ``value`` into the array its capture returned (not into views of the same memory)."""
+    if type(target) in (tuple, list):
+        for t, v in zip(target, value):
+            _write_into(t, v)
+    elif isinstance(target, numpy.ndarray) and not numpy.may_share_memory(target, value):
+        numpy.copyto(_host(target), _host(value))
+
+
 class _Graph:
+    """A captured sequence of device operations (see ``_Stream``)."""
+
+    def __init__(self, recorded):
+        self.recorded = recorded
+
     def launch(self, stream=None):
-        raise NotImplementedError("replaying a CUDA graph is not simulated on the host: mark the test cuda_only")
+        for fn, args, kwargs, result in self.recorded:
+            _write_into(result, fn(*args, **kwargs))
 
 
 class _MemoryPool:
@@ -418,7 +472,7 @@ class _HostElementwiseKernel:
 
     def __call__(self, *args):
         _refuse_host_arrays(f"cupy.ElementwiseKernel {self._spec.name}", args)
-        return _device(self._host_kernels(self._spec, *_host(args)))
+        return _device_op(lambda *a: _device(self._host_kernels(self._spec, *_host(a))), *args)
 
 
 def simulated_cupy_module(host_kernels: HostKernels) -> _Module:
@@ -510,6 +564,19 @@ class HostCublas:
             return _CUBLAS_STATUS_INTERNAL_ERROR
 
 
+class _RecordedGemms:
+    """``backends._cublas.Cublas`` whose GEMMs are device operations a capture records (``_device_op``)."""
+
+    def __init__(self, cublas: Cublas):
+        self._cublas = cublas
+
+    def gemm(self, *args):
+        return _device_op(self._cublas.gemm, *args)
+
+    def __getattr__(self, name):
+        return getattr(self._cublas, name)
+
+
 class SimulatedCupyBackend(CupyBackend):
     """``CupyBackend`` on the simulated module: its methods unchanged, its GEMMs through ``backends._cublas``
     on ``HostCublas``, cuDNN off."""
@@ -521,7 +588,7 @@ class SimulatedCupyBackend(CupyBackend):
         self.array_type = DeviceArray
         self.device_id, self.device_name = 0, "simulated on the host"
         self.generator = self.xp.random.RandomState()
-        self.cublas = Cublas(self.xp, library=HostCublas())
+        self.cublas = _RecordedGemms(Cublas(self.xp, library=HostCublas()))
         self.cudnn_enabled = False
         self._cudnn = None
 

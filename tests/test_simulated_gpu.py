@@ -96,11 +96,14 @@ def test_gemms_run_through_the_cublas_binding_on_host_cublas(gpu, dtype):
     assert status == 7  # CUBLAS_STATUS_INVALID_VALUE, as cuBLAS answers
 
 
-def test_a_capturing_stream_refuses_what_cuda_and_cupy_refuse(gpu):
+def test_a_capturing_stream_refuses_what_cuda_and_cupy_refuse_and_its_graph_replays(gpu):
     """In stream capture: host reads raise, CuPy's own cuBLAS and cuRAND calls raise NotImplementedError
-    as CuPy's do, dlcore's cuBLAS binding works; the graph cannot be replayed on the host."""
+    as CuPy's do, dlcore's cuBLAS binding works. The graph replays into the captured arrays, reading
+    their inputs anew and the Python numbers of the capture."""
     xp = gpu.xp
     a = gpu.from_numpy(numpy.ones((2, 2), numpy.float32))
+    total = xp.zeros((), numpy.float32)
+    scale = 0.5
     stream = xp.cuda.Stream(non_blocking=True)
     with stream:
         assert xp.cuda.get_current_stream() is stream
@@ -112,12 +115,15 @@ def test_a_capturing_stream_refuses_what_cuda_and_cupy_refuse(gpu):
             a @ a  # noqa: B018
         with pytest.raises(NotImplementedError, match="calling cuRAND API during stream capture"):
             xp.random.RandomState(0).random_sample((2,))
-        product = gpu.gemm(a, a)
+        product = gpu.gemm(a, a) * scale  # [[1, 1], [1, 1]]
+        total += product.sum()
         graph = stream.end_capture()
     assert xp.cuda.get_current_stream() is not stream and not stream.is_capturing()
-    assert float(product.sum()) == 8.0 and float((a @ a).sum()) == 8.0  # allowed again
-    with pytest.raises(NotImplementedError, match="not simulated"):
-        graph.launch(stream)
+    assert float(total) == 4.0 and float((a @ a).sum()) == 8.0  # reads and CuPy's matmul are allowed again
+    a.fill(2.0)
+    scale = 10.0  # noqa: F841  (the graph keeps the 0.5 it was captured with)
+    graph.launch(stream)
+    assert backends.to_numpy(product).tolist() == [[4.0, 4.0], [4.0, 4.0]] and float(total) == 4.0 + 16.0
 
 
 def test_fused_operations_run_their_cuda_bodies(gpu):
