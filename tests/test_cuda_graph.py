@@ -132,27 +132,36 @@ CAPTURABLE = {
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("name", CAPTURABLE)
-def test_every_model_family_captures_and_the_capture_leaves_its_state_as_it_was(name):
-    """The step captures (no host read, no CuPy cuBLAS or cuRAND call in it), and with ``restore`` the
-    warm-up and capture calls leave parameters, BatchNorm statistics and the optimizer as they were."""
+def test_every_model_family_captures_and_its_replays_are_its_eager_steps(name):
+    """The step captures (no host read, no CuPy cuBLAS or cuRAND call in it); with ``restore`` the warm-up
+    and capture calls leave parameters, BatchNorm statistics and the optimizer as they were; three
+    replays on new batches then train as three eager steps of a twin model. (Tolerance: cuDNN's
+    backward convolutions may accumulate in another order from call to call.)"""
     make_model, shape, make_optimizer = CAPTURABLE[name]
     backends.use("cupy")
-    model = make_model()
-    opt = make_optimizer(model, lr=0.1, weight_decay=1e-3)
-    rng = numpy.random.default_rng(0)
     cp = backends.get("cupy").xp
-    x, t = cp.asarray(rng.standard_normal(shape).astype(numpy.float32)), cp.asarray(rng.integers(0, 3, shape[0]))
-    before = model.state_dict()
+    rng = numpy.random.default_rng(0)
+    batches = [(cp.asarray(rng.standard_normal(shape).astype(numpy.float32)), cp.asarray(rng.integers(0, 3, shape[0])))
+               for _ in range(3)]
     loss_fn = losses.CrossEntropyLoss()
 
-    def step():
-        loss = loss_fn(model(Tensor(x)), t)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
+    def model_and_step(x, t):
+        dlcore.manual_seed(0)
+        model = make_model()
+        opt = make_optimizer(model, lr=0.1, weight_decay=1e-3)
 
-    CapturedStep(step, restore=(model, opt))
+        def step():
+            loss = loss_fn(model(Tensor(x)), t)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+        return model, opt, step
+
+    x_buf, t_buf = batches[0][0].copy(), batches[0][1].copy()  # the warm-up steps train on real data
+    model, opt, step = model_and_step(x_buf, t_buf)
+    before = model.state_dict()
+    captured = CapturedStep(step, restore=(model, opt))
     after = model.state_dict()
     assert after.keys() == before.keys()
     for key in before:
@@ -161,6 +170,15 @@ def test_every_model_family_captures_and_the_capture_leaves_its_state_as_it_was(
     for buffers in opt.state.values():
         for buffer in buffers.values():
             assert not backends.to_numpy(buffer).any()
+
+    twin_x, twin_t = cp.empty_like(x_buf), cp.empty_like(t_buf)
+    twin, _, twin_step = model_and_step(twin_x, twin_t)
+    for x, t in batches:
+        x_buf[...], t_buf[...] = x, t
+        twin_x[...], twin_t[...] = x, t
+        assert float(captured().item()) == pytest.approx(float(twin_step().item()), rel=1e-5)
+    for key, value in twin.state_dict().items():
+        numpy.testing.assert_allclose(model.state_dict()[key], value, rtol=1e-4, atol=1e-5, err_msg=key)
 
 
 @pytest.mark.gpu
