@@ -478,6 +478,7 @@ class _HostElementwiseKernel:
 def simulated_cupy_module(host_kernels: HostKernels) -> _Module:
     """The ``cupy`` module as the simulation sees it (see the module docstring)."""
     return _Module("cupy", numpy, {
+        "__version__": f"{API['cupy_version']} (simulated on the host)",
         "ndarray": DeviceArray,
         "asarray": _asarray,
         "array": _array,

@@ -6,6 +6,9 @@ import sys
 from pathlib import Path
 
 import numpy
+import pytest
+
+import backends
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,3 +79,16 @@ def test_the_floor_replays_the_gemms_the_step_makes():
     finally:
         del backend.gemm
     assert replayed == [c[:4] for c in calls]
+
+
+@pytest.mark.gpu
+def test_bench_times_the_eager_and_the_captured_step_on_cupy(tmp_path):
+    """On CuPy (or its host simulation) the bench also captures the step as a CUDA graph and times its replays."""
+    out = tmp_path / "bench.json"
+    _bench_module().main(["--backend", "cupy", "--workloads", "W1", "--steps", "1", "--repeats", "1",
+                          "--warmup", "1", "--json", str(out)])
+    result = json.loads(out.read_text())
+    assert result["backend"] == "cupy" and "errors" not in result, result.get("errors")
+    assert result["versions"]["cupy"] == backends.get("cupy").xp.__version__
+    w1 = result["workloads"]["W1"]
+    assert w1["dlcore_ms"] > 0 and w1["dlcore_graph_ms"] > 0 and w1["gemm_floor_ms"] > 0
