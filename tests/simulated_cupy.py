@@ -21,8 +21,7 @@ take the portable im2col path, as on a GPU without the cuDNN frontend. Its modul
 * out-of-bounds integer-array indices raise IndexError here, where CuPy wraps them around
   silently: a read out of range is a bug either way, and here it shows;
 * ``ElementwiseKernel`` runs the fused CUDA body compiled as C++ (``fused_kernels.HostKernels``),
-  so the fused kernels, not the portable bodies, serve the library's ``@fused`` operations.
-
+  so the fused kernels, not the portable bodies, serve the library's ``@fused`` operations;
 * a stream captures a CUDA graph: host reads, and CuPy's own cuRAND and cuBLAS calls, raise
   there as on a GPU, and the graph replays the recorded operations with the numbers they were
   given at capture (``_Stream``).
@@ -209,7 +208,6 @@ class DeviceArray(numpy.ndarray):
     def __setitem__(self, index, value):
         _refuse_host_arrays("cupy.ndarray.__setitem__", (value,))
         _device_op(numpy.ndarray.__setitem__, self, _host(index), _host(value))
-
 
     def _read(self, what: str):
         SYNCS.record(f"{what} of a device array of shape {self.shape}")

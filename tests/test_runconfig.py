@@ -124,9 +124,14 @@ def test_cuda_graph_with_what_a_graph_cannot_replay_names_both_keys(tmp_path):
     graph = "[run]\ncuda_graph = true\n"
     with pytest.raises(runconfig.ConfigError, match=r"run.cuda_graph = true cannot train with optim.name = 'adam'"):
         runconfig.load(_write(tmp_path, graph + "[optim]\nname = 'adam'\n"))
-    with pytest.raises(runconfig.ConfigError, match=r"run.cuda_graph = true cannot train with model.dropout = 0.5: "
-                                                    r"a graph would replay one dropout mask"):
-        runconfig.load(_write(tmp_path, graph + "[optim]\nname = 'momentum'\n[model]\ndropout = 0.5\n"))
+    with pytest.raises(runconfig.ConfigError, match=r"run.cuda_graph = true cannot train a model with dropout "
+                                                    r"\(model.kind = 'mlp', model.dropout = 0.2: p = 0.2\): a graph "
+                                                    r"would replay one dropout mask on every step; set model.dropout"):
+        runconfig.load(_write(tmp_path, graph + "[optim]\nname = 'momentum'\n[model]\ndropout = 0.2\n"))
+    with pytest.raises(runconfig.ConfigError, match=r"\(model.kind = 'alexnet_small', model.dropout = 0.0: p = 0.5\)"
+                                                    r".*; set run.cuda_graph = false"):  # AlexNet's own dropout
+        runconfig.load(_write(tmp_path, graph + "[optim]\nname = 'momentum'\n[model]\nkind = 'alexnet_small'\n"))
+    assert runconfig.load(_write(tmp_path, graph + "[optim]\nname = 'momentum'\n[model]\nkind = 'lenet'\n"))
     assert runconfig.load(_write(tmp_path, "[optim]\nname = 'adam'\n[model]\ndropout = 0.5\n"))  # eager: fine
 
 

@@ -31,7 +31,7 @@ from dlcore.models import MLP
 from dlcore.training import plots
 from dlcore.training.callbacks import Callback, Checkpoint, CosineLR, EarlyStopping, ExponentialLR, StepLR
 from dlcore.training.history import History, write_text_atomic
-from dlcore.training.runconfig import ConfigError
+from dlcore.training.runconfig import ConfigError, model_dropout
 from dlcore.training.trainer import Trainer
 from dlcore.unsupervised import StackedAutoencoder
 
@@ -125,12 +125,12 @@ def build_model(cfg, sample_shape, n_out: int):
     kind = m["kind"]
     if kind == "mlp":
         return MLP([sample_shape[0], *m["hidden"], n_out], activation=m["activation"],
-                   weight_init=m["weight_init"] or None, dropout=m["dropout"], batch_norm=m["batch_norm"])
+                   weight_init=m["weight_init"] or None, dropout=model_dropout(m), batch_norm=m["batch_norm"])
     channels, size = sample_shape[0], sample_shape[-1]
     if kind == "lenet":
         return models.lenet(channels, n_out, input_size=size)
     if kind == "alexnet_small":
-        return models.alexnet_small(channels, n_out, input_size=size, dropout=m["dropout"] or 0.5)
+        return models.alexnet_small(channels, n_out, input_size=size, dropout=model_dropout(m))
     if kind == "resnet":
         return models.resnet(m["depth"], channels, n_out, base_channels=m["base_channels"])
     if kind == "unet":

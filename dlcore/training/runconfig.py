@@ -114,10 +114,23 @@ def _check_cuda_graph(config: dict, source: str) -> None:
         raise ConfigError(f"{source}: run.cuda_graph = true cannot train with optim.name = 'adam': Adam's bias "
                           "correction changes every step and a graph replays the captured one; choose another "
                           "optimizer or set run.cuda_graph = false")
-    if config["model"]["dropout"] > 0:
-        raise ConfigError(f"{source}: run.cuda_graph = true cannot train with model.dropout = "
-                          f"{config['model']['dropout']}: a graph would replay one dropout mask on every step; "
-                          "set model.dropout = 0 or run.cuda_graph = false")
+    model = config["model"]
+    p = model_dropout(model)
+    if p > 0:
+        fix = "set model.dropout = 0 or" if model["kind"] == "mlp" else "set"
+        raise ConfigError(f"{source}: run.cuda_graph = true cannot train a model with dropout (model.kind = "
+                          f"{model['kind']!r}, model.dropout = {model['dropout']}: p = {p}): a graph would replay "
+                          f"one dropout mask on every step; {fix} run.cuda_graph = false")
+
+
+def model_dropout(model: dict) -> float:
+    """The dropout probability the model ``[model]`` describes is built with: ``model.dropout`` for an
+    MLP, ``model.dropout`` or else AlexNet's 0.5 for alexnet_small, 0 for kinds without dropout."""
+    if model["kind"] == "mlp":
+        return model["dropout"]
+    if model["kind"] == "alexnet_small":
+        return model["dropout"] or 0.5
+    return 0.0
 
 
 def _check_type(key: str, value, default):
