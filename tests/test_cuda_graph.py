@@ -23,6 +23,17 @@ def test_capture_needs_cupy():
         CapturedStep(lambda: None)
 
 
+def _training_step(model, opt, loss_fn, x, t):
+    """A training step on the device arrays ``x`` and ``t`` (read anew by every call or replay); returns the loss."""
+    def step():
+        loss = loss_fn(model(Tensor(x)), t)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
 def _setup(optimizer=lambda m: optim.Momentum(m, lr=0.05)):
     backends.use("cupy")
     dlcore.manual_seed(0)
@@ -37,26 +48,11 @@ def test_replayed_step_equals_eager_step():
     batches = [(cp.asarray(x[i:i + 32]), cp.asarray(y[i:i + 32])) for i in range(0, 256, 32)]
 
     eager_model, eager_opt, loss_fn = _setup()
-    eager_losses = []
-    for xb, yb in batches:
-        loss = loss_fn(eager_model(Tensor(xb)), yb)
-        eager_opt.zero_grad()
-        loss.backward()
-        eager_opt.step()
-        eager_losses.append(float(loss.item()))
+    eager_losses = [float(_training_step(eager_model, eager_opt, loss_fn, xb, yb)().item()) for xb, yb in batches]
 
     model, opt, loss_fn = _setup()
-    x_buf, y_buf = cp.empty_like(batches[0][0]), cp.empty_like(batches[0][1])
-
-    def step():
-        loss = loss_fn(model(Tensor(x_buf)), y_buf)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
-
-    x_buf[...], y_buf[...] = batches[0]
-    captured = CapturedStep(step, restore=(model, opt))
+    x_buf, y_buf = batches[0][0].copy(), batches[0][1].copy()
+    captured = CapturedStep(_training_step(model, opt, loss_fn, x_buf, y_buf), restore=(model, opt))
     replay_losses = []
     for xb, yb in batches:
         x_buf[...] = xb
@@ -86,15 +82,7 @@ def test_trainer_with_cuda_graph_matches_eager_trainer():
 def _step_of(model, opt, loss_fn):
     """A training step on a fixed batch of 4 two-feature samples on the device."""
     cp = backends.get("cupy").xp
-    xb, yb = cp.ones((4, 2), cp.float32), cp.zeros(4, cp.int64)
-
-    def step():
-        loss = loss_fn(model(Tensor(xb)), yb)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+    return _training_step(model, opt, loss_fn, cp.ones((4, 2), cp.float32), cp.zeros(4, cp.int64))
 
 
 @pytest.mark.gpu
@@ -152,14 +140,7 @@ def test_every_model_family_captures_and_its_replays_are_its_eager_steps(name):
         dlcore.manual_seed(0)
         model = make_model()
         opt = make_optimizer(model, lr=0.1, weight_decay=1e-3)
-
-        def step():
-            loss = loss_fn(model(Tensor(x)), t)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            return loss
-        return model, opt, step
+        return model, opt, _training_step(model, opt, loss_fn, x, t)
 
     x_buf, t_buf = batches[0][0].copy(), batches[0][1].copy()  # the warm-up steps train on real data
     model, opt, step = model_and_step(x_buf, t_buf)
