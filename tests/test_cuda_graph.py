@@ -118,6 +118,7 @@ CAPTURABLE = {
     "alexnet_small": (lambda: models.alexnet_small(input_size=8, width=(2, 2, 3, 3, 2), hidden=(5, 4), num_classes=3,
                                                    dropout=0.0), (4, 1, 8, 8), optim.Momentum),
     "resnet8": (lambda: models.resnet(8, base_channels=2, num_classes=3), (4, 1, 8, 8), optim.Momentum),
+    "unet": (lambda: models.unet(depth=1, base_channels=2), (2, 1, 8, 8), optim.Momentum),  # segments: mask targets
 }
 
 
@@ -132,9 +133,12 @@ def test_every_model_family_captures_and_its_replays_are_its_eager_steps(name):
     backends.use("cupy")
     cp = backends.get("cupy").xp
     rng = numpy.random.default_rng(0)
-    batches = [(cp.asarray(rng.standard_normal(shape).astype(numpy.float32)), cp.asarray(rng.integers(0, 3, shape[0])))
-               for _ in range(3)]
-    loss_fn = losses.CrossEntropyLoss()
+    inputs = [rng.standard_normal(shape).astype(numpy.float32) for _ in range(3)]
+    if name == "unet":
+        loss_fn, targets = losses.BCEWithLogitsLoss(), [(x > 0).astype(numpy.float32) for x in inputs]
+    else:
+        loss_fn, targets = losses.CrossEntropyLoss(), [rng.integers(0, 3, shape[0]) for _ in inputs]
+    batches = [(cp.asarray(x), cp.asarray(t)) for x, t in zip(inputs, targets)]
 
     def model_and_step(x, t):
         dlcore.manual_seed(0)
