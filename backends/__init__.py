@@ -13,12 +13,12 @@ from __future__ import annotations
 import logging
 import os
 
-from backends._base import Backend, BackendUnavailableError, DeviceMismatchError, element_strides
+from backends._base import Backend, BackendUnavailableError, DeviceMismatchError, UserError, element_strides
 from backends._numpy import NumpyBackend
 from backends.precision import set_tf32, tf32, tf32_enabled
 
 __all__ = [
-    "Backend", "BackendUnavailableError", "DeviceMismatchError", "NAMES",
+    "Backend", "BackendUnavailableError", "DeviceMismatchError", "NAMES", "UserError",
     "use", "current", "chosen", "get", "existing", "backend_of", "axpby", "get_array_module", "to_numpy", "to_device",
     "cuda_available", "element_strides", "set_tf32", "tf32", "tf32_enabled",
 ]

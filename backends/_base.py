@@ -40,7 +40,15 @@ def element_strides(a) -> list[int]:
     return [s // a.itemsize for s in a.strides]
 
 
-class BackendUnavailableError(RuntimeError):
+class UserError(Exception):
+    """The root of every error that a user's input causes (a config, a file, an argument, a missing
+    device, a diverging run), as opposed to a fault in dlcore itself: a command-line tool prints
+    such an error as one line and exits with status 2, and shows a traceback for anything else.
+    It lives in the lowest layer so that every layer's errors can derive from it; ``dlcore.UserError``
+    is the same class."""
+
+
+class BackendUnavailableError(UserError, RuntimeError):
     """The requested backend cannot run here (CuPy missing or no CUDA device)."""
 
     def __init__(self, name: str, reason: str, remedy: str):
@@ -48,7 +56,7 @@ class BackendUnavailableError(RuntimeError):
         super().__init__(f"backend {name!r} is not available: {reason}. {remedy}")
 
 
-class DeviceMismatchError(ValueError):
+class DeviceMismatchError(UserError, ValueError):
     """An operation received arrays living on different devices."""
 
     def __init__(self, op: str, arrays):
