@@ -141,3 +141,25 @@ def test_every_module_is_exercised_by_a_module_case():
     missing = sorted(f"{m.__module__}.{m.__qualname__}" for m in _leaf_subclasses(dlcore.nn.Module) - built
                      if m.__module__.startswith("dlcore.") and m.__name__ not in NOT_BACKPROP)
     assert not missing, f"Modules no module case builds (add one to tests/cases): {missing}"
+
+
+def _pow_grads(a, b):
+    """(y, ∂Σy/∂a, ∂Σy/∂b) of y = a ** b for float64 arrays or numbers (a number gets no gradient)."""
+    ta, tb = (Tensor(numpy.asarray(v, numpy.float64), requires_grad=True) if isinstance(v, list) else v
+              for v in (a, b))
+    with numpy.errstate(divide="ignore", invalid="ignore"):
+        y = ta ** tb
+        y.backward(numpy.ones(y.shape))
+    return y.data, *(t.grad if isinstance(t, Tensor) else None for t in (ta, tb))
+
+
+def test_pow_gradients_at_a_zero_base_are_pytorchs():
+    """PyTorch's values where b·aᵇ⁻¹ or aᵇ·ln a is 0·∞: ∂/∂a = 0 where b = 0; ∂/∂b = 0 where a = 0 and
+    b ≥ 0, −∞ where a = 0 and b < 0 (torch.pow(a, b).sum().backward() on these gives the same)."""
+    y, ga, gb = _pow_grads([0.0, 0.0, 0.0, 0.0, 2.0], [0.0, 1.0, 2.0, -1.0, 3.0])
+    numpy.testing.assert_array_equal(y, [1.0, 0.0, 0.0, numpy.inf, 8.0])
+    numpy.testing.assert_array_equal(ga, [0.0, 1.0, 0.0, -numpy.inf, 12.0])
+    numpy.testing.assert_array_equal(gb, [0.0, 0.0, 0.0, -numpy.inf, 8.0 * numpy.log(2.0)])
+    # a number on one side: a ** 0 (∂/∂a = 0, also at a = 0) and 0 ** b (∂/∂b = 0 for b ≥ 0)
+    numpy.testing.assert_array_equal(_pow_grads([0.0, 3.0], 0)[1], [0.0, 0.0])
+    numpy.testing.assert_array_equal(_pow_grads(0.0, [0.0, 2.0])[2], [0.0, 0.0])

@@ -80,7 +80,12 @@ class Div(Function):
 
 
 class Pow(Function):
-    """y = aᵇ;  ∂y/∂a = b·aᵇ⁻¹, ∂y/∂b = aᵇ·ln a."""
+    """y = aᵇ;  ∂y/∂a = b·aᵇ⁻¹, ∂y/∂b = aᵇ·ln a, with PyTorch's values where these are 0·∞:
+
+    ∂y/∂a = 0 where b = 0 (y ≡ 1 there; b·aᵇ⁻¹ would be 0·∞ at a = 0), and
+    ∂y/∂b = 0 where a = 0 and b ≥ 0 (the limit as b → +0 of ∂y/∂b for a > 0); at a = 0, b < 0
+    it is −∞ (aᵇ = +∞ times ln 0 = −∞), as in PyTorch.
+    """
 
     def forward(self, xp, a, b):
         self.a, self.b = a, b
@@ -89,9 +94,19 @@ class Pow(Function):
 
     def backward(self, xp, gy):
         a, b = self.a, self.b
-        ga = sum_to(gy * b * a ** (b - 1), _shape(a)) if self.needs_input_grad[0] else None
-        gb = sum_to(gy * self.y * xp.log(a), _shape(b)) if self.needs_input_grad[1] else None
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            ga = sum_to(gy * _zero_where(xp, b == 0, b * a ** (b - 1)), _shape(a))
+        if self.needs_input_grad[1]:
+            gb = sum_to(gy * _zero_where(xp, (a == 0) & (b >= 0), self.y * xp.log(a)), _shape(b))
         return ga, gb
+
+
+def _zero_where(xp, condition, value):
+    """``value`` with 0 where ``condition`` holds; ``condition`` is one bool when it tests a number operand."""
+    if isinstance(condition, (bool, numpy.bool_)):
+        return xp.zeros_like(value) if condition else value
+    return xp.where(condition, 0, value)
 
 
 class Neg(Function):
