@@ -65,8 +65,8 @@ def _labels_out_of_range(dtype):
 
     x = numpy.random.default_rng(0).standard_normal((4, 3)).astype(dtype)
     t = numpy.array([2, -1, 3, 0])
-    loss, lse = _softmax_ce(numpy, x, t, 3, numpy.empty(4, dtype), numpy.empty(4, dtype))
-    return [loss, lse, _softmax_ce_grad(numpy, x, lse, t, numpy.ones(1, dtype), dtype(0.25), 3, 0)]
+    loss, m, ls = _softmax_ce(numpy, x, t, 3, *(numpy.empty(4, dtype) for _ in range(3)))
+    return [loss, m, ls, _softmax_ce_grad(numpy, x, m, ls, t, numpy.ones(1, dtype), dtype(0.25), 3, 0)]
 
 
 def _narrow_labels(dtype):

@@ -202,7 +202,7 @@ def test_get_and_registry():
     assert isinstance(loss, losses.HuberLoss) and loss.delta == 2.0 and loss.reduction == "sum"
     assert repr(loss) == "HuberLoss(delta=2.0, reduction='sum')"
     assert losses.get("cross_entropy").reduction == "mean"
-    with pytest.raises(ValueError, match="nope.*mse.*cross_entropy.*hinge"):
+    with pytest.raises(ValueError, match="losses.get: name must be one of .*'mse'.*'cross_entropy'.*'hinge'.*got 'nope'"):
         losses.get("nope")
 
 
@@ -266,12 +266,13 @@ def test_cross_entropy_body_gives_nan_for_a_label_outside_the_classes_and_reads_
 
     x = numpy.arange(12, dtype=numpy.float64).reshape(4, 3) / 4
     t = numpy.array([2, -1, 3, 0])
-    loss, lse = _softmax_ce(numpy, x, t, 3, numpy.empty(4), numpy.empty(4))
+    loss, m, ls = _softmax_ce(numpy, x, t, 3, numpy.empty(4), numpy.empty(4), numpy.empty(4))
     expected_lse = numpy.log(numpy.exp(x).sum(axis=1))
-    numpy.testing.assert_allclose(lse, expected_lse, rtol=1e-15)
+    numpy.testing.assert_array_equal(m, x[:, 2])
+    numpy.testing.assert_allclose(m + ls, expected_lse, rtol=1e-15)
     numpy.testing.assert_allclose(loss[[0, 3]], expected_lse[[0, 3]] - x[[0, 3], [2, 0]], rtol=1e-15)
     assert numpy.isnan(loss[[1, 2]]).all()
-    grad = _softmax_ce_grad(numpy, x, lse, t, numpy.ones(1), 1.0, 3, 0)
+    grad = _softmax_ce_grad(numpy, x, m, ls, t, numpy.ones(1), 1.0, 3, 0)
     softmax = numpy.exp(x - expected_lse[:, None])
     numpy.testing.assert_allclose(grad, softmax - numpy.eye(3)[[2, 0, 0, 0]] * [[1], [0], [0], [1]], rtol=1e-15)
 
@@ -296,3 +297,48 @@ def test_cross_entropy_on_the_gpu_turns_an_out_of_range_label_into_nan(fused_ker
             assert numpy.isnan(got[bad_row])
             keep = numpy.arange(4) != bad_row
             numpy.testing.assert_allclose(got[keep], expected[keep], rtol=1e-5, atol=1e-6)
+
+
+def _large_logits(scale):
+    """float32 logits of magnitude ``scale`` that differ by O(1) within a row (256 rows, 10 classes)."""
+    return (scale + numpy.random.default_rng(0).standard_normal((256, 10))).astype(numpy.float32)
+
+
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("cupy", marks=pytest.mark.gpu)])
+@pytest.mark.parametrize("scale", [1e4, 100.0])
+def test_float32_cross_entropy_with_labels_keeps_its_digits_at_large_logits(backend, scale):
+    """Per-row losses and gradients of float32 logits near 1e4 (and 100) equal the float64 values of
+    the same numbers to float32 precision, as PyTorch's do: lse − x_t would be off by half an ulp of
+    the logits (5e-4 at 1e4, 4e-6 at 100). On cupy: the fused kernels (the host simulation runs their
+    CUDA bodies compiled as C++)."""
+    import backends
+
+    x = _large_logits(scale)
+    t = numpy.random.default_rng(1).integers(0, 10, len(x))
+    x64 = x.astype(numpy.float64)
+    shifted = x64 - x64.max(axis=1, keepdims=True)
+    log_softmax = shifted - numpy.log(numpy.exp(shifted).sum(axis=1, keepdims=True))
+    rows = numpy.arange(len(x))
+    expected_grad = numpy.exp(log_softmax)
+    expected_grad[rows, t] -= 1
+    xb = Tensor(backends.to_device(x, backend), requires_grad=True)
+    loss = losses.CrossEntropyLoss(reduction="none")(xb, backends.to_device(t, backend))
+    loss.backward(backends.to_device(numpy.ones(len(x), numpy.float32), backend))
+    numpy.testing.assert_allclose(loss.numpy(), -log_softmax[rows, t], rtol=5e-7, atol=5e-7)
+    numpy.testing.assert_allclose(backends.to_numpy(xb.grad), expected_grad, rtol=0, atol=3e-7)
+
+
+@pytest.mark.parametrize("scale", [1e4, 100.0])
+def test_float32_bce_with_logits_keeps_its_digits_at_large_logits(scale):
+    """Soft targets near the logit's side (0.999 for x > 0, 0.001 for x < 0) make the loss small next to
+    |x|: computed as a sum of non-negative terms it keeps float32 precision (max(x, 0) − x·t lost 4e-5)."""
+    x = _large_logits(scale) * numpy.where(numpy.random.default_rng(2).random((256, 10)) < 0.5, 1, -1)
+    x = x.astype(numpy.float32)
+    t = numpy.where(x > 0, 0.999, 0.001).astype(numpy.float32)
+    x64, t64 = x.astype(numpy.float64), t.astype(numpy.float64)
+    expected = (1 - t64) * numpy.maximum(x64, 0) + t64 * numpy.maximum(-x64, 0) + numpy.log1p(numpy.exp(-abs(x64)))
+    xb = Tensor(x, requires_grad=True)
+    loss = losses.BCEWithLogitsLoss(reduction="none")(xb, t)
+    loss.backward(numpy.ones_like(x))
+    numpy.testing.assert_allclose(loss.numpy(), expected, rtol=1e-6)
+    numpy.testing.assert_allclose(xb.grad, numpy.exp(-numpy.logaddexp(0, -x64)) - t64, rtol=0, atol=1e-7)

@@ -283,8 +283,10 @@ class BinaryCrossEntropy(Loss):
 
 
 class SigmoidBinaryCrossEntropy(Loss):
-    """Binary cross-entropy from logits x: l = −[t ln σ(x) + (1−t) ln(1−σ(x))], evaluated stably as
-    max(x, 0) − x·t + ln(1 + e^(−|x|));  ∂l/∂x = σ(x) − t,  ∂l/∂t = −x."""
+    """Binary cross-entropy from logits x: l = −[t ln σ(x) + (1−t) ln(1−σ(x))], evaluated as
+    (1−t)·max(x, 0) + t·max(−x, 0) + ln(1 + e^(−|x|)): a sum of non-negative terms, so neither e^x
+    overflows nor anything cancels (max(x, 0) − x·t would lose the rounding of x·t, 5e-4 at x = 1e4 in
+    float32, from a small loss);  ∂l/∂x = σ(x) − t,  ∂l/∂t = −x."""
 
     name = "BCEWithLogitsLoss"
 
@@ -296,46 +298,52 @@ class SigmoidBinaryCrossEntropy(Loss):
 
     def value(self, xp, y, t):
         self.x, self.t = y, t
-        return xp.maximum(y, 0) - y * t + xp.log1p(xp.exp(-xp.abs(y)))
+        return (1 - t) * xp.maximum(y, 0) + t * xp.maximum(-y, 0) + xp.log1p(xp.exp(-xp.abs(y)))
 
     def grad_y(self, xp): return _sigmoid(xp, self.x) - self.t
     def grad_t(self, xp): return -self.x
 
 
-@fused("raw T x, raw L t, int32 C", "T loss, T lse", """
+@fused("raw T x, raw L t, int32 C", "T loss, T m, T ls", """
     const ptrdiff_t row = i * C;
-    T m = x[row];
-    for (int c = 1; c < C; ++c) m = max(m, x[row + c]);
+    T top = x[row];
+    for (int c = 1; c < C; ++c) top = max(top, x[row + c]);
     T s = 0;
-    for (int c = 0; c < C; ++c) s += exp(x[row + c] - m);
-    lse = m + log(s);
-    loss = (0 <= t[i] && t[i] < C) ? lse - x[row + t[i]] : (T)nan("");
+    for (int c = 0; c < C; ++c) s += exp(x[row + c] - top);
+    m = top;
+    ls = log(s);
+    loss = (0 <= t[i] && t[i] < C) ? (top - x[row + t[i]]) + ls : (T)nan("");
     """, "dlcore_softmax_ce")
-def _softmax_ce(xp, x, t, C, loss, lse):
-    """Per row r of logits x (N, C) with label t_r: lse_r = m_r + ln Σ_c e^(x_rc − m_r), m_r = max_c x_rc,
-    and loss_r = lse_r − x_r,t_r (= −ln softmax(x_r)_t_r); written into ``loss`` and ``lse``.
+def _softmax_ce(xp, x, t, C, loss, m, ls):
+    """Per row r of logits x (N, C) with label t_r: m_r = max_c x_rc, ls_r = ln Σ_c e^(x_rc − m_r), and
+    loss_r = (m_r − x_r,t_r) + ls_r (= −ln softmax(x_r)_t_r); written into ``loss``, ``m`` and ``ls``.
 
+    Not as lse_r − x_r,t_r with lse_r = m_r + ls_r: at logits of magnitude M, lse_r carries an
+    absolute rounding error of half an ulp of M (5e-4 at 1e4 in float32), which that difference
+    keeps while cancelling the rest; m_r − x_r,t_r is exact for logits within a factor 2 of each other.
     A label outside [0, C) gives loss_r = NaN (no logit is read for it): on the device, where
     labels are not checked, the loss says so at log time instead of reading another row's logit.
     """
-    m = x.max(axis=1)
-    lse[...] = m + xp.log(xp.exp(x - m[:, None]).sum(axis=1))
+    m[...] = x.max(axis=1)
+    shifted = x - m[:, None]
+    ls[...] = xp.log(xp.exp(shifted).sum(axis=1))
     valid = (t >= 0) & (t < C)
-    picked = x[xp.arange(x.shape[0]), xp.where(valid, t, 0)]
-    loss[...] = xp.where(valid, lse - picked, xp.nan)
-    return loss, lse
+    picked = shifted[xp.arange(x.shape[0]), xp.where(valid, t, 0)]
+    loss[...] = xp.where(valid, ls - picked, xp.nan)
+    return loss, m, ls
 
 
-@fused("T x, raw T lse, raw L t, raw T g, T scale, int32 C, int32 per_row", "T gx", """
+@fused("T x, raw T m, raw T ls, raw L t, raw T g, T scale, int32 C, int32 per_row", "T gx", """
     const ptrdiff_t r = i / C;
     const T onehot = (i % C) == t[r] ? (T)1 : (T)0;
-    gx = (exp(x - lse[r]) - onehot) * (g[per_row ? r : 0] * scale);
+    gx = (exp((x - m[r]) - ls[r]) - onehot) * (g[per_row ? r : 0] * scale);
     """, "dlcore_softmax_ce_grad")
-def _softmax_ce_grad(xp, x, lse, t, g, scale, C, per_row):
-    """∂L/∂x = (softmax(x) − onehot(t)) · g · scale, with softmax(x)_rc = e^(x_rc − lse_r); g is one
-    value (reductions "mean"/"sum") or one per row (``per_row``, reduction "none"). A label outside
-    [0, C) has an all-zero one-hot row, as in the CUDA body (its loss is already NaN)."""
-    gx = xp.exp(x - lse[:, None])
+def _softmax_ce_grad(xp, x, m, ls, t, g, scale, C, per_row):
+    """∂L/∂x = (softmax(x) − onehot(t)) · g · scale, with softmax(x)_rc = e^((x_rc − m_r) − ls_r) (m and ls
+    from ``_softmax_ce``; x_rc − m_r is exact, where x_rc − (m_r + ls_r) would carry the rounding of
+    m_r + ls_r); g is one value (reductions "mean"/"sum") or one per row (``per_row``, reduction "none").
+    A label outside [0, C) has an all-zero one-hot row, as in the CUDA body (its loss is already NaN)."""
+    gx = xp.exp((x - m[:, None]) - ls[:, None])
     valid = (t >= 0) & (t < C)
     gx[xp.arange(x.shape[0]), xp.where(valid, t, 0)] -= valid
     return gx * ((g[:, None] if per_row else g) * scale)
@@ -344,7 +352,7 @@ def _softmax_ce_grad(xp, x, lse, t, g, scale, C, per_row):
 class SoftmaxCrossEntropy(Loss):
     """Multi-class cross-entropy from logits y of shape (N, C), per sample: L = −Σ_c t_c ln softmax(y)_c,
     with ln softmax computed stably (max subtracted). Targets: integer labels of shape (N,)
-    (then L = −ln softmax(y)_label = logsumexp(y) − y_label, one fused kernel each way on CuPy)
+    (then L = −ln softmax(y)_label = (max y − y_label) + ln Σ_c e^(y_c − max y), one fused kernel each way on CuPy)
     or one-hot/probability rows of shape (N, C).
     ∂L/∂y = softmax(y)·Σ_c t_c − t (= softmax(y) − t for rows that sum to 1);  ∂L/∂t = −ln softmax(y).
     """
@@ -369,7 +377,7 @@ class SoftmaxCrossEntropy(Loss):
         self.y, self.t = xp.ascontiguousarray(y), t
         if t.ndim == 1:
             n = y.shape[0]
-            loss, self.lse = _softmax_ce(xp, self.y, t, y.shape[1], xp.empty(n, y.dtype), xp.empty(n, y.dtype))
+            loss, self.m, self.ls = _softmax_ce(xp, self.y, t, y.shape[1], *(xp.empty(n, y.dtype) for _ in range(3)))
             return loss
         self.logp = log_softmax_array(xp, y, axis=1)
         return -(t * self.logp)
@@ -378,7 +386,7 @@ class SoftmaxCrossEntropy(Loss):
         if self.t.ndim == 2:
             return super().backward(xp, g)
         scale = 1.0 / self.n if self.reduction == "mean" else 1.0
-        gy = _softmax_ce_grad(xp, self.y, self.lse, self.t, g, scale, self.y.shape[1], int(g.ndim == 1))
+        gy = _softmax_ce_grad(xp, self.y, self.m, self.ls, self.t, g, scale, self.y.shape[1], int(g.ndim == 1))
         return gy, None  # integer labels have no gradient
 
     def grad_y(self, xp):
@@ -414,7 +422,7 @@ def binary_cross_entropy(y, t, eps=1e-7, reduction="mean"):
 
 
 def bce_with_logits(y, t, reduction="mean"):
-    """Binary cross-entropy of σ(y) against t, computed stably as max(y,0) − y·t + ln(1+e^(−|y|))."""
+    """Binary cross-entropy of σ(y) against t, computed stably as (1−t)·max(y,0) + t·max(−y,0) + ln(1+e^(−|y|))."""
     return SigmoidBinaryCrossEntropy(reduction)(y, t)
 
 
