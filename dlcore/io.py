@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy
 
+from backends import UserError
 from dlcore.nn import Module
 
 FORMAT = 1
@@ -35,7 +36,7 @@ _HEADER = "__dlcore__"
 _RESERVED = ("model", "optimizer")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint is unreadable, truncated, or lacks or mismatches a key; names file and key."""
 
 
@@ -44,6 +45,30 @@ def _json_default(value):
     if isinstance(value, (numpy.generic, numpy.ndarray)):
         return value.tolist()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+_ARRAY_REF = "__array__"
+
+
+def _arrays_out(value, name: str, arrays: dict):
+    """``value`` with each NumPy array inside its dicts moved into ``arrays`` (under a fresh
+    name beginning with ``name``) and replaced by ``{"__array__": that name}``."""
+    if isinstance(value, numpy.ndarray):
+        key = f"{name}/{len(arrays)}"
+        arrays[key] = value
+        return {_ARRAY_REF: key}
+    if isinstance(value, dict):
+        return {k: _arrays_out(v, name, arrays) for k, v in value.items()}
+    return value
+
+
+def _arrays_in(value, get):
+    """The inverse of ``_arrays_out``: each ``{"__array__": key}`` becomes ``get(key)``."""
+    if isinstance(value, dict):
+        if set(value) == {_ARRAY_REF}:
+            return get(value[_ARRAY_REF])
+        return {k: _arrays_in(v, get) for k, v in value.items()}
+    return value
 
 
 def save(path, model, optimizer=None, **meta) -> Path:
@@ -60,7 +85,8 @@ def save(path, model, optimizer=None, **meta) -> Path:
     path = Path(path)
     model_state = model.state_dict()
     arrays = {f"model/{k}": v for k, v in model_state.items()}
-    header = {"format": FORMAT, "model": list(model_state), "optimizer": None, "meta": meta}
+    header = {"format": FORMAT, "model": list(model_state), "optimizer": None,
+              "meta": _arrays_out(meta, "meta", arrays)}
     if optimizer is not None:
         opt = optimizer.state_dict()
         header["optimizer"] = {k: opt[k] for k in ("type", "hyper", "step", "params")}
@@ -81,14 +107,18 @@ def save(path, model, optimizer=None, **meta) -> Path:
 def atomic_write(path, mode: str = "wb"):
     """Write ``path`` so that readers see the old file or the whole new one, never half of it.
 
-    Yields a file object on a temporary file in the same folder (missing folders are made);
-    on success it is flushed, fsynced and renamed over ``path``; on any error it is removed
-    and ``path`` stays as it was. Checkpoints, histories, configs and plots all go through it.
+    Yields a file object on a temporary file ``.<name>.<random>.tmp`` in the same folder
+    (missing folders are made); on success it is flushed, fsynced and renamed over ``path``; on
+    any error it is removed and ``path`` stays as it was. A process killed while writing leaves
+    its temporary file behind: ``remove_temporaries`` clears them. The file gets the permissions
+    of any new file (0o666 less the umask), not the 0o600 of a temporary file. Checkpoints,
+    histories, configs and plots all go through it.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TEMPORARY_SUFFIX, dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
@@ -98,6 +128,28 @@ def atomic_write(path, mode: str = "wb"):
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+_TEMPORARY_SUFFIX = ".tmp"
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it: it is set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def remove_temporaries(folder) -> list[Path]:
+    """Delete the temporary files that ``atomic_write`` calls left in ``folder`` when their process
+    was killed mid-write (``.<name>.<random>.tmp``); returns the paths removed. Call it when no
+    other process writes into ``folder`` (a run's start or resume)."""
+    removed = []
+    for path in Path(folder).glob(f".*{_TEMPORARY_SUFFIX}"):
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -135,7 +187,7 @@ def load(path) -> dict:
             if opt is not None:
                 state = {name: {b: get(f"optimizer/{name}/{b}") for b in bufs} for name, bufs in opt["state"].items()}
                 result["optimizer"] = {**opt, "state": state}
-            result.update(header["meta"])
+            result.update(_arrays_in(header["meta"], get))
     except (FileNotFoundError, CheckpointError):
         raise
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError, TypeError) as why:

@@ -2,7 +2,7 @@
 """Train a model from a TOML config.
 
     python scripts/train.py --config configs/default.toml [--backend numpy] [--set optim.lr=0.05] [--json]
-    python scripts/train.py --resume runs/NAME-TIMESTAMP [--set train.epochs=40]
+    python scripts/train.py --resume runs/NAME-TIMESTAMP [--set train.epochs=40]   # see runconfig.RESUMABLE
     mpirun -n 4 python scripts/train.py --config configs/default.toml --distributed   # data-parallel
 """
 from __future__ import annotations
@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import sys
+import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -37,7 +38,10 @@ def main(argv=None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON line with the results at the end")
     parser.add_argument("--distributed", action="store_true",
                         help="data-parallel over the ranks mpirun started (sets distributed.enabled)")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of a user error too")
     args = parser.parse_args(argv)
+    # NumPy's overflow/invalid warnings repeat what the Trainer reports as one line when a loss turns NaN/inf
+    warnings.filterwarnings("ignore", r"(overflow|invalid value|divide by zero) encountered", RuntimeWarning)
     if args.distributed:
         args.set.append("distributed.enabled=true")
     logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[RichHandler(show_path=False)])
@@ -47,8 +51,7 @@ def main(argv=None) -> int:
             run_dir = Path(args.resume)
             if not (run_dir / "config.json").is_file() or not (run_dir / "last.npz").is_file():
                 raise runconfig.ConfigError(f"{run_dir} is not a run directory with config.json and last.npz")
-            cfg = runconfig.validate(json.loads((run_dir / "config.json").read_text()), str(run_dir / "config.json"))
-            cfg = runconfig.apply_overrides(cfg, args.set)
+            cfg = runconfig.load_run(run_dir, args.set)
         else:
             run_dir = None
             cfg = runconfig.load(args.config, args.set)
@@ -64,8 +67,10 @@ def main(argv=None) -> int:
         with abort_on_error(comm):  # a rank that fails ends every rank, never a hang
             summary = execute(cfg, run_dir, resume_from=run_dir / "last.npz" if run_dir else None, console=console,
                               comm=comm)
-    except (runconfig.ConfigError, FileNotFoundError, backends.BackendUnavailableError) as error:
-        # user errors: one line, the text as is (escaped: "[optim]" in a message is not rich markup)
+    except backends.UserError as error:
+        # one line, the text as is (escaped: "[optim]" in a message is not rich markup); bugs keep their traceback
+        if args.debug:
+            raise
         console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
         return 2
     if not comm.is_main:

@@ -34,16 +34,17 @@ from pathlib import Path
 import numpy
 
 import backends
+from backends import UserError
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 _IDX_IMAGES, _IDX_LABELS = 2051, 2049  # magic numbers: 0x0000 08 (ubyte) 03/01 (dimensions)
 
 
-class DatasetNotFoundError(FileNotFoundError):
+class DatasetNotFoundError(UserError, FileNotFoundError):
     """A data set's files are not on this machine; the message says how to get them."""
 
 
-class CorruptDatasetError(ValueError):
+class CorruptDatasetError(UserError, ValueError):
     """A data file is truncated or malformed; the message names the file and the fault."""
 
 

@@ -1,7 +1,7 @@
 """Training: the Trainer, its callbacks, History and run configurations (``dlcore.training``)."""
 from dlcore.training.callbacks import Callback, Checkpoint, CosineLR, EarlyStopping, ExponentialLR, LRSchedule, StepLR
 from dlcore.training.history import History
-from dlcore.training.trainer import Trainer, summary_table
+from dlcore.training.trainer import DivergenceError, Trainer, summary_table
 
-__all__ = ["Trainer", "History", "Callback", "Checkpoint", "EarlyStopping", "LRSchedule", "StepLR", "ExponentialLR", "CosineLR",
+__all__ = ["Trainer", "DivergenceError", "History", "Callback", "Checkpoint", "EarlyStopping", "LRSchedule", "StepLR", "ExponentialLR", "CosineLR",
            "summary_table"]

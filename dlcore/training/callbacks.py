@@ -4,6 +4,11 @@ A callback may set ``trainer.stop = True`` to end the fit after the current epoc
 ``on_fit_start(trainer)``, ``on_epoch_end(trainer, row)`` (row: that epoch's dict, already
 the last entry of ``trainer.history``), ``on_fit_end(trainer)``. During a fit the trainer exposes ``model``,
 ``optimizer``, ``history`` and ``epoch``.
+
+A callback that learns something during a fit (a best value, a patience count, the lr a schedule
+started from) returns it from ``state_dict()`` and takes it back in ``load_state_dict(state)``;
+``Checkpoint`` saves every callback's state with the model, and a fit given those states
+(``Trainer.fit(..., callback_states=...)``) continues exactly where the saved one was.
 """
 from __future__ import annotations
 
@@ -11,15 +16,30 @@ import difflib
 import math
 from pathlib import Path
 
+from dlcore import checks
 from dlcore.training.trainer import METRICS
 
 
 class Callback:
-    """Base class: every hook does nothing."""
+    """Base class: every hook does nothing, and there is no state to save.
+
+    ``order``: the Trainer calls ``on_epoch_end`` in ascending order (stable: equal orders keep
+    the order of the list). ``Checkpoint`` has order 100 so that it saves what every other
+    callback did in that epoch (the schedule's next lr, the early-stopping count).
+    """
+
+    order = 0
 
     def on_fit_start(self, trainer) -> None: ...
     def on_epoch_end(self, trainer, row: dict) -> None: ...
     def on_fit_end(self, trainer) -> None: ...
+
+    def state_dict(self) -> dict:
+        """What this callback learnt during the fit (JSON values and NumPy arrays); {} if nothing."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Take back what ``state_dict()`` returned (called after ``on_fit_start``)."""
 
 
 def _mode_for(monitor: str, mode: str) -> str:
@@ -28,6 +48,26 @@ def _mode_for(monitor: str, mode: str) -> str:
     if mode not in ("min", "max"):
         raise ValueError(f"mode must be 'min', 'max' or 'auto', got {mode!r}")
     return mode
+
+
+def _check_monitor(owner: str, monitor, mode: str) -> None:
+    """``monitor`` must name a metric the Trainer reports, unless an explicit ``mode`` says that a
+    callback of the user's own adds it: TypeError/ValueError with a did-you-mean otherwise."""
+    if not isinstance(monitor, str):
+        raise TypeError(f"{owner}: monitor must be a metric name (one of {', '.join(METRICS)}), got {monitor!r}")
+    if monitor not in METRICS and mode == "auto":
+        close = difflib.get_close_matches(monitor, METRICS, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(f"{owner}: monitor {monitor!r} is not a metric the Trainer reports; {hint}"
+                         f"choose one of {', '.join(METRICS)} (for a metric your own callback adds to the "
+                         f"epoch's row, also pass mode='min' or 'max')")
+
+
+def _better(value, best, mode: str, min_delta: float = 0.0) -> bool:
+    """Whether ``value`` improves on ``best`` (None: nothing yet) by more than ``min_delta``."""
+    if best is None:
+        return True
+    return value < best - min_delta if mode == "min" else value > best + min_delta
 
 
 class EarlyStopping(Callback):
@@ -45,31 +85,34 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0, mode: str = "auto",
                  restore_best: bool = True):
-        if not isinstance(monitor, str):
-            raise TypeError(f"EarlyStopping: monitor must be a metric name (one of {', '.join(METRICS)}), "
-                            f"got {monitor!r}")
-        if monitor not in METRICS and mode == "auto":
-            close = difflib.get_close_matches(monitor, METRICS, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise ValueError(f"EarlyStopping: monitor {monitor!r} is not a metric the Trainer reports; {hint}"
-                             f"choose one of {', '.join(METRICS)} (for a metric your own callback adds to the "
-                             f"epoch's row, also pass mode='min' or 'max')")
+        _check_monitor("EarlyStopping", monitor, mode)
         if not patience >= 0:
             raise ValueError(f"EarlyStopping: patience must be ≥ 0 epochs, got {patience!r}")
         if not min_delta >= 0:
             raise ValueError(f"EarlyStopping: min_delta must be ≥ 0, got {min_delta!r}")
         self.monitor, self.patience, self.min_delta = monitor, int(patience), float(min_delta)
         self.mode, self.restore_best = _mode_for(monitor, mode), restore_best
+        self._reset()
 
-    def on_fit_start(self, trainer):
+    def _reset(self) -> None:
         self.best, self.best_epoch, self.best_state, self.wait = None, None, None, 0
 
-    def _improved(self, value) -> bool:
-        if self.best is None:
-            return True
-        if self.mode == "min":
-            return value < self.best - self.min_delta
-        return value > self.best + self.min_delta
+    def on_fit_start(self, trainer):
+        """A new training (empty history) starts afresh; a fit that continues a history continues
+        from this state (loaded, or left by the previous fit), and stops at once when its
+        patience is already used up (a resumed run that had stopped early)."""
+        if not len(trainer.history):
+            self._reset()
+        elif self.wait >= max(self.patience, 1):
+            trainer.stop = True
+
+    def state_dict(self) -> dict:
+        """The best value and epoch, the epochs waited since, and the best epoch's weights (or None)."""
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait, "best_state": self.best_state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], int(state["wait"])
+        self.best_state = state["best_state"]
 
     def on_epoch_end(self, trainer, row):
         if self.monitor not in row:
@@ -83,7 +126,7 @@ class EarlyStopping(Callback):
             raise KeyError(f"EarlyStopping monitors {self.monitor!r}, but epoch {row.get('epoch')} reports "
                            f"{', '.join(reported)}; {hint}")
         value = row[self.monitor]
-        if self._improved(value):
+        if _better(value, self.best, self.mode, self.min_delta):
             self.best, self.best_epoch, self.wait = value, row["epoch"], 0
             if self.restore_best:
                 self.best_state = trainer.model.state_dict()
@@ -99,10 +142,27 @@ class EarlyStopping(Callback):
 
 
 class LRSchedule(Callback):
-    """Sets ``optimizer.lr = lr_at(epoch)`` after each epoch, from the lr the fit started with."""
+    """Sets ``optimizer.lr = lr_at(epochs done)`` after each epoch, from the base lr η₀.
+
+    η₀ is ``base_lr`` when given; otherwise the optimizer's lr when a new training starts (an
+    empty history), kept through fits that continue it and saved in ``state_dict()``: a
+    resumed run does not take the already-decayed lr for η₀.
+    """
+
+    def __init__(self, base_lr: float | None = None):
+        self._fixed_base = base_lr is not None
+        self.base_lr = checks.finite_number(type(self).__name__, "base_lr", base_lr, "[0, inf)") if self._fixed_base else None
 
     def on_fit_start(self, trainer):
-        self.base_lr = trainer.optimizer.lr
+        if not self._fixed_base and (self.base_lr is None or not len(trainer.history)):
+            self.base_lr = trainer.optimizer.lr
+
+    def state_dict(self) -> dict:
+        return {} if self._fixed_base else {"base_lr": self.base_lr}
+
+    def load_state_dict(self, state: dict) -> None:
+        if not self._fixed_base:
+            self.base_lr = state["base_lr"]
 
     def on_epoch_end(self, trainer, row):
         trainer.optimizer.lr = self.lr_at(row["epoch"])
@@ -114,8 +174,10 @@ class LRSchedule(Callback):
 class StepLR(LRSchedule):
     """η = η₀ · γ^⌊epochs/step_size⌋: large first, then smaller in steps."""
 
-    def __init__(self, step_size: int, gamma: float = 0.1):
-        self.step_size, self.gamma = int(step_size), float(gamma)
+    def __init__(self, step_size: int, gamma: float = 0.1, base_lr: float | None = None):
+        super().__init__(base_lr)
+        self.step_size = checks.integer("StepLR", "step_size", step_size, minimum=1)
+        self.gamma = checks.finite_number("StepLR", "gamma", gamma, "[0, inf)")
 
     def lr_at(self, epochs_done):
         return self.base_lr * self.gamma ** (epochs_done // self.step_size)
@@ -124,8 +186,9 @@ class StepLR(LRSchedule):
 class ExponentialLR(LRSchedule):
     """η = η₀ · γ^epochs."""
 
-    def __init__(self, gamma: float):
-        self.gamma = float(gamma)
+    def __init__(self, gamma: float, base_lr: float | None = None):
+        super().__init__(base_lr)
+        self.gamma = checks.finite_number("ExponentialLR", "gamma", gamma, "[0, inf)")
 
     def lr_at(self, epochs_done):
         return self.base_lr * self.gamma ** epochs_done
@@ -134,8 +197,10 @@ class ExponentialLR(LRSchedule):
 class CosineLR(LRSchedule):
     """η = η_min + ½(η₀ − η_min)(1 + cos(π · epochs/T)) for epochs ≤ T, then η_min."""
 
-    def __init__(self, t_max: int, eta_min: float = 0.0):
-        self.t_max, self.eta_min = int(t_max), float(eta_min)
+    def __init__(self, t_max: int, eta_min: float = 0.0, base_lr: float | None = None):
+        super().__init__(base_lr)
+        self.t_max = checks.integer("CosineLR", "t_max", t_max, minimum=1)
+        self.eta_min = checks.finite_number("CosineLR", "eta_min", eta_min, "[0, inf)")
 
     def lr_at(self, epochs_done):
         progress = min(epochs_done, self.t_max) / self.t_max
@@ -145,32 +210,47 @@ class CosineLR(LRSchedule):
 class Checkpoint(Callback):
     """Writes ``last.npz`` after every epoch and ``best.npz`` whenever ``monitor`` improves.
 
-    Each file holds the model, the optimizer, the epoch, the history so far and whatever the
-    ``extra()`` callable returns (e.g. RNG states for resuming); ``dlcore.io.save`` writes it
-    atomically. A missing monitored value (no validation data) disables ``best.npz``.
+    Each file holds the model, the optimizer, the epoch, the history so far, the state of every
+    callback of the fit (``callbacks``: what ``Trainer.callback_states()`` returns) and whatever
+    the ``extra()`` callable returns (e.g. RNG states for resuming); ``dlcore.io.save`` writes it
+    atomically. It runs after the other callbacks of an epoch (``order`` 100), so the files hold
+    what they did (the next epoch's lr, the early-stopping count). A missing monitored value (no
+    validation data) disables ``best.npz``. ``monitor`` is checked as EarlyStopping's is.
     """
+
+    order = 100
 
     def __init__(self, directory, monitor: str = "val_loss", mode: str = "auto", save_best: bool = True,
                  save_last: bool = True, extra=None):
+        _check_monitor("Checkpoint", monitor, mode)
         self.directory, self.monitor, self.mode = Path(directory), monitor, _mode_for(monitor, mode)
         self.save_best, self.save_last, self.extra = save_best, save_last, extra or dict
+        self.best = None
 
     def on_fit_start(self, trainer):
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.best = None
+        if not len(trainer.history):
+            self.best = None
+
+    def state_dict(self) -> dict:
+        """The best monitored value so far (None before the first)."""
+        return {"best": self.best}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best = state["best"]
 
     def _write(self, name, trainer, row):
         from dlcore import io
 
         io.save(self.directory / name, trainer.model, trainer.optimizer, epoch=row["epoch"],
-                history=trainer.history.to_dict(), **self.extra())
+                history=trainer.history.to_dict(), callbacks=trainer.callback_states(), **self.extra())
 
     def on_epoch_end(self, trainer, row):
+        value = row.get(self.monitor)
+        improved = self.save_best and value is not None and _better(value, self.best, self.mode)
+        if improved:
+            self.best = value
         if self.save_last:
             self._write("last.npz", trainer, row)
-        value = row.get(self.monitor)
-        if self.save_best and value is not None:
-            better = self.best is None or (value < self.best if self.mode == "min" else value > self.best)
-            if better:
-                self.best = value
-                self._write("best.npz", trainer, row)
+        if improved:
+            self._write("best.npz", trainer, row)

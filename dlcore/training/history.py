@@ -53,11 +53,15 @@ class History:
         write_text_atomic(path, json.dumps(self.to_dict(), indent=1))
 
     @classmethod
-    def load(cls, path) -> History:
-        data = json.loads(Path(path).read_text())
+    def from_dict(cls, data: dict) -> History:
+        """The History whose ``to_dict()`` is ``data``."""
         history = cls(data["epochs"])
         history.best_epoch, history.stopped_epoch = data.get("best_epoch"), data.get("stopped_epoch")
         return history
+
+    @classmethod
+    def load(cls, path) -> History:
+        return cls.from_dict(json.loads(Path(path).read_text()))
 
 
 def write_text_atomic(path, text: str) -> None:

@@ -227,11 +227,13 @@ def build_optimizer(cfg, model):
 
 
 def build_schedule(cfg):
-    s = cfg["schedule"]
+    """The lr schedule ``[schedule]`` names (None for "none"), from the base lr ``optim.lr``."""
+    s, base_lr = cfg["schedule"], cfg["optim"]["lr"]
     if s["name"] == "none":
         return None
-    makers = {"step": lambda: StepLR(s["step_size"], s["gamma"]), "exponential": lambda: ExponentialLR(s["gamma"]),
-              "cosine": lambda: CosineLR(s["t_max"] or cfg["train"]["epochs"], s["eta_min"])}
+    makers = {"step": lambda: StepLR(s["step_size"], s["gamma"], base_lr=base_lr),
+              "exponential": lambda: ExponentialLR(s["gamma"], base_lr=base_lr),
+              "cosine": lambda: CosineLR(s["t_max"] or cfg["train"]["epochs"], s["eta_min"], base_lr=base_lr)}
     if s["name"] not in makers:
         raise ConfigError(f"schedule.name {s['name']!r} is unknown; choose one of none, {', '.join(makers)}")
     return makers[s["name"]]()
@@ -249,6 +251,14 @@ def _set_rng_state(loader, state: dict) -> None:
     loader.generator.bit_generator.state = state["loader"]
     if "backend" in state and backends.current().name == "numpy":
         backends.current().generator.bit_generator.state = state["backend"]
+
+
+def _resumed_history(path: Path, meta: dict) -> History:
+    """The History a checkpoint's meta carries; CheckpointError when it has none (not a run's checkpoint)."""
+    if not isinstance(meta.get("history"), dict) or "rng" not in meta:
+        raise io.CheckpointError(f"{path}: not a checkpoint of a training run (it has no history and random "
+                                 f"generator states to resume from)")
+    return History.from_dict(meta["history"])
 
 
 def evaluate_test_set(model, x, y, data) -> tuple[dict, numpy.ndarray | None]:
@@ -269,9 +279,33 @@ def evaluate_test_set(model, x, y, data) -> tuple[dict, numpy.ndarray | None]:
     return scores, matrix
 
 
+def check_loss_fits(cfg, model, loss, x, y, task: str) -> None:
+    """ConfigError naming ``loss.name`` when the loss cannot take the model's outputs for the
+    data's targets (``mse`` on class labels, say): one forward pass of two training samples in
+    eval mode, before a run folder is made. Eval mode and no_grad: no statistic or random
+    generator moves, so the run is the same as without the check."""
+    backend = backends.current()
+    model.eval()
+    try:
+        with no_grad():
+            out = model(Tensor(backend.from_numpy(x[:2])))
+            try:
+                loss(out, backend.from_numpy(y[:2]))
+            except (ValueError, TypeError) as why:
+                per_sample = "one value" if y.ndim == 1 else f"shape {tuple(y.shape[1:])}"
+                raise ConfigError(f"loss.name = {cfg['loss']['name']!r} does not fit this data ({task} task; targets "
+                                  f"of {y.dtype}, {per_sample} per sample): {why}") from why
+    finally:
+        model.train()
+
+
 def new_run_dir(out_dir: Path, name: str) -> Path:
     """A fresh ``out_dir/name-YYYYmmdd-HHMMSS`` folder (with -2, -3, … when that second is taken)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ConfigError(f"run.out_dir = {str(out_dir)!r} is not a folder (a file has its name or is on "
+                          f"its path); choose another run.out_dir") from None
     stem = f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     for attempt in range(1, 1000):
         path = out_dir / (stem if attempt == 1 else f"{stem}-{attempt}")
@@ -335,20 +369,22 @@ def _train_and_report(cfg, run_dir, resume_from, console, comm) -> dict:
             loader = ArrayLoader(x_train, y_train, cfg["train"]["batch_size"], shuffle=True,
                                  seed=cfg["run"]["seed"], transform=augmentation)
     val_loader = ArrayLoader(*val, 1024, shuffle=False) if len(val[0]) else None
+    check_loss_fits(cfg, model, loss, x_train, y_train, data["task"])
 
+    history, callback_states = None, None
+    if resume_from is not None:
+        if main:
+            io.remove_temporaries(run_dir)  # left by a process killed while saving
+        meta = io.restore(resume_from, model, optimizer)
+        history, callback_states = _resumed_history(resume_from, meta), meta.get("callbacks", {})
+        _set_rng_state(loader, meta["rng"])
+    done = len(history) if history is not None else 0
     if run_dir is None and main:
         run_dir = new_run_dir(Path(cfg["run"]["out_dir"]), cfg["run"]["name"])
     run_dir = Path(comm.bcast_object(str(run_dir) if main else None))
-    if main:
+    if main:  # a resume rewrites it only now, with its accepted overrides, once the checkpoint has loaded
         write_text_atomic(run_dir / "config.json", json.dumps(cfg, indent=1))
 
-    history, done = None, 0
-    if resume_from is not None:
-        meta = io.restore(resume_from, model, optimizer)
-        history = History(meta["history"]["epochs"])
-        history.best_epoch = meta["history"].get("best_epoch")
-        _set_rng_state(loader, meta["rng"])
-        done = len(history)
     callbacks = [_RankMean(comm)] if comm.distributed else []
     if main:
         callbacks.append(Checkpoint(run_dir, extra=lambda: {"rng": _rng_state(loader)}))
@@ -360,6 +396,8 @@ def _train_and_report(cfg, run_dir, resume_from, console, comm) -> dict:
         schedule = build_schedule(cfg)
     if schedule is not None:
         callbacks.append(schedule)
+    if done:  # the lr of the next epoch, from the config's optim.lr (a resume may have changed it)
+        optimizer.lr = schedule.lr_at(done) if schedule is not None else cfg["optim"]["lr"]
 
     cuda_graph = cfg["run"]["cuda_graph"] and backend.name == "cupy"
     if cfg["run"]["cuda_graph"] and not cuda_graph and main:
@@ -367,7 +405,8 @@ def _train_and_report(cfg, run_dir, resume_from, console, comm) -> dict:
     trainer = Trainer(callbacks, log_every=cfg["train"]["log_every"], progress=None if main else False,
                       console=console if main else Console(quiet=True), cuda_graph=cuda_graph)
     start = time.perf_counter()
-    history = trainer.fit(model, loss, optimizer, loader, val_loader, max(0, cfg["train"]["epochs"] - done), history)
+    history = trainer.fit(model, loss, optimizer, loader, val_loader, max(0, cfg["train"]["epochs"] - done), history,
+                          callback_states)
     seconds = time.perf_counter() - start
     if main:
         history.save(run_dir / "history.json")

@@ -11,8 +11,11 @@ from __future__ import annotations
 import copy
 import difflib
 import math
+import json
 import tomllib
 from pathlib import Path
+
+from backends import UserError
 
 SCHEMA = {
     "run": {"name": "default", "seed": 0, "backend": "auto", "out_dir": "runs", "cuda_graph": False,
@@ -48,7 +51,15 @@ RANGES = {
 }
 
 
-class ConfigError(ValueError):
+#: what ``--set`` may change when a run is resumed: the length of training, the learning rate and
+#: its schedule, early stopping, and where and how it runs. Everything else (the model, the data,
+#: the loss, the optimizer and its other hyperparameters, the batch size, the seed) made the
+#: checkpoint and is fixed.
+RESUMABLE = ("train.epochs", "train.log_every", "optim.lr", "schedule.*", "early_stopping.*", "run.backend",
+             "run.tf32", "run.cuda_graph")
+
+
+class ConfigError(UserError, ValueError):
     """A config file or override that does not match the schema."""
 
 
@@ -175,16 +186,63 @@ def parse_override(text: str) -> tuple[str, str, object]:
     return section, key.strip(), value
 
 
+def _read_text(path: Path, what: str) -> str:
+    """The UTF-8 text of ``path``, or a ConfigError saying why it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} {path} is a folder, not a file") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{what} {path} is not UTF-8 text (byte {error.start}: {error.reason})") from None
+    except OSError as error:
+        raise ConfigError(f"{what} {path} cannot be read: {error.strerror or error}") from None
+
+
 def load(path, overrides=()) -> dict:
     """The validated config of TOML file ``path`` with ``overrides`` ("section.key=value") applied."""
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
+        raw = tomllib.loads(_read_text(path, "config file"))
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
     return apply_overrides(validate(raw, str(path)), overrides)
+
+
+def load_run(run_dir, overrides=()) -> dict:
+    """The config of the run in ``run_dir`` (its ``config.json``) with the ``overrides`` a resume
+    may make (``RESUMABLE``) applied; any other changed key is a ConfigError naming it, raised
+    before anything is written."""
+    path = Path(run_dir) / "config.json"
+    try:
+        raw = json.loads(_read_text(path, "the run's config"))
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"the run's config {path} is damaged (not JSON: {error}); "
+                          f"restore it, or start a new run with --config") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"the run's config {path} is damaged (a JSON {type(raw).__name__}, not an object)")
+    saved = validate(raw, str(path))
+    config = apply_overrides(saved, overrides)
+    fixed = [key for key in _changed_keys(saved, config) if not _resumable(key)]
+    if fixed:
+        changes = ", ".join(f"{key} {_value(saved, key)!r} → {_value(config, key)!r}" for key in fixed)
+        raise ConfigError(f"--resume cannot change {changes}: the checkpoint was made with them; a resume may "
+                          f"change {', '.join(RESUMABLE)} (start a new run with --config for the rest)")
+    return config
+
+
+def _changed_keys(a: dict, b: dict) -> list[str]:
+    return [f"{section}.{key}" for section in a for key in a[section] if a[section][key] != b[section][key]]
+
+
+def _resumable(key: str) -> bool:
+    return key in RESUMABLE or f"{key.split('.')[0]}.*" in RESUMABLE
+
+
+def _value(config: dict, key: str):
+    section, name = key.split(".")
+    return config[section][name]
 
 
 def apply_overrides(config: dict, overrides=()) -> dict:

@@ -8,6 +8,7 @@ import time
 import numpy
 
 import backends
+from backends import UserError
 from dlcore.config import no_grad
 from dlcore.core import Tensor
 from dlcore.training.history import History
@@ -17,6 +18,10 @@ from dlcore.training.history import History
 METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
 
 _ORDER = "fit(model, loss, optimizer, train, val=None, epochs=1)"
+
+
+class DivergenceError(UserError, FloatingPointError):
+    """The loss became NaN or ±inf: the message names the epoch and step, and what to try."""
 
 
 def _describe(value) -> str:
@@ -75,7 +80,7 @@ class Trainer:
 
     def __init__(self, callbacks=(), log_every: int = 1, progress: bool | None = None, console=None,
                  cuda_graph: bool = False):
-        self.callbacks = list(callbacks)
+        self.callbacks = sorted(callbacks, key=lambda callback: getattr(callback, "order", 0))
         self.log_every = max(1, int(log_every))
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.console = console
@@ -114,7 +119,7 @@ class Trainer:
         self.optimizer.t += 1
         return outputs
 
-    def _run_epoch(self, loader, train: bool, epoch: int) -> dict:
+    def _run_epoch(self, loader, train: bool, epoch: int | None) -> dict:
         losses = correct = xp = None
         sizes = []
         for i, (xb, yb) in enumerate(loader):
@@ -137,8 +142,9 @@ class Trainer:
         bad = numpy.flatnonzero(~numpy.isfinite(step_losses))
         if bad.size:
             where = "training" if train else "validation"
-            raise FloatingPointError(
-                f"{where} loss became {step_losses[bad[0]]} in epoch {epoch}, step {bad[0] + 1} of {len(sizes)}; "
+            when = f"epoch {epoch}, step" if epoch is not None else "evaluation batch"
+            raise DivergenceError(
+                f"{where} loss became {step_losses[bad[0]]} in {when} {bad[0] + 1} of {len(sizes)}; "
                 "lower the learning rate or check the data for NaN/inf (on the GPU, cross-entropy labels "
                 "outside [0, classes) also give NaN)")
         weights = numpy.asarray(sizes, dtype=numpy.float64)
@@ -148,20 +154,44 @@ class Trainer:
         return result
 
     # ---- public ---------------------------------------------------------------------
-    def evaluate(self, model, loss, loader) -> dict:
-        """{"loss", "accuracy"?} of ``model`` over ``loader`` in eval mode, without gradients."""
+    def evaluate(self, model, loss, loader, epoch: int | None = None) -> dict:
+        """{"loss", "accuracy"?} of ``model`` over ``loader`` in eval mode, without gradients
+        (``epoch``: the epoch a NaN loss is reported in, when it runs as part of one)."""
         _check_loader("loader", loader, "Trainer.evaluate")
         self.model, self.loss = model, loss
         model.eval()
         with no_grad():
-            return self._run_epoch(loader, train=False, epoch=0)
+            return self._run_epoch(loader, train=False, epoch=epoch)
 
-    def fit(self, model, loss, optimizer, train, val=None, epochs: int = 1, history: History | None = None) -> History:
+    def callback_states(self) -> dict:
+        """{key: state_dict()} of every callback with state; the key is the class name (with
+        "#2", "#3", … for a second and third of a class), as ``fit(callback_states=...)`` takes it."""
+        states = {}
+        for key, callback in self._keyed_callbacks():
+            state = callback.state_dict() if hasattr(callback, "state_dict") else {}
+            if state:
+                states[key] = state
+        return states
+
+    def _keyed_callbacks(self):
+        seen: dict[str, int] = {}
+        for callback in self.callbacks:
+            name = type(callback).__name__
+            seen[name] = seen.get(name, 0) + 1
+            yield (name if seen[name] == 1 else f"{name}#{seen[name]}"), callback
+
+    def fit(self, model, loss, optimizer, train, val=None, epochs: int = 1, history: History | None = None,
+            callback_states: dict | None = None) -> History:
         """Train for ``epochs`` more epochs (continuing ``history`` when given); returns the History.
 
         ``train`` and ``val`` are loaders: iterables with len() of (x_batch, y_batch) pairs, such
         as ``dlcore.data.ArrayLoader``. Arguments of the wrong kind (arrays instead of a
         loader, loss and optimizer swapped, a negative ``epochs``) raise before any work.
+        ``callback_states`` (what ``callback_states()`` returned, e.g. from a checkpoint's
+        "callbacks") is loaded into the callbacks before the fit starts, so that a resumed run
+        continues their schedules, best values and patience counts; a callback without an entry
+        starts fresh. A fit continuing a history whose early stopping had already stopped it
+        trains no epoch.
         """
         _check_fit_arguments(model, loss, optimizer, train, val, epochs)
         epochs = int(epochs)
@@ -169,8 +199,15 @@ class Trainer:
         self.history = history if history is not None else History()
         self.stop, self._graph = False, None
         first = len(self.history) + 1
+        for key, callback in self._keyed_callbacks():
+            if callback_states and key in callback_states:
+                callback.load_state_dict(callback_states[key])
         for callback in self.callbacks:
             callback.on_fit_start(self)
+        if self.stop:
+            epochs = 0
+        else:
+            self.history.stopped_epoch = None  # a continued history goes on past an earlier stop
         with _Display(epochs, self.progress, self.console) as display:
             for epoch in range(first, first + epochs):
                 self.epoch = epoch
@@ -179,16 +216,17 @@ class Trainer:
                 model.train()
                 row = {"epoch": epoch, **{f"train_{k}": v for k, v in self._run_epoch(train, True, epoch).items()}}
                 if val is not None:
-                    row.update({f"val_{k}": v for k, v in self.evaluate(model, loss, val).items()})
+                    row.update({f"val_{k}": v for k, v in self.evaluate(model, loss, val, epoch).items()})
                 row["lr"] = lr
                 row["seconds"] = time.perf_counter() - start
                 self.history.append(row)
                 for callback in self.callbacks:
                     callback.on_epoch_end(self, row)
+                    if self.stop:  # recorded at once: a Checkpoint later in the list saves it
+                        self.history.stopped_epoch = epoch
                 if epoch % self.log_every == 0 or epoch == first + epochs - 1 or self.stop:
                     display.update(epoch - first + 1, row)
                 if self.stop:
-                    self.history.stopped_epoch = epoch
                     break
         for callback in self.callbacks:
             callback.on_fit_end(self)
@@ -256,4 +294,4 @@ def summary_table(history: History, title: str = "summary", extra: dict | None =
     return table
 
 
-__all__ = ["Trainer", "METRICS", "format_row", "summary_table"]
+__all__ = ["Trainer", "DivergenceError", "METRICS", "format_row", "summary_table"]
