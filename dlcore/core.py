@@ -16,6 +16,7 @@ import numpy
 
 import backends
 from dlcore import config
+from dlcore.checks import NUMERIC_KINDS, ArgumentTypeError, ArgumentValueError, flag
 
 
 _call_counter = itertools.count()  # numbers recorded calls in the order they ran
@@ -51,11 +52,16 @@ class Function:
         except _ARRAY_ERRORS as error:
             raise _naming_the_op(error, self.name, arrays) from error
         if type(ys) is not tuple:
-            y = _wrap(ys if type(ys) is backend.array_type else backend.xp.asarray(ys), record)
+            y = ys if type(ys) is backend.array_type else backend.xp.asarray(ys)
+            if y.dtype.kind not in NUMERIC_KINDS:  # strings or objects went through (e.g. "a" + "b")
+                raise _non_numeric(self.name, arrays)
+            y = _wrap(y, record)
             if record:
                 self._record(inputs, (y,), backend.xp)
             return y
         outputs = tuple(_wrap(backend.xp.asarray(y), record) for y in ys)
+        if any(y.data.dtype.kind not in NUMERIC_KINDS for y in outputs):
+            raise _non_numeric(self.name, arrays)
         if record:
             self._record(inputs, outputs, backend.xp)
         return outputs
@@ -92,10 +98,10 @@ class Tensor:
             data = data.data
         self.data = _as_array(data)
         self.grad = None
-        self.requires_grad = bool(requires_grad)
+        self.requires_grad = flag("Tensor", "requires_grad", requires_grad)
         self.creator = None
         if self.requires_grad and self.data.dtype.kind not in "fc":
-            raise TypeError(f"only floating tensors can require gradients, got dtype {self.data.dtype}")
+            raise ArgumentTypeError(f"Tensor: only floating tensors can require gradients, got dtype {self.data.dtype}")
 
     # ---- array facts -------------------------------------------------------------
     @property
@@ -256,14 +262,33 @@ class Tensor:
 _ARRAY_ERRORS = (ValueError, IndexError, TypeError)
 
 
+def _describe(arrays) -> str:
+    return ", ".join(f"{tuple(a.shape)} {a.dtype}" if hasattr(a, "shape") else repr(a) for a in arrays)
+
+
+def _is_number(a) -> bool:
+    """False for strings and for arrays of strings or objects; True for numbers, numeric arrays and the rest."""
+    return not isinstance(a, (str, bytes)) and getattr(getattr(a, "dtype", None), "kind", "f") in NUMERIC_KINDS
+
+
+def _non_numeric(op: str, arrays) -> TypeError:
+    """The error for an op given strings or objects where it computes on numbers."""
+    return ArgumentTypeError(f"{op}: inputs must be numbers (bool, int or float arrays), got {_describe(arrays)}")
+
+
 def _naming_the_op(error: Exception, op: str, arrays) -> Exception:
-    """``error`` again, of the same type, as "op: message (inputs: shapes and dtypes)"; an error of a
+    """``error`` again as "op: message (inputs: shapes and dtypes)", of the same type (a TypeError for
+    NumPy's UFuncTypeError), or the error for non-numeric inputs when there are some; an error of another
     subclass with its own fields (e.g. DeviceMismatchError) or one that names the op already is kept."""
     message = str(error)
-    if type(error) not in (*_ARRAY_ERRORS, numpy.exceptions.AxisError) or message.startswith(op):
+    if not all(_is_number(a) for a in arrays):
+        return _non_numeric(op, arrays)
+    kind = type(error)
+    if isinstance(error, TypeError) and kind.__module__.startswith("numpy"):  # UFuncTypeError and kin
+        kind = TypeError
+    if kind not in (*_ARRAY_ERRORS, numpy.exceptions.AxisError) or message.startswith(op):
         return error
-    inputs = ", ".join(f"{tuple(a.shape)} {a.dtype}" if hasattr(a, "shape") else repr(a) for a in arrays)
-    return type(error)(f"{op}: {message} (inputs: {inputs})")
+    return kind(f"{op}: {message} (inputs: {_describe(arrays)})")
 
 
 def _wrap(array, requires_grad: bool) -> Tensor:
@@ -279,18 +304,17 @@ def _raw(x):
 
 def _as_array(data):
     """``data`` as an xp array: arrays unchanged; Python data on the active backend."""
-    if type(data) is numpy.ndarray:
-        return data
-    if isinstance(data, numpy.generic):  # a NumPy scalar such as numpy.float32(1)
-        return numpy.asarray(data)
-    if isinstance(data, numpy.ndarray) or hasattr(data, "__cuda_array_interface__"):
-        return data
+    if isinstance(data, (numpy.ndarray, numpy.generic)) or hasattr(data, "__cuda_array_interface__"):
+        if data.dtype.kind not in NUMERIC_KINDS:
+            raise ArgumentTypeError(f"Tensor: data must be numbers, got an array of dtype {data.dtype}")
+        return numpy.asarray(data) if isinstance(data, numpy.generic) else data  # a NumPy scalar: 0-d array
     try:
         host = numpy.asarray(data)
     except ValueError as error:  # ragged nested lists
-        raise ValueError(f"Tensor: cannot make an array of this {type(data).__name__}: {error}") from error
-    if host.dtype.kind not in "biufc":
-        raise TypeError(f"Tensor: data must be numbers, got {type(data).__name__} {data!r:.60} (dtype {host.dtype})")
+        raise ArgumentValueError(f"Tensor: cannot make an array of this {type(data).__name__}: {error}") from error
+    if host.dtype.kind not in NUMERIC_KINDS:
+        raise ArgumentTypeError(f"Tensor: data must be numbers, got {type(data).__name__} {data!r:.60} "
+                                f"(dtype {host.dtype})")
     if host.dtype == numpy.float64:
         host = host.astype(config.get_default_dtype())
     return backends.current().from_numpy(host)

@@ -19,22 +19,32 @@ node. ``LOSSES`` maps config names to the classes and ``get(name, **kwargs)`` bu
 """
 from __future__ import annotations
 
+from dlcore import checks
+from dlcore.checks import ArgumentTypeError, ArgumentValueError
 from dlcore.functions import loss as _loss
 
 
 class Loss:
     """A loss with its settings: ``loss(y, t)`` applies a fresh ``function`` (a Function class)
     built from the settings, which are this object's attributes (``reduction`` and any
-    hyper-parameter). Settings are checked when the loss is made."""
+    hyper-parameter, a finite number). Settings are checked when the loss is made; the
+    prediction ``y`` must be floating (integer logits would give a meaningless loss)."""
 
     function: type = _loss.Loss
 
     def __init__(self, reduction="mean", **settings):
-        self.__dict__.update(settings, reduction=reduction)
+        owner = type(self).__name__
+        self.__dict__.update({k: checks.finite_number(owner, k, v) for k, v in settings.items()},
+                             reduction=reduction)
         self.function(**vars(self))  # raises now, not at the first call, on a bad setting
 
     def __call__(self, y, t):
         """The loss of prediction ``y`` against target ``t``: a 0-d Tensor, or per element/sample for "none"."""
+        dtype = getattr(y, "dtype", None)
+        if dtype is not None and dtype.kind != "f":
+            raise ArgumentTypeError(f"{type(self).__name__}: the prediction y has dtype {dtype}, but losses take "
+                                    f"floating predictions (logits, probabilities or values); "
+                                    f"convert it with y.astype('float32')")
         return self.function(**vars(self))(y, t)
 
     def __repr__(self) -> str:
@@ -136,9 +146,7 @@ LOSSES = {
 
 def get(name: str, **kwargs) -> Loss:
     """The loss registered as ``name`` in LOSSES, made with ``kwargs`` (e.g. ``get("huber", delta=2.0)``)."""
-    if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; valid names: {', '.join(LOSSES)}")
-    return LOSSES[name](**kwargs)
+    return LOSSES[checks.choice("losses.get", "name", name, LOSSES)](**kwargs)
 
 
 __all__ = ["Loss", *(cls.__name__ for cls in LOSSES.values()), "LOSSES", "get"]
@@ -149,7 +157,7 @@ def l2_penalty(parameters, coef: float):
 
     Its gradient λθ is what ``weight_decay=λ`` adds inside the optimizers, without a term.
     """
-    params = list(parameters)
+    params, coef = _penalty_arguments("l2_penalty", parameters, coef)
     return sum(((p * p).sum() for p in params[1:]), (params[0] * params[0]).sum()) * (0.5 * coef)
 
 
@@ -158,5 +166,13 @@ def l1_penalty(parameters, coef: float):
 
     Its (sub)gradient λ·sign(θ) is what ``l1=λ`` adds inside the optimizers.
     """
-    params = list(parameters)
+    params, coef = _penalty_arguments("l1_penalty", parameters, coef)
     return sum((abs(p).sum() for p in params[1:]), abs(params[0]).sum()) * coef
+
+
+def _penalty_arguments(owner: str, parameters, coef) -> tuple[list, float]:
+    """(the parameters as a non-empty list, coef as a float ≥ 0), or the error naming ``owner``."""
+    params = list(parameters)
+    if not params:
+        raise ArgumentValueError(f"{owner}: got no parameters; pass model.parameters() or a list of Parameters")
+    return params, checks.finite_number(owner, "coef", coef, within="[0, inf)")

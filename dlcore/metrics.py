@@ -26,6 +26,8 @@ from __future__ import annotations
 import numpy
 
 import backends
+from dlcore import checks
+from dlcore.checks import ArgumentTypeError, ArgumentValueError
 from dlcore.core import Tensor
 
 __all__ = ["accuracy", "precision", "recall", "f1_score", "confusion_matrix",
@@ -33,9 +35,14 @@ __all__ = ["accuracy", "precision", "recall", "f1_score", "confusion_matrix",
 
 
 def _arrays(y_true, y_pred, op: str):
-    """(xp, a, b): the raw arrays of Tensors/lists/arrays, both on the same device."""
+    """(xp, a, b): the raw arrays of Tensors/lists/arrays, both on the same device and numeric."""
     a, b = (v.data if isinstance(v, Tensor) else v for v in (y_true, y_pred))
     a, b = (numpy.asarray(v) if isinstance(v, (list, tuple, int, float)) else v for v in (a, b))
+    for name, v in (("y_true", a), ("y_pred", b)):
+        kind = getattr(getattr(v, "dtype", None), "kind", None)
+        if kind is None or kind not in checks.NUMERIC_KINDS:
+            what = f"an array of dtype {v.dtype}" if kind else type(v).__name__
+            raise ArgumentTypeError(f"metrics.{op}: {name} must be numbers (an array, Tensor or list), got {what}")
     return backends.backend_for((a, b), op=f"metrics.{op}").xp, a, b
 
 
@@ -44,11 +51,11 @@ def _labels(xp, a, which: str, op: str):
     if a.ndim == 2 and a.shape[1] > 1:
         return xp.argmax(a, axis=1)
     if a.ndim > 2 or (a.ndim == 2 and a.shape[1] != 1):
-        raise ValueError(f"metrics.{op}: {which} of shape {a.shape}; expected labels (N,) or scores (N, C)")
+        raise ArgumentValueError(f"metrics.{op}: {which} of shape {a.shape}; expected labels (N,) or scores (N, C)")
     a = a.reshape(-1)
     if a.dtype.kind == "f" and not bool(xp.all(a == xp.floor(a))):
-        raise ValueError(f"metrics.{op}: {which} holds non-integer floats; pass class labels, (N, C) scores, "
-                         f"or threshold probabilities yourself, e.g. (p > 0.5)")
+        raise ArgumentValueError(f"metrics.{op}: {which} holds non-integer floats; pass class labels, (N, C) scores, "
+                                 f"or threshold probabilities yourself, e.g. (p > 0.5)")
     return a.astype(xp.int64)
 
 
@@ -56,9 +63,9 @@ def _class_pair(y_true, y_pred, op: str):
     xp, a, b = _arrays(y_true, y_pred, op)
     t, p = _labels(xp, a, "y_true", op), _labels(xp, b, "y_pred", op)
     if t.shape != p.shape:
-        raise ValueError(f"metrics.{op}: y_true has {t.shape[0]} samples but y_pred has {p.shape[0]}")
+        raise ArgumentValueError(f"metrics.{op}: y_true has {t.shape[0]} samples but y_pred has {p.shape[0]}")
     if t.size == 0:
-        raise ValueError(f"metrics.{op}: no samples")
+        raise ArgumentValueError(f"metrics.{op}: no samples")
     return xp, t, p
 
 
@@ -80,24 +87,25 @@ def _confusion(y_true, y_pred, num_classes, op, at_least: int = 0) -> numpy.ndar
     xp, t, p = _class_pair(y_true, y_pred, op)
     lo, hi = (int(v) for v in backends.to_numpy(xp.stack([xp.minimum(t.min(), p.min()),
                                                            xp.maximum(t.max(), p.max())])))
-    k = max(hi + 1, at_least) if num_classes is None else int(num_classes)
+    k = max(hi + 1, at_least) if num_classes is None else checks.integer(f"metrics.{op}", "num_classes",
+                                                                           num_classes, minimum=1)
     if lo < 0 or hi >= k:
-        raise ValueError(f"metrics.{op}: labels span {lo}..{hi}, outside 0..{k - 1}")
+        raise ArgumentValueError(f"metrics.{op}: labels span {lo}..{hi}, outside 0..{k - 1}")
     return backends.to_numpy(xp.bincount(t * k + p, minlength=k * k).reshape(k, k)).astype(numpy.int64)
 
 
 def _scores(y_true, y_pred, average, pos_label, num_classes, op):
     """(tp, fp, fn) as float arrays over the classes that ``average`` combines."""
-    if average not in ("binary", "macro", "micro"):
-        raise ValueError(f"metrics.{op}: average must be 'binary', 'macro' or 'micro', got {average!r}")
+    average = checks.choice(f"metrics.{op}", "average", average, ("binary", "macro", "micro"))
+    pos_label = checks.integer(f"metrics.{op}", "pos_label", pos_label, minimum=0)
     m = _confusion(y_true, y_pred, num_classes, op, at_least=pos_label + 1 if average == "binary" else 0)
     tp = numpy.diag(m).astype(numpy.float64)
     fp, fn = m.sum(axis=0) - tp, m.sum(axis=1) - tp
     if average == "binary":
         if (numpy.count_nonzero(m.sum(axis=0) + m.sum(axis=1)) > 2
                 or not 0 <= pos_label < len(m)):
-            raise ValueError(f"metrics.{op}: average='binary' needs two classes including pos_label="
-                             f"{pos_label}; the labels have {len(m)} classes: use average='macro' or 'micro'")
+            raise ArgumentValueError(f"metrics.{op}: average='binary' needs two classes including pos_label="
+                                     f"{pos_label}; the labels have {len(m)} classes: use average='macro' or 'micro'")
         return tp[[pos_label]], fp[[pos_label]], fn[[pos_label]]
     if average == "micro":
         return tp.sum(keepdims=True), fp.sum(keepdims=True), fn.sum(keepdims=True)
@@ -138,9 +146,9 @@ def _regression_pair(y_true, y_pred, op: str):
     if a.shape != b.shape:
         flat = all(v.ndim == 1 or (v.ndim == 2 and v.shape[1] == 1) for v in (a, b))
         if not (flat and a.size == b.size):
-            raise ValueError(f"metrics.{op}: y_true of shape {a.shape} and y_pred of shape {b.shape} differ")
+            raise ArgumentValueError(f"metrics.{op}: y_true of shape {a.shape} and y_pred of shape {b.shape} differ")
     if a.size == 0:
-        raise ValueError(f"metrics.{op}: no samples")
+        raise ArgumentValueError(f"metrics.{op}: no samples")
     n = a.shape[0] if a.ndim else 1
     return xp, a.reshape(n, -1).astype(xp.float64), b.reshape(n, -1).astype(xp.float64)
 
@@ -186,7 +194,8 @@ def mean_iou(mask_true, mask_pred) -> float:
     """
     xp, t, p = _arrays(mask_true, mask_pred, "mean_iou")
     if t.shape != p.shape or t.ndim < 2:
-        raise ValueError(f"metrics.mean_iou: needs two masks of one shape (N, ...), got {t.shape} and {p.shape}")
+        raise ArgumentValueError(f"metrics.mean_iou: needs two masks of one shape (N, ...), "
+                                 f"got {t.shape} and {p.shape}")
     t, p = t.reshape(len(t), -1) != 0, p.reshape(len(p), -1) != 0
     inter = (t & p).sum(axis=1)
     union = (t | p).sum(axis=1)

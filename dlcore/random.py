@@ -9,14 +9,15 @@ from __future__ import annotations
 import numpy
 
 import backends
+from dlcore import checks
 
 _host = numpy.random.default_rng()
 
 
 def manual_seed(seed: int) -> None:
-    """Seed the host generator and the generator of every backend that can run here."""
+    """Seed the host generator and the generator of every backend that can run here; ``seed`` is an int ≥ 0."""
     global _host
-    seed = int(seed)
+    seed = checks.integer("manual_seed", "seed", seed, minimum=0)
     _host = numpy.random.default_rng(seed)
     for name in backends.NAMES:
         try:

@@ -87,5 +87,5 @@ def test_softmax_sums_to_one_and_survives_huge_logits():
 
 def test_activation_registry():
     assert isinstance(nn.activations.get("swish"), nn.Swish)
-    with pytest.raises(ValueError, match="unknown activation 'gelu'"):
+    with pytest.raises(ValueError, match="activations.get: name must be one of 'step', .*'swish', got 'gelu'"):
         nn.activations.get("gelu")

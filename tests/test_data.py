@@ -60,11 +60,11 @@ def test_loader_rejects_mismatched_lengths():
 
 def test_loader_batch_size_must_be_a_whole_number():
     x, y = numpy.zeros((5, 1)), numpy.zeros(5)
-    with pytest.raises(TypeError, match=r"ArrayLoader: batch_size must be an int, got '32' \(str\)"):
+    with pytest.raises(TypeError, match=r"ArrayLoader: batch_size must be an int ≥ 1, got '32' \(str\)"):
         ArrayLoader(x, y, batch_size="32")
-    with pytest.raises(TypeError, match=r"ArrayLoader: batch_size must be an int, got 2.5 \(float\)"):
+    with pytest.raises(TypeError, match=r"ArrayLoader: batch_size must be an int ≥ 1, got 2.5 \(float\)"):
         ArrayLoader(x, y, batch_size=2.5)
-    with pytest.raises(ValueError, match="ArrayLoader: batch_size must be ≥ 1, got 0"):
+    with pytest.raises(ValueError, match="ArrayLoader: batch_size must be an int ≥ 1, got 0"):
         ArrayLoader(x, y, batch_size=0)
     assert ArrayLoader(x, y, batch_size=numpy.int64(2)).batch_size == 2
 

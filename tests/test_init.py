@@ -71,7 +71,7 @@ def test_bad_arguments_name_the_initialiser_and_values():
         init.uniform((2, 2), low=0, high=float("inf"))
     with pytest.raises(TypeError, match=r"uniform: low must be a number, got None"):
         init.uniform((2, 2), low=None)
-    with pytest.raises(ValueError, match=r"normal: std must be >= 0, got -1\.0"):
+    with pytest.raises(ValueError, match=r"normal: std must be ≥ 0, got -1\.0"):
         init.normal((2, 2), std=-1)
     with pytest.raises(ValueError, match=r"normal: mean must be finite, got nan"):
         init.normal((2, 2), mean=float("nan"))

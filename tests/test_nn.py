@@ -121,12 +121,13 @@ def test_mlp_structure_and_default_init():
     model = MLP([4, 8, 8, 2], activation="relu")
     kinds = [type(m).__name__ for m in model]
     assert kinds == ["Linear", "ReLU", "Linear", "ReLU", "Linear"]
-    with pytest.raises(ValueError, match="unknown activation 'rleu'"):
+    with pytest.raises(ValueError, match="activations.get: name must be one of .*got 'rleu'; did you mean 'relu'"):
         MLP([2, 2, 2], activation="rleu")
 
 
 def test_unknown_weight_init_lists_choices():
-    with pytest.raises(ValueError, match="unknown weight_init 'hee'.*he"):
+    with pytest.raises(ValueError, match="Linear: weight_init must be one of .*'he'.* or a callable .*got 'hee'; "
+                                         "did you mean 'he'"):
         nn.Linear(2, 2, weight_init="hee")
 
 

@@ -177,9 +177,9 @@ def test_running_statistics_on_another_device_are_refused():
     (dict(num_features=4, eps=0.0), ValueError, r"eps must be > 0, got 0\.0"),
     (dict(num_features=4, eps=float("inf")), ValueError, r"eps must be finite, got inf"),
     (dict(num_features=4, eps=None), TypeError, r"eps must be a number, got None"),
-    (dict(num_features=0), ValueError, r"num_features must be an int >= 1, got 0"),
-    (dict(num_features=2.5), ValueError, r"num_features must be an int >= 1, got 2\.5"),
-    (dict(num_features=True), ValueError, r"num_features must be an int >= 1, got True"),
+    (dict(num_features=0), ValueError, r"num_features must be an int ≥ 1, got 0"),
+    (dict(num_features=2.5), TypeError, r"num_features must be an int ≥ 1, got 2\.5 \(float\)"),
+    (dict(num_features=True), TypeError, r"num_features must be an int ≥ 1, got True \(bool\)"),
 ])
 def test_bad_arguments_name_the_layer_key_and_value(cls, kwargs, error, match):
     with pytest.raises(error, match=rf"{cls.__name__}: {match}"):

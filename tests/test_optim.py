@@ -163,7 +163,7 @@ def test_lr_can_change_between_steps():
     numpy.testing.assert_array_equal(p.data, [0.5, -2.5])
     opt.lr = numpy.float64(0.25)  # kept as a Python float, so float32 stays float32
     assert type(opt.lr) is float
-    with pytest.raises(ValueError, match="lr must be >= 0"):
+    with pytest.raises(ValueError, match="lr must be ≥ 0"):
         opt.lr = -0.1
 
 
@@ -305,7 +305,7 @@ def test_bad_parameter_lists_raise():
         optim.SGD([p, p], lr=0.1)
     with pytest.raises(TypeError, match="parameter 1"):
         optim.SGD([p, numpy.zeros(2)], lr=0.1)
-    with pytest.raises(ValueError, match="lr must be >= 0"):
+    with pytest.raises(ValueError, match="lr must be ≥ 0"):
         optim.SGD([p], lr=-1.0)
 
 
@@ -395,7 +395,7 @@ def test_gpu_state_dict_resumes_on_cpu(name):
     ("SGD", dict(lr=float("nan")), ValueError, r"SGD: lr must be finite, got nan"),
     ("SGD", dict(lr=float("inf")), ValueError, r"SGD: lr must be finite, got inf"),
     ("SGD", dict(lr=0.1, weight_decay=float("nan")), ValueError, r"SGD: weight_decay must be finite, got nan"),
-    ("AdaGrad", dict(eps=-1e-8), ValueError, r"AdaGrad: eps must be >= 0, got -1e-08"),
+    ("AdaGrad", dict(eps=-1e-8), ValueError, r"AdaGrad: eps must be ≥ 0, got -1e-08"),
     ("Adam", dict(lr=None), TypeError, r"Adam: lr must be a number, got None"),
     ("Momentum", dict(lr=0.1, momentum="0.9"), TypeError, r"Momentum: momentum must be a number, got '0\.9'"),
     ("SGD", dict(lr=True), TypeError, r"SGD: lr must be a number, got True"),

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy
 
 import backends
+from dlcore import checks
+from dlcore.checks import ArgumentTypeError, ArgumentValueError
 
 
 class ArrayLoader:
@@ -17,24 +18,27 @@ class ArrayLoader:
     a final short batch. Batches are gathered on the device: no host transfer per step.
     ``transform`` (e.g. ``dlcore.data.FlipShift``) maps each input batch on the device.
     ``x`` and ``y`` are NumPy or CuPy arrays (lists and tuples are converted with
-    ``numpy.asarray``, a ``dlcore.Tensor`` gives its array); ``batch_size`` is an int ≥ 1.
+    ``numpy.asarray``, a ``dlcore.Tensor`` gives its array) with one row per sample each;
+    ``batch_size`` and ``seed`` are ints (≥ 1, ≥ 0), ``shuffle`` and ``drop_last`` bools,
+    ``transform`` None or a callable.
     """
 
     def __init__(self, x, y, batch_size: int = 32, shuffle: bool = True, drop_last: bool = False,
                  seed: int = 0, backend: str | None = None, transform=None):
         x, y = _as_array("x", x), _as_array("y", y)
         if len(x) != len(y):
-            raise ValueError(f"ArrayLoader: x has {len(x)} samples but y has {len(y)}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
-            raise TypeError(f"ArrayLoader: batch_size must be an int, got {batch_size!r} ({type(batch_size).__name__})")
-        if batch_size < 1:
-            raise ValueError(f"ArrayLoader: batch_size must be ≥ 1, got {batch_size}")
+            raise ArgumentValueError(f"ArrayLoader: x has {len(x)} samples but y has {len(y)}")
+        self.batch_size = checks.integer("ArrayLoader", "batch_size", batch_size, minimum=1)
+        self.shuffle = checks.flag("ArrayLoader", "shuffle", shuffle)
+        self.drop_last = checks.flag("ArrayLoader", "drop_last", drop_last)
+        if transform is not None and not callable(transform):
+            raise ArgumentTypeError(f"ArrayLoader: transform must be None or a callable batch → batch, "
+                                    f"got {type(transform).__name__}")
+        self.transform = transform
+        self.generator = numpy.random.default_rng(checks.integer("ArrayLoader", "seed", seed, minimum=0))
         name = backend or backends.current().name
         self.x = backends.to_device(numpy.ascontiguousarray(x) if isinstance(x, numpy.ndarray) else x, name)
         self.y = backends.to_device(numpy.ascontiguousarray(y) if isinstance(y, numpy.ndarray) else y, name)
-        self.batch_size, self.shuffle, self.drop_last = int(batch_size), shuffle, drop_last
-        self.transform = transform
-        self.generator = numpy.random.default_rng(seed)
         self._xp = backends.backend_of(self.x).xp
 
     def __len__(self) -> int:
@@ -63,9 +67,9 @@ def _as_array(name: str, a):
         try:
             a = numpy.asarray(a)
         except ValueError as why:
-            raise ValueError(f"ArrayLoader: {name} is a {type(a).__name__} that does not make a rectangular array "
-                             f"({why})") from None
+            raise ArgumentValueError(f"ArrayLoader: {name} is a {type(a).__name__} that does not make a "
+                                     f"rectangular array ({why})") from None
     if getattr(a, "ndim", 0) < 1 or not hasattr(a, "__getitem__"):
-        raise TypeError(f"ArrayLoader: {name} must be an array with one row per sample (NumPy, CuPy or a list), "
-                        f"got {type(a).__name__}{f' of shape {a.shape}' if hasattr(a, 'shape') else ''}")
+        raise ArgumentTypeError(f"ArrayLoader: {name} must be an array with one row per sample (NumPy, CuPy or a "
+                                f"list), got {type(a).__name__}{f' of shape {a.shape}' if hasattr(a, 'shape') else ''}")
     return a

@@ -1,6 +1,7 @@
 """Activation layers: thin Modules over ``dlcore.functions.activation``."""
 from __future__ import annotations
 
+from dlcore import checks
 from dlcore import init as initializers
 from dlcore.functions import activation as A
 from dlcore.nn.module import Module, Parameter
@@ -42,11 +43,11 @@ class ReLU(Module):
 
 
 class LeakyReLU(Module):
-    """y = x if x > 0 else αx."""
+    """y = x if x > 0 else αx (α a finite number)."""
 
     def __init__(self, alpha: float = 0.01):
         super().__init__()
-        self.alpha = float(alpha)
+        self.alpha = checks.finite_number("LeakyReLU", "alpha", alpha)
 
     def forward(self, x):
         return A.leaky_relu(x, self.alpha)
@@ -56,11 +57,13 @@ class LeakyReLU(Module):
 
 
 class PReLU(Module):
-    """y = x if x > 0 else a·x with learned slopes ``a`` (one, or one per channel on axis 1)."""
+    """y = x if x > 0 else a·x with learned slopes ``a`` (one, or one per channel on axis 1), all
+    starting at the finite number ``init``."""
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25):
         super().__init__()
-        self.weight = Parameter(initializers.ones((int(num_parameters),)) * float(init))
+        n = checks.integer("PReLU", "num_parameters", num_parameters, minimum=1)
+        self.weight = Parameter(initializers.ones((n,)) * checks.finite_number("PReLU", "init", init))
 
     def forward(self, x):
         return A.prelu(x, self.weight)
@@ -70,11 +73,11 @@ class PReLU(Module):
 
 
 class ELU(Module):
-    """y = x if x > 0 else α(eˣ−1)."""
+    """y = x if x > 0 else α(eˣ−1) (α a finite number)."""
 
     def __init__(self, alpha: float = 1.0):
         super().__init__()
-        self.alpha = float(alpha)
+        self.alpha = checks.finite_number("ELU", "alpha", alpha)
 
     def forward(self, x):
         return A.elu(x, self.alpha)
@@ -91,22 +94,22 @@ class Identity(Module):
 
 
 class Softmax(Module):
-    """yᵢ = e^(xᵢ) / Σⱼ e^(xⱼ) along ``axis``."""
+    """yᵢ = e^(xᵢ) / Σⱼ e^(xⱼ) along ``axis`` (an int)."""
 
     def __init__(self, axis: int = -1):
         super().__init__()
-        self.axis = axis
+        self.axis = checks.integer("Softmax", "axis", axis)
 
     def forward(self, x):
         return A.softmax(x, self.axis)
 
 
 class Swish(Module):
-    """y = x·σ(βx) with a fixed β."""
+    """y = x·σ(βx) with a fixed, finite β."""
 
     def __init__(self, beta: float = 1.0):
         super().__init__()
-        self.beta = float(beta)
+        self.beta = checks.finite_number("Swish", "beta", beta)
 
     def forward(self, x):
         return A.swish(x, self.beta)
@@ -124,7 +127,4 @@ ACTIVATIONS = {
 
 def get(name: str) -> Module:
     """A new activation layer named ``name`` (a key of ACTIVATIONS)."""
-    try:
-        return ACTIVATIONS[name]()
-    except KeyError:
-        raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}") from None
+    return ACTIVATIONS[checks.choice("activations.get", "name", name, ACTIVATIONS)]()

@@ -1,7 +1,7 @@
 """Convolution, pooling and up-sampling layers on NCHW maps (over ``dlcore.functions.conv``/``pooling``)."""
 from __future__ import annotations
 
-from dlcore import init
+from dlcore import checks, init
 from dlcore.functions import conv as C
 from dlcore.functions import pooling as P
 from dlcore.nn.module import Module, Parameter, check_input_type
@@ -16,21 +16,33 @@ def _check_input(layer, x, channels=None):
                          f"(input of shape {tuple(x.shape)})")
 
 
+def _geometry(owner: str, kernel_size, stride, padding, dilation=1, padding_mode="zeros") -> C.ConvGeometry:
+    """The window geometry after checking each setting: an int or (h, w) pair of ints, ≥ 1
+    (padding ≥ 0), and a known ``padding_mode``; errors name ``owner`` and the setting."""
+    return C.ConvGeometry(checks.int_pair(owner, "kernel_size", kernel_size, minimum=1),
+                          checks.int_pair(owner, "stride", stride, minimum=1),
+                          checks.int_pair(owner, "padding", padding, minimum=0),
+                          checks.int_pair(owner, "dilation", dilation, minimum=1),
+                          checks.choice(owner, "padding_mode", padding_mode, C.PADDING_MODES))
+
+
 class _Conv(Module):
-    """Weight, bias and geometry shared by Conv2d and ConvTranspose2d."""
+    """Weight, bias and geometry shared by Conv2d and ConvTranspose2d; channel counts are ints ≥ 1."""
 
     function = None
+    transposed = False  # weight (in, out, kh, kw) instead of (out, in, kh, kw)
 
-    def __init__(self, in_channels, out_channels, weight_shape, geometry, bias, weight_init):
+    def __init__(self, in_channels, out_channels, geometry, bias, weight_init):
         super().__init__()
-        if in_channels < 1 or out_channels < 1:
-            raise ValueError(f"{type(self).__name__} needs positive channel counts, got "
-                             f"in_channels={in_channels}, out_channels={out_channels}")
-        self.in_channels, self.out_channels, self.geometry = int(in_channels), int(out_channels), geometry
+        cls = type(self).__name__
+        self.in_channels = checks.integer(cls, "in_channels", in_channels, minimum=1)
+        self.out_channels = checks.integer(cls, "out_channels", out_channels, minimum=1)
+        self.geometry = geometry
         kh, kw = geometry.kernel
-        self.weight = Parameter(init.get(weight_init)(weight_shape, fan_in=self.in_channels * kh * kw,
-                                                      fan_out=self.out_channels * kh * kw))
-        self.bias = Parameter(init.zeros((self.out_channels,))) if bias else None
+        channels = (self.in_channels, self.out_channels) if self.transposed else (self.out_channels, self.in_channels)
+        self.weight = Parameter(init.get(weight_init, cls)((*channels, kh, kw), fan_in=self.in_channels * kh * kw,
+                                                           fan_out=self.out_channels * kh * kw))
+        self.bias = Parameter(init.zeros((self.out_channels,))) if checks.flag(cls, "bias", bias) else None
 
     def forward(self, x):
         check_input_type(self, x, self.weight)
@@ -55,9 +67,8 @@ class Conv2d(_Conv):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, padding_mode="zeros",
                  bias=True, dilation=1, weight_init="he"):
-        geometry = C.ConvGeometry(kernel_size, stride, padding, dilation, padding_mode)
-        super().__init__(in_channels, out_channels, (out_channels, in_channels, *geometry.kernel), geometry,
-                         bias, weight_init)
+        super().__init__(in_channels, out_channels,
+                         _geometry("Conv2d", kernel_size, stride, padding, dilation, padding_mode), bias, weight_init)
 
 
 class ConvTranspose2d(_Conv):
@@ -67,12 +78,14 @@ class ConvTranspose2d(_Conv):
     (H−1)S − 2P + D(K−1) + 1 + OP with ``output_padding`` OP (0 ≤ OP < S).
     """
 
+    transposed = True
+
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True, dilation=1,
                  weight_init="he", output_padding=0):
-        geometry = C.ConvGeometry(kernel_size, stride, padding, dilation)
+        geometry = _geometry("ConvTranspose2d", kernel_size, stride, padding, dilation)
+        output_padding = checks.int_pair("ConvTranspose2d", "output_padding", output_padding, minimum=0)
         output_padding = C.output_padding_pair(output_padding, geometry, "ConvTranspose2d")
-        super().__init__(in_channels, out_channels, (in_channels, out_channels, *geometry.kernel), geometry,
-                         bias, weight_init)
+        super().__init__(in_channels, out_channels, geometry, bias, weight_init)
         self.output_padding = output_padding
 
     def function(self, geometry, who):
@@ -90,7 +103,10 @@ class _Pool(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        self.geometry = P.pool_geometry(kernel_size, stride, padding)
+        cls = type(self).__name__
+        kernel = checks.int_pair(cls, "kernel_size", kernel_size, minimum=1)
+        stride = kernel if stride is None else checks.int_pair(cls, "stride", stride, minimum=1)
+        self.geometry = P.pool_geometry(kernel, stride, checks.int_pair(cls, "padding", padding, minimum=0))
 
     def forward(self, x):
         _check_input(self, x)
@@ -132,13 +148,13 @@ class GlobalMaxPool2d(Module):
 
 
 class Upsample2d(Module):
-    """y[n, c, h, w] = x[n, c, ⌊h/s⌋, ⌊w/s⌋]: nearest-neighbour up-sampling by ``scale`` (int or (h, w))."""
+    """y[n, c, h, w] = x[n, c, ⌊h/s⌋, ⌊w/s⌋]: nearest-neighbour up-sampling by ``scale`` (int ≥ 1 or (h, w)
+    pair), kept as an (h, w) pair; ``mode`` "nearest" (the only one)."""
 
     def __init__(self, scale=2, mode="nearest"):
         super().__init__()
-        if mode != "nearest":
-            raise ValueError(f"Upsample2d supports mode='nearest' only, got {mode!r}")
-        self.scale, self.mode = scale, mode
+        self.scale = checks.int_pair("Upsample2d", "scale", scale, minimum=1)
+        self.mode = checks.choice("Upsample2d", "mode", mode, ("nearest",))
 
     def forward(self, x):
         _check_input(self, x)

@@ -1,7 +1,7 @@
 """Dense layers and containers."""
 from __future__ import annotations
 
-from dlcore import init
+from dlcore import checks, init
 from dlcore.functions.linear import linear
 from dlcore.nn.module import Module, Parameter, check_input_type
 
@@ -9,17 +9,18 @@ from dlcore.nn.module import Module, Parameter, check_input_type
 class Linear(Module):
     """y = x @ W + b with W of shape (in_features, out_features) and b of shape (out_features,).
 
-    ``weight_init`` is an initialiser name from ``dlcore.init`` or a callable; biases start at 0.
+    The sizes are ints ≥ 1 (NumPy integers too); ``weight_init`` is an initialiser name from
+    ``dlcore.init`` or a callable; biases start at 0.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, weight_init="xavier"):
         super().__init__()
-        if in_features < 1 or out_features < 1:
-            raise ValueError(f"Linear needs positive sizes, got in_features={in_features}, out_features={out_features}")
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.in_features = checks.integer("Linear", "in_features", in_features, minimum=1)
+        self.out_features = checks.integer("Linear", "out_features", out_features, minimum=1)
         shape = (self.in_features, self.out_features)
-        self.weight = Parameter(init.get(weight_init)(shape, fan_in=self.in_features, fan_out=self.out_features))
-        self.bias = Parameter(init.zeros((self.out_features,))) if bias else None
+        initializer = init.get(weight_init, owner="Linear")
+        self.weight = Parameter(initializer(shape, fan_in=self.in_features, fan_out=self.out_features))
+        self.bias = Parameter(init.zeros((self.out_features,))) if checks.flag("Linear", "bias", bias) else None
 
     def forward(self, x):
         check_input_type(self, x, self.weight)
@@ -41,9 +42,8 @@ class Sequential(Module):
             self.append(layer)
 
     def append(self, layer: Module) -> Sequential:
-        if not isinstance(layer, Module):
-            raise TypeError(f"Sequential takes Modules, got {type(layer).__name__}")
-        setattr(self, str(len(self._modules)), layer)
+        name = str(len(self._modules))
+        setattr(self, name, checks.instance("Sequential", f"layer {name}", layer, Module, "a Module"))
         return self
 
     def __getitem__(self, index):

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import numpy
 
 import backends
-from dlcore import config
+from dlcore import checks, config
 from dlcore.core import Tensor
 
 
@@ -115,8 +115,9 @@ class Module:
     # ---- modes and gradients -----------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
         """Training behaviour (dropout active, batch statistics) for this module and its children."""
+        mode = checks.flag(f"{type(self).__name__}.train", "mode", mode)
         for m in self.modules():
-            object.__setattr__(m, "training", bool(mode))
+            object.__setattr__(m, "training", mode)
         return self
 
     def eval(self) -> Module:

@@ -1,10 +1,7 @@
 """Batch normalization layers (over ``dlcore.functions.normalization.batch_norm``)."""
 from __future__ import annotations
 
-import numbers
-
-from dlcore import init
-from dlcore.checks import finite_number
+from dlcore import checks, init
 from dlcore.functions.normalization import batch_norm
 from dlcore.nn.module import Module, Parameter
 
@@ -26,29 +23,21 @@ class _BatchNorm(Module):
 
     def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5, comm=None):
         super().__init__()
-        if not isinstance(num_features, numbers.Integral) or isinstance(num_features, bool) or num_features < 1:
-            raise ValueError(f"{type(self).__name__}: num_features must be an int >= 1, got {num_features!r}")
-        self.num_features, self.momentum, self.eps = int(num_features), momentum, eps
+        self.num_features = checks.integer(type(self).__name__, "num_features", num_features, minimum=1)
+        self.momentum, self.eps = momentum, eps
         self.weight = Parameter(init.ones((self.num_features,)))
         self.bias = Parameter(init.zeros((self.num_features,)))
         self.register_buffer("running_mean", init.zeros((self.num_features,)))
         self.register_buffer("running_var", init.ones((self.num_features,)))
         self.comm = comm
 
-    def __setattr__(self, name, value):
-        if name == "momentum" or name == "eps":
-            value = self._checked(name, value)
-        super().__setattr__(name, value)
+    #: the interval each checked setting must lie in
+    _ranges = {"momentum": "[0, 1]", "eps": "(0, inf)"}
 
-    def _checked(self, name: str, value) -> float:
-        """``value`` as a float, or the error naming the layer, ``name`` and ``value``."""
-        cls = type(self).__name__
-        x = finite_number(cls, name, value)
-        if name == "momentum" and not 0.0 <= x <= 1.0:
-            raise ValueError(f"{cls}: momentum must be in [0, 1], got {x}")
-        if name == "eps" and not x > 0.0:
-            raise ValueError(f"{cls}: eps must be > 0, got {x}")
-        return x
+    def __setattr__(self, name, value):
+        if name in self._ranges:
+            value = checks.finite_number(type(self).__name__, name, value, within=self._ranges[name])
+        super().__setattr__(name, value)
 
     def forward(self, x):
         if x.ndim not in self.dims or x.shape[1] != self.num_features:

@@ -1,19 +1,18 @@
 """Dropout layer (over ``dlcore.functions.dropout``)."""
 from __future__ import annotations
 
+from dlcore.checks import finite_number
 from dlcore.functions.dropout import dropout
 from dlcore.nn.module import Module
 
 
 class Dropout(Module):
-    """Inverted dropout: y = x·m/(1 − p) in training (m keeps a unit with probability 1 − p), y = x in eval."""
+    """Inverted dropout: y = x·m/(1 − p) in training (m keeps a unit with probability 1 − p), y = x in eval;
+    the drop probability p is in [0, 1)."""
 
     def __init__(self, p: float = 0.5):
         super().__init__()
-        p = float(p)
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout probability must be in [0, 1), got {p}")
-        self.p = p
+        self.p = finite_number("Dropout", "p", p, within="[0, 1)")
 
     def forward(self, x):
         return dropout(x, self.p)

@@ -1,6 +1,7 @@
 """Residual (ResNet) skip connection."""
 from __future__ import annotations
 
+from dlcore import checks
 from dlcore.nn.module import Module
 
 
@@ -13,7 +14,9 @@ class Residual(Module):
 
     def __init__(self, block: Module, shortcut: Module | None = None):
         super().__init__()
-        self.block, self.shortcut = block, shortcut
+        self.block = checks.instance("Residual", "block", block, Module, "a Module")
+        self.shortcut = None if shortcut is None else checks.instance("Residual", "shortcut", shortcut, Module,
+                                                                      "a Module or None")
 
     def forward(self, x):
         y = self.block(x)

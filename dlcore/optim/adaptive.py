@@ -77,7 +77,7 @@ class RMSprop(Optimizer):
 
     buffers = ("h",)
     # not α = 1: h would stay at its initial 0 and every step would be η g / ε (1e8·η·g)
-    hyper_ranges = {"alpha": (0.0, 1.0)}
+    hyper_ranges = {"alpha": "[0, 1)"}
 
     def __init__(self, params, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, l1: float = 0.0):
@@ -101,7 +101,7 @@ class Adam(Optimizer):
     """
 
     buffers = ("m", "v")
-    hyper_ranges = {"beta1": (0.0, 1.0), "beta2": (0.0, 1.0)}
+    hyper_ranges = {"beta1": "[0, 1)", "beta2": "[0, 1)"}
 
     def __init__(self, params, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
                  weight_decay: float = 0.0, l1: float = 0.0):

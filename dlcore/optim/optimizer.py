@@ -15,12 +15,10 @@ corrections are Python numbers.
 """
 from __future__ import annotations
 
-import math
-
 import numpy
 
 import backends
-from dlcore.checks import finite_number
+from dlcore.checks import ArgumentTypeError, ArgumentValueError, finite_number
 from dlcore.core import Tensor
 
 
@@ -33,8 +31,8 @@ def named_params(params, owner: str = "optimizer") -> dict[str, Tensor]:
     (the optimizer's class name) starts every message.
     """
     if isinstance(params, Tensor):  # iterable (its rows), so it would not fail on its own
-        raise TypeError(f"{owner}: params is a single {type(params).__name__} of shape "
-                        f"{tuple(params.shape)}; pass a list of parameters, e.g. [p], or the model")
+        raise ArgumentTypeError(f"{owner}: params is a single {type(params).__name__} of shape "
+                                f"{tuple(params.shape)}; pass a list of parameters, e.g. [p], or the model")
     if hasattr(params, "named_parameters"):
         params = params.named_parameters()
     elif isinstance(params, dict):
@@ -44,16 +42,16 @@ def named_params(params, owner: str = "optimizer") -> dict[str, Tensor]:
             what = f"the bound method {type(params.__self__).__name__}.{getattr(params, '__name__', '?')}"
         else:
             what = f"the callable {getattr(params, '__qualname__', type(params).__name__)}"
-        raise TypeError(f"{owner}: pass the model or model.parameters() (called), got {what}")
+        raise ArgumentTypeError(f"{owner}: pass the model or model.parameters() (called), got {what}")
     try:
         params = iter(params)
     except TypeError:
-        raise TypeError(f"{owner}: params must be a Module, a dict or an iterable of Parameters or "
-                        f"(name, Parameter) pairs, got {type(params).__name__} {params!r}") from None
+        raise ArgumentTypeError(f"{owner}: params must be a Module, a dict or an iterable of Parameters or "
+                                f"(name, Parameter) pairs, got {type(params).__name__} {params!r}") from None
     items = list(params)
     if not items:
-        raise ValueError(f"{owner} got an empty parameter list; pass a Module, "
-                         "model.named_parameters() or a list of Parameters")
+        raise ArgumentValueError(f"{owner} got an empty parameter list; pass a Module, "
+                                 "model.named_parameters() or a list of Parameters")
     pairs = []
     for i, item in enumerate(items):
         if isinstance(item, Tensor):
@@ -61,13 +59,13 @@ def named_params(params, owner: str = "optimizer") -> dict[str, Tensor]:
         elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], Tensor):
             pairs.append((str(item[0]), item[1]))
         else:
-            raise TypeError(f"{owner}: parameter {i} is a {type(item).__name__}; expected a "
-                            f"Parameter/Tensor or a (name, Parameter) pair")
+            raise ArgumentTypeError(f"{owner}: parameter {i} is a {type(item).__name__}; expected a "
+                                    f"Parameter/Tensor or a (name, Parameter) pair")
     named = dict(pairs)
     if len(named) != len(pairs):
-        raise ValueError(f"{owner} got repeated parameter names: {[n for n, _ in pairs]}")
+        raise ArgumentValueError(f"{owner} got repeated parameter names: {[n for n, _ in pairs]}")
     if len({id(p) for p in named.values()}) != len(named):
-        raise ValueError(f"{owner} got the same parameter twice (it would be updated twice)")
+        raise ArgumentValueError(f"{owner} got the same parameter twice (it would be updated twice)")
     return named
 
 
@@ -81,15 +79,15 @@ class Optimizer:
     per-parameter state arrays) and implement ``update``.
 
     Every hyperparameter must be a finite number, and ≥ 0 unless the class's
-    ``hyper_ranges`` gives it a narrower range [low, high). ``__setattr__`` checks it, so a bad
+    ``hyper_ranges`` gives it another interval. ``__setattr__`` checks it, so a bad
     value fails at construction, on assignment (schedules) and in ``load_state_dict``, with
     the class, the name and the value in the message; ``step()`` checks nothing.
     """
 
     buffers: tuple[str, ...] = ()
-    #: {hyperparameter name: (low, high)}: the value must lie in [low, high). Names not listed
-    #: (lr, weight_decay, l1, eps, …) must be ≥ 0. Subclasses replace the table.
-    hyper_ranges: dict[str, tuple[float, float]] = {}
+    #: {hyperparameter name: interval}, e.g. {"momentum": "[0, 1)"}, as ``checks.finite_number``
+    #: reads it. Names not listed (lr, weight_decay, l1, eps, …) must be ≥ 0. Subclasses replace the table.
+    hyper_ranges: dict[str, str] = {}
 
     def __init__(self, params, lr: float, weight_decay: float = 0.0, l1: float = 0.0, **hyper):
         self.params = named_params(params, type(self).__name__)
@@ -108,13 +106,7 @@ class Optimizer:
         """``value`` as a Python float, or the error naming the class, ``name`` and ``value``."""
         # kept as Python floats: a NumPy float64 scalar would turn float32 updates into
         # float64 temporaries under NumPy 2's promotion rules
-        cls = type(self).__name__
-        x = finite_number(cls, name, value)
-        low, high = self.hyper_ranges.get(name, (0.0, math.inf))
-        if not low <= x < high:
-            bound = f">= {low:g}" if high == math.inf else f"in [{low:g}, {high:g})"
-            raise ValueError(f"{cls}: {name} must be {bound}, got {x}")
-        return x
+        return finite_number(type(self).__name__, name, value, within=self.hyper_ranges.get(name, "[0, inf)"))
 
     def __repr__(self) -> str:
         hyper = ", ".join(f"{k}={v}" for k, v in self.hyperparameters().items())

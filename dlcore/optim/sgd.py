@@ -9,7 +9,7 @@ from backends.fused import fused
 from dlcore.optim.optimizer import Optimizer
 
 # μ = 1 never forgets a gradient (v grows without bound); μ < 0 flips the velocity each step
-_MOMENTUM_RANGE = {"momentum": (0.0, 1.0)}
+_MOMENTUM_RANGE = {"momentum": "[0, 1)"}
 
 
 @fused("T g, T lr", "T p", "p -= lr * g", "dlcore_sgd")
