@@ -1,6 +1,7 @@
 """Early stopping with restore, learning-rate schedules, History."""
 import json
 import math
+import re
 
 import numpy
 import pytest
@@ -101,3 +102,33 @@ def test_missing_monitored_value_lists_what_the_epoch_reports():
                                        r"reported only for integer class labels"):
         Trainer(callbacks=[EarlyStopping("val_accuracy")], progress=False).fit(
             model, losses.MSELoss(), optim.SGD(model, lr=0.1), ArrayLoader(x, y), ArrayLoader(x, y), epochs=1)
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda: StepLR(0), ValueError, "StepLR: step_size must be an int ≥ 1, got 0"),
+    (lambda: StepLR(2.5), TypeError, "StepLR: step_size must be an int ≥ 1, got 2.5 (float)"),
+    (lambda: StepLR(2, gamma=-0.5), ValueError, "StepLR: gamma must be ≥ 0, got -0.5"),
+    (lambda: CosineLR(0), ValueError, "CosineLR: t_max must be an int ≥ 1, got 0"),
+    (lambda: CosineLR(10, eta_min=float("nan")), ValueError, "CosineLR: eta_min must be finite, got nan"),
+    (lambda: ExponentialLR("0.9"), TypeError, "ExponentialLR: gamma must be a number, got '0.9' (str)"),
+    (lambda: ExponentialLR(0.9, base_lr=-1), ValueError, "ExponentialLR: base_lr must be ≥ 0, got -1"),
+])
+def test_schedules_check_their_arguments_where_they_enter(make, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        make()
+
+
+def test_checkpoint_rejects_a_metric_the_trainer_does_not_report(tmp_path):
+    from dlcore.training import Checkpoint
+
+    with pytest.raises(ValueError, match=r"Checkpoint: monitor 'val_acc' is not a metric the Trainer reports; "
+                                         r"did you mean 'val_accuracy'\?"):
+        Checkpoint(tmp_path, monitor="val_acc")
+    assert Checkpoint(tmp_path, monitor="val_accuracy").mode == "max"
+
+
+def test_an_explicit_base_lr_is_the_schedules_eta_0_whatever_the_optimizer_starts_with():
+    model, train, _ = _overfitting_setup()
+    history = Trainer(callbacks=[StepLR(1, 0.5, base_lr=0.2)], progress=False).fit(
+        model, losses.CrossEntropyLoss(), optim.SGD(model, lr=1.0), train, epochs=3)
+    assert history["lr"] == [0.2, 0.1, 0.05]  # not the optimizer's 1.0

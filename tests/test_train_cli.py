@@ -101,3 +101,122 @@ def test_missing_cupy_is_a_one_line_error():
     result = _train("--config", "configs/xor.toml", "--backend", "cupy")
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert "error: backend 'cupy' is not available" in result.stderr
+
+
+# ---- every error a user can cause: one line, exit status 2 (in-process: main() of scripts/train.py) ----
+def _train_main():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_script", ROOT / "scripts" / "train.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A one-epoch spiral run to break in various ways (each test breaks a copy)."""
+    out = tmp_path_factory.mktemp("runs")
+    assert _train_main()(["--config", str(ROOT / "configs/spiral.toml"), "--backend", "numpy", "--set",
+                          f"run.out_dir='{out}'", "--set", "train.epochs=1", "--set", "data.n_samples=100"]) == 0
+    return next(out.iterdir())
+
+
+def _break_checkpoint(run, how):
+    from dlcore import io
+    from dlcore.models import MLP
+    from dlcore.optim import Adam
+
+    last = run / "last.npz"
+    if how == "empty":
+        last.write_bytes(b"")
+    elif how == "truncated":
+        last.write_bytes(last.read_bytes()[:700])
+    elif how == "foreign":
+        with open(last, "wb") as f:
+            numpy.savez(f, weights=numpy.zeros(3))
+    elif how == "other model":
+        model = MLP([2, 5, 2])
+        io.save(last, model, Adam(model))
+    elif how == "no history":
+        model = MLP([2, 64, 64, 2], activation="tanh")  # the run's own model, saved without a run's meta
+        io.save(last, model, Adam(model))
+
+
+@pytest.mark.parametrize("how, message", [
+    ("empty", "last.npz: not a readable dlcore checkpoint (truncated or corrupt?): EOFError"),
+    ("truncated", "last.npz: not a readable dlcore checkpoint (truncated or corrupt?): BadZipFile"),
+    ("foreign", "last.npz: checkpoint has no key '__dlcore__'"),
+    ("other model", "last.npz: load_state_dict"),
+    ("no history", "last.npz: not a checkpoint of a training run"),
+])
+def test_a_broken_checkpoint_on_resume_is_one_line(finished_run, tmp_path, capsys, how, message):
+    import shutil
+
+    run = Path(shutil.copytree(finished_run, tmp_path / "run"))
+    _break_checkpoint(run, how)
+    config_before = (run / "config.json").read_bytes()
+    assert _train_main()(["--resume", str(run), "--set", "train.epochs=2"]) == 2
+    _assert_one_error_line(capsys.readouterr().err, message)
+    assert (run / "config.json").read_bytes() == config_before  # a failed resume rewrites nothing
+
+
+def _assert_one_error_line(stderr, message):
+    errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert "Traceback" not in stderr and len(errors) == 1 and message in errors[0], stderr
+
+
+def test_a_damaged_run_config_is_one_line(finished_run, tmp_path, capsys):
+    import shutil
+
+    run = Path(shutil.copytree(finished_run, tmp_path / "run"))
+    (run / "config.json").write_text('{"run": {"name": ')
+    assert _train_main()(["--resume", str(run)]) == 2
+    _assert_one_error_line(capsys.readouterr().err, "config.json is damaged (not JSON: Expecting value")
+
+
+@pytest.mark.parametrize("case, message", [
+    ("folder", "is a folder, not a file"),
+    ("latin-1", "is not UTF-8 text (byte 17: invalid continuation byte)"),
+    ("out_dir is a file", "is not a folder (a file has its name or is on its path); choose another run.out_dir"),
+    ("mse on labels", "loss.name = 'mse' does not fit this data (classify task; targets of int64, one value per "
+                      "sample): MSELoss: prediction shape (2, 2) and target shape (2,) differ"),
+    ("diverges", "training loss became inf in epoch 1, step"),
+])
+def test_user_errors_of_a_new_run_are_one_line_and_leave_no_run_folder(tmp_path, capsys, case, message):
+    config, out = ROOT / "configs/xor.toml", tmp_path / "runs"
+    extra = []
+    if case == "folder":
+        config = tmp_path
+    elif case == "latin-1":
+        config = tmp_path / "latin.toml"
+        config.write_bytes('[run]\nname = "caf\u00e9"\n'.encode("latin-1"))
+    elif case == "out_dir is a file":
+        out.write_text("not a folder")
+    elif case == "mse on labels":
+        extra = ["--set", "loss.name='mse'"]
+    elif case == "diverges":
+        config = ROOT / "configs/sine_regression.toml"
+        extra = ["--set", "optim.name='sgd'", "--set", "optim.lr=1e6"]
+    argv = ["--config", str(config), "--backend", "numpy", "--set", f"run.out_dir='{out}'", *extra]
+    assert _train_main()(argv) == 2
+    _assert_one_error_line(capsys.readouterr().err, message)
+    if case in ("folder", "latin-1", "mse on labels"):
+        assert not out.exists()
+
+
+def test_damaged_data_under_dlcore_data_is_one_line(tmp_path, capsys, monkeypatch):
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                 "t10k-labels-idx1-ubyte.gz"):
+        (tmp_path / name).write_bytes(b"not gzip")
+    monkeypatch.setenv("DLCORE_DATA", str(tmp_path))
+    assert _train_main()(["--config", str(ROOT / "configs/fashion_mlp.toml"), "--backend", "numpy",
+                          "--set", f"run.out_dir='{tmp_path / 'runs'}'"]) == 2
+    _assert_one_error_line(capsys.readouterr().err, "train-images-idx3-ubyte.gz: not a readable gzip file")
+
+
+def test_debug_shows_the_traceback_of_a_user_error(tmp_path):
+    from dlcore.training.runconfig import ConfigError
+
+    with pytest.raises(ConfigError, match="is a folder, not a file"):
+        _train_main()(["--config", str(tmp_path), "--debug"])

@@ -142,7 +142,8 @@ class EarlyStopping(Callback):
 
 
 class LRSchedule(Callback):
-    """Sets ``optimizer.lr = lr_at(epochs done)`` after each epoch, from the base lr η₀.
+    """Sets ``optimizer.lr = lr_at(epochs done)`` when a fit starts and after each epoch, from the
+    base lr η₀.
 
     η₀ is ``base_lr`` when given; otherwise the optimizer's lr when a new training starts (an
     empty history), kept through fits that continue it and saved in ``state_dict()``: a
@@ -151,11 +152,14 @@ class LRSchedule(Callback):
 
     def __init__(self, base_lr: float | None = None):
         self._fixed_base = base_lr is not None
-        self.base_lr = checks.finite_number(type(self).__name__, "base_lr", base_lr, "[0, inf)") if self._fixed_base else None
+        if self._fixed_base:
+            base_lr = checks.finite_number(type(self).__name__, "base_lr", base_lr, "[0, inf)")
+        self.base_lr = base_lr
 
     def on_fit_start(self, trainer):
         if not self._fixed_base and (self.base_lr is None or not len(trainer.history)):
             self.base_lr = trainer.optimizer.lr
+        trainer.optimizer.lr = self.lr_at(len(trainer.history))
 
     def state_dict(self) -> dict:
         return {} if self._fixed_base else {"base_lr": self.base_lr}

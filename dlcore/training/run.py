@@ -376,6 +376,7 @@ def _train_and_report(cfg, run_dir, resume_from, console, comm) -> dict:
         if main:
             io.remove_temporaries(run_dir)  # left by a process killed while saving
         meta = io.restore(resume_from, model, optimizer)
+        optimizer.lr = cfg["optim"]["lr"]  # a resume may change it; a schedule derives the next epoch's lr from it
         history, callback_states = _resumed_history(resume_from, meta), meta.get("callbacks", {})
         _set_rng_state(loader, meta["rng"])
     done = len(history) if history is not None else 0
@@ -396,8 +397,6 @@ def _train_and_report(cfg, run_dir, resume_from, console, comm) -> dict:
         schedule = build_schedule(cfg)
     if schedule is not None:
         callbacks.append(schedule)
-    if done:  # the lr of the next epoch, from the config's optim.lr (a resume may have changed it)
-        optimizer.lr = schedule.lr_at(done) if schedule is not None else cfg["optim"]["lr"]
 
     cuda_graph = cfg["run"]["cuda_graph"] and backend.name == "cupy"
     if cfg["run"]["cuda_graph"] and not cuda_graph and main:
