@@ -24,7 +24,7 @@ import backends  # noqa: E402
 from dlcore.distributed import (LocalCommunicator, abort_on_error, create_communicator,  # noqa: E402
                                 select_gpu_before_backend)
 from dlcore.training import History, runconfig, summary_table  # noqa: E402
-from dlcore.training.run import execute  # noqa: E402
+from dlcore.training.run import RunInterrupted, execute  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -67,6 +67,9 @@ def main(argv=None) -> int:
         with abort_on_error(comm):  # a rank that fails ends every rank, never a hang
             summary = execute(cfg, run_dir, resume_from=run_dir / "last.npz" if run_dir else None, console=console,
                               comm=comm)
+    except RunInterrupted as interrupted:
+        console.print(f"[yellow]{escape(str(interrupted))}[/yellow]", highlight=False, soft_wrap=True)
+        return 130  # the shell's status for a run ended by Ctrl-C
     except backends.UserError as error:
         # one line, the text as is (escaped: "[optim]" in a message is not rich markup); bugs keep their traceback
         if args.debug:

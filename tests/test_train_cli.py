@@ -220,3 +220,28 @@ def test_debug_shows_the_traceback_of_a_user_error(tmp_path):
 
     with pytest.raises(ConfigError, match="is a folder, not a file"):
         _train_main()(["--config", str(tmp_path), "--debug"])
+
+
+def test_ctrl_c_says_how_to_resume_and_the_resume_finishes_the_run(tmp_path):
+    import signal
+    import time
+
+    process = subprocess.Popen([sys.executable, "scripts/train.py", "--config", "configs/spiral.toml", "--backend",
+                                "numpy", "--set", f"run.out_dir='{tmp_path}'", "--set", "train.epochs=100000"],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob("*/last.npz")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    run = next(tmp_path.iterdir())
+    assert process.returncode == 130 and "Traceback" not in stderr, stderr
+    assert f"interrupted; {run}/last.npz holds the last finished epoch: continue with --resume {run}" in stderr
+    from dlcore import io
+    done = io.load(run / "last.npz")["epoch"]
+    resumed = _train("--resume", str(run), "--set", f"train.epochs={done + 2}", "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout.strip().splitlines()[-1])["epochs"] == done + 2

@@ -279,6 +279,15 @@ def evaluate_test_set(model, x, y, data) -> tuple[dict, numpy.ndarray | None]:
     return scores, matrix
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training: ``run_dir``'s ``last.npz`` holds the last finished epoch, to resume from."""
+
+    def __init__(self, run_dir: Path):
+        super().__init__(f"interrupted; {run_dir}/last.npz holds the last finished epoch: continue with "
+                         f"--resume {run_dir}")
+        self.run_dir = run_dir
+
+
 def check_loss_fits(cfg, model, loss, x, y, task: str) -> None:
     """ConfigError naming ``loss.name`` when the loss cannot take the model's outputs for the
     data's targets (``mse`` on class labels, say): one forward pass of two training samples in
@@ -404,8 +413,11 @@ def _train_and_report(cfg, run_dir, resume_from, console, comm) -> dict:
     trainer = Trainer(callbacks, log_every=cfg["train"]["log_every"], progress=None if main else False,
                       console=console if main else Console(quiet=True), cuda_graph=cuda_graph)
     start = time.perf_counter()
-    history = trainer.fit(model, loss, optimizer, loader, val_loader, max(0, cfg["train"]["epochs"] - done), history,
-                          callback_states)
+    try:
+        history = trainer.fit(model, loss, optimizer, loader, val_loader, max(0, cfg["train"]["epochs"] - done),
+                              history, callback_states)
+    except KeyboardInterrupt:
+        raise RunInterrupted(run_dir) from None
     seconds = time.perf_counter() - start
     if main:
         history.save(run_dir / "history.json")
