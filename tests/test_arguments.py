@@ -1,0 +1,228 @@
+"""Every public constructor and function checks its arguments where they enter.
+
+A bad argument raises TypeError (wrong type) or ValueError (right type, wrong value), which is
+also a ``dlcore.UserError`` (so scripts report it as one line), with a one-line message that
+names the class or function and the argument. Good arguments, NumPy scalars included, still work.
+"""
+import math
+
+import numpy
+import pytest
+
+import dlcore
+import dlcore.functional as F
+from dlcore import Tensor, init, losses, metrics, nn, optim
+from dlcore.data import ArrayLoader
+
+NAN, INF = float("nan"), float("inf")
+
+
+def _param():
+    return nn.Parameter(numpy.zeros(3, numpy.float32))
+
+
+def _x(n=4):
+    return numpy.zeros((n, 2), numpy.float32)
+
+
+def _logits():
+    return Tensor(numpy.zeros((2, 3), numpy.float32))
+
+
+BAD = [
+    # ---- sizes: ints ≥ 1 (not floats, not bools, not strings) ----
+    ("Linear float size", lambda: nn.Linear(2.5, 3), TypeError,
+     r"Linear: in_features must be an int ≥ 1, got 2\.5 \(float\)"),
+    ("Linear bool size", lambda: nn.Linear(True, 3), TypeError, r"Linear: in_features .*got True \(bool\)"),
+    ("Linear zero size", lambda: nn.Linear(2, 0), ValueError, r"Linear: out_features must be an int ≥ 1, got 0"),
+    ("Linear bias", lambda: nn.Linear(2, 3, bias="no"), TypeError, r"Linear: bias must be True or False, got 'no'"),
+    ("Linear weight_init", lambda: nn.Linear(2, 3, weight_init="hee"), ValueError,
+     r"Linear: weight_init must be one of .*got 'hee'; did you mean 'he'\?"),
+    ("Conv2d channels", lambda: nn.Conv2d(1.5, 2, 3), TypeError, r"Conv2d: in_channels must be an int ≥ 1, got 1\.5"),
+    ("Conv2d kernel float", lambda: nn.Conv2d(1, 2, 3.5), TypeError,
+     r"Conv2d: kernel_size must be an int ≥ 1 or an \(h, w\) pair of them, got 3\.5 \(float\)"),
+    ("Conv2d kernel 1-tuple", lambda: nn.Conv2d(1, 2, (3,)), TypeError, r"Conv2d: kernel_size .*got \(3,\)"),
+    ("Conv2d stride pair", lambda: nn.Conv2d(1, 2, 3, stride=(1.5, 1)), TypeError, r"Conv2d: stride .*\(1\.5, 1\)"),
+    ("Conv2d stride 0", lambda: nn.Conv2d(1, 2, 3, stride=0), ValueError, r"Conv2d: stride must be an int ≥ 1"),
+    ("Conv2d padding", lambda: nn.Conv2d(1, 2, 3, padding=-1), ValueError, r"Conv2d: padding must be an int ≥ 0"),
+    ("Conv2d dilation", lambda: nn.Conv2d(1, 2, 3, dilation=0), ValueError, r"Conv2d: dilation must be an int ≥ 1"),
+    ("Conv2d padding_mode", lambda: nn.Conv2d(1, 2, 3, padding_mode="zero"), ValueError,
+     r"Conv2d: padding_mode must be one of 'zeros', 'edge', got 'zero'; did you mean 'zeros'\?"),
+    ("Conv2d bias", lambda: nn.Conv2d(1, 2, 3, bias=None), TypeError, r"Conv2d: bias must be True or False"),
+    ("ConvTranspose2d channels", lambda: nn.ConvTranspose2d(2, 0.5, 2), TypeError,
+     r"ConvTranspose2d: out_channels must be an int ≥ 1"),
+    ("ConvTranspose2d output_padding", lambda: nn.ConvTranspose2d(1, 2, 2, stride=2, output_padding=1.5), TypeError,
+     r"ConvTranspose2d: output_padding must be an int ≥ 0"),
+    ("MaxPool2d kernel", lambda: nn.MaxPool2d(2.5), TypeError, r"MaxPool2d: kernel_size .*got 2\.5"),
+    ("AvgPool2d stride", lambda: nn.AvgPool2d(2, stride=0.5), TypeError, r"AvgPool2d: stride .*got 0\.5"),
+    ("MaxPool2d padding", lambda: nn.MaxPool2d(2, padding=-1), ValueError, r"MaxPool2d: padding must be an int ≥ 0"),
+    ("Upsample2d float scale", lambda: nn.Upsample2d(1.5), TypeError, r"Upsample2d: scale .*got 1\.5 \(float\)"),
+    ("Upsample2d zero scale", lambda: nn.Upsample2d(0), ValueError, r"Upsample2d: scale must be an int ≥ 1"),
+    ("Upsample2d mode", lambda: nn.Upsample2d(2, mode="bilinear"), ValueError,
+     r"Upsample2d: mode must be one of 'nearest', got 'bilinear'"),
+    ("BatchNorm1d float size", lambda: nn.BatchNorm1d(2.0), TypeError, r"BatchNorm1d: num_features .*got 2\.0"),
+    ("BatchNorm2d momentum", lambda: nn.BatchNorm2d(4, momentum="0.1"), TypeError,
+     r"BatchNorm2d: momentum must be a number"),
+    ("PReLU size", lambda: nn.PReLU(0), ValueError, r"PReLU: num_parameters must be an int ≥ 1, got 0"),
+    ("PReLU float size", lambda: nn.PReLU(1.5), TypeError, r"PReLU: num_parameters .*got 1\.5"),
+    # ---- numbers: finite, and in their interval ----
+    ("Dropout p = 1", lambda: nn.Dropout(1.0), ValueError, r"Dropout: p must be in \[0, 1\), got 1\.0"),
+    ("Dropout p str", lambda: nn.Dropout("0.5"), TypeError, r"Dropout: p must be a number, got '0\.5' \(str\)"),
+    ("Dropout p bool", lambda: nn.Dropout(True), TypeError, r"Dropout: p must be a number, got True"),
+    ("LeakyReLU alpha str", lambda: nn.LeakyReLU("a"), TypeError, r"LeakyReLU: alpha must be a number"),
+    ("LeakyReLU alpha nan", lambda: nn.LeakyReLU(NAN), ValueError, r"LeakyReLU: alpha must be finite, got nan"),
+    ("ELU alpha inf", lambda: nn.ELU(INF), ValueError, r"ELU: alpha must be finite, got inf"),
+    ("Swish beta", lambda: nn.Swish("1"), TypeError, r"Swish: beta must be a number"),
+    ("PReLU init", lambda: nn.PReLU(init=None), TypeError, r"PReLU: init must be a number, got None"),
+    ("Softmax axis", lambda: nn.Softmax(1.5), TypeError, r"Softmax: axis must be an int, got 1\.5"),
+    # ---- containers and names ----
+    ("Sequential non-module", lambda: nn.Sequential(nn.Linear(2, 2), 3), TypeError,
+     r"Sequential: layer 1 must be a Module, got int"),
+    ("Sequential class", lambda: nn.Sequential(nn.ReLU), TypeError,
+     r"Sequential: layer 0 must be a Module, got the class ReLU; did you mean ReLU\(\)\?"),
+    ("Residual block", lambda: nn.Residual(3), TypeError, r"Residual: block must be a Module, got int"),
+    ("Residual shortcut", lambda: nn.Residual(nn.ReLU(), "x"), TypeError,
+     r"Residual: shortcut must be a Module or None, got str"),
+    ("activations.get", lambda: nn.activations.get("rleu"), ValueError,
+     r"activations.get: name must be one of .*got 'rleu'; did you mean 'relu'\?"),
+    ("Module.train", lambda: nn.Linear(2, 2).train("no"), TypeError, r"Linear.train: mode must be True or False"),
+    # ---- losses ----
+    ("CrossEntropyLoss integer logits",
+     lambda: losses.CrossEntropyLoss()(Tensor(numpy.array([[9, 0], [0, 9]])), numpy.array([0, 1])), TypeError,
+     r"CrossEntropyLoss: the prediction y has dtype int64, .*floating.*y\.astype\('float32'\)"),
+    ("MSELoss integer prediction", lambda: losses.MSELoss()(numpy.array([1, 2]), numpy.array([0.0, 1.0])),
+     TypeError, r"MSELoss: the prediction y has dtype int64"),
+    ("QuantileLoss tau str", lambda: losses.QuantileLoss("a"), TypeError, r"QuantileLoss: tau must be a number"),
+    ("HuberLoss delta None", lambda: losses.HuberLoss(None), TypeError, r"HuberLoss: delta must be a number"),
+    ("HuberLoss delta inf", lambda: losses.HuberLoss(INF), ValueError, r"HuberLoss: delta must be finite, got inf"),
+    ("EpsilonInsensitiveLoss nan", lambda: losses.EpsilonInsensitiveLoss(NAN), ValueError,
+     r"EpsilonInsensitiveLoss: epsilon must be finite"),
+    ("BinaryCrossEntropy eps", lambda: losses.BinaryCrossEntropy(eps="a"), TypeError,
+     r"BinaryCrossEntropy: eps must be a number"),
+    ("losses.get", lambda: losses.get("msee"), ValueError,
+     r"losses.get: name must be one of .*got 'msee'; did you mean 'mse'\?"),
+    ("l2_penalty empty", lambda: losses.l2_penalty([], 0.1), ValueError, r"l2_penalty: got no parameters"),
+    ("l1_penalty coef", lambda: losses.l1_penalty([_param()], -1), ValueError,
+     r"l1_penalty: coef must be ≥ 0, got -1\.0"),
+    # ---- initialisers ----
+    ("init shape float", lambda: init.he((2, 2.5)), TypeError, r"he: shape\[1\] must be an int ≥ 0, got 2\.5"),
+    ("init shape str", lambda: init.uniform("a"), TypeError, r"uniform: shape must be a tuple of ints, got 'a'"),
+    ("init fan_in 0", lambda: init.xavier((3, 2), fan_in=0), ValueError,
+     r"xavier: fan_in must be an int ≥ 1, got 0"),
+    ("init dtype name", lambda: init.zeros((2,), dtype="foo"), TypeError,
+     r"zeros: dtype must be a NumPy dtype such as 'float32', got 'foo'"),
+    ("init dtype text", lambda: init.ones((2,), dtype=str), TypeError, r"ones: dtype must be a numeric dtype"),
+    ("init.get", lambda: init.get(3), TypeError, r"init.get: weight_init must be one of .*or a callable"),
+    # ---- optimizers ----
+    ("SGD lr", lambda: optim.SGD([_param()], lr=-1), ValueError, r"SGD: lr must be ≥ 0, got -1\.0"),
+    ("Adam beta1", lambda: optim.Adam([_param()], beta1=1.0), ValueError, r"Adam: beta1 must be in \[0, 1\)"),
+    ("Momentum momentum", lambda: optim.Momentum([_param()], 0.1, momentum="0.9"), TypeError,
+     r"Momentum: momentum must be a number"),
+    ("SGD params empty", lambda: optim.SGD([], 0.1), ValueError, r"SGD got an empty parameter list"),
+    ("SGD params not tensors", lambda: optim.SGD([1], 0.1), TypeError, r"SGD: parameter 0 is a int"),
+    # ---- data ----
+    ("ArrayLoader batch_size float", lambda: ArrayLoader(_x(), _x(), batch_size=2.5), TypeError,
+     r"ArrayLoader: batch_size must be an int ≥ 1, got 2\.5"),
+    ("ArrayLoader batch_size 0", lambda: ArrayLoader(_x(), _x(), batch_size=0), ValueError,
+     r"ArrayLoader: batch_size must be an int ≥ 1, got 0"),
+    ("ArrayLoader seed -1", lambda: ArrayLoader(_x(), _x(), seed=-1), ValueError,
+     r"ArrayLoader: seed must be an int ≥ 0, got -1"),
+    ("ArrayLoader seed float", lambda: ArrayLoader(_x(), _x(), seed=1.5), TypeError, r"ArrayLoader: seed .*got 1\.5"),
+    ("ArrayLoader shuffle", lambda: ArrayLoader(_x(), _x(), shuffle="no"), TypeError,
+     r"ArrayLoader: shuffle must be True or False"),
+    ("ArrayLoader drop_last", lambda: ArrayLoader(_x(), _x(), drop_last=1), TypeError,
+     r"ArrayLoader: drop_last must be True or False"),
+    ("ArrayLoader transform", lambda: ArrayLoader(_x(), _x(), transform=3), TypeError,
+     r"ArrayLoader: transform must be None or a callable"),
+    ("ArrayLoader lengths", lambda: ArrayLoader(_x(4), _x(3)), ValueError, r"ArrayLoader: x has 4 samples but y has 3"),
+    # ---- metrics ----
+    ("precision average", lambda: metrics.precision([0, 1], [0, 1], average="Macro"), ValueError,
+     r"metrics.precision: average must be one of 'binary', 'macro', 'micro', got 'Macro'; did you mean 'macro'\?"),
+    ("confusion_matrix num_classes float", lambda: metrics.confusion_matrix([0, 1], [0, 1], num_classes=2.5),
+     TypeError, r"metrics.confusion_matrix: num_classes must be an int ≥ 1, got 2\.5"),
+    ("confusion_matrix num_classes 0", lambda: metrics.confusion_matrix([0, 1], [0, 1], num_classes=0), ValueError,
+     r"metrics.confusion_matrix: num_classes must be an int ≥ 1, got 0"),
+    ("recall pos_label", lambda: metrics.recall([0, 1], [0, 1], pos_label=1.5), TypeError,
+     r"metrics.recall: pos_label must be an int ≥ 0"),
+    ("accuracy text labels", lambda: metrics.accuracy(["a", "b"], ["a", "b"]), TypeError,
+     r"metrics.accuracy: y_true must be numbers .*dtype <U1"),
+    ("mse None", lambda: metrics.mse(None, [1.0]), TypeError, r"metrics.mse: y_true must be numbers .*NoneType"),
+    # ---- seeds ----
+    ("manual_seed -1", lambda: dlcore.manual_seed(-1), ValueError, r"manual_seed: seed must be an int ≥ 0, got -1"),
+    ("manual_seed str", lambda: dlcore.manual_seed("a"), TypeError, r"manual_seed: seed .*got 'a' \(str\)"),
+    ("manual_seed float", lambda: dlcore.manual_seed(1.5), TypeError, r"manual_seed: seed .*got 1\.5 \(float\)"),
+    ("manual_seed bool", lambda: dlcore.manual_seed(True), TypeError, r"manual_seed: seed .*got True \(bool\)"),
+    # ---- tensors and ops on strings or objects ----
+    ("Tensor text array", lambda: Tensor(numpy.array(["a", "b"])), TypeError,
+     r"Tensor: data must be numbers, got an array of dtype <U1"),
+    ("Tensor object array", lambda: Tensor(numpy.array([1, None], dtype=object)), TypeError,
+     r"Tensor: data must be numbers, got an array of dtype object"),
+    ("Tensor requires_grad", lambda: Tensor([1.0], requires_grad="yes"), TypeError,
+     r"Tensor: requires_grad must be True or False"),
+    ("relu of text", lambda: F.relu(numpy.array(["a", "b"])), TypeError,
+     r"ReLU: inputs must be numbers \(bool, int or float arrays\), got \(2,\) <U1"),
+    ("add of text", lambda: F.add(numpy.array(["a"]), numpy.array(["b"])), TypeError,
+     r"Add: inputs must be numbers .*<U1, \(1,\) <U1"),
+    ("tensor plus str", lambda: Tensor(numpy.ones(2, numpy.float32)) + "a", TypeError,
+     r"Add: inputs must be numbers .*float32, 'a'"),
+    ("exp of objects", lambda: F.exp(numpy.array([1.0, None], dtype=object)), TypeError,
+     r"Exp: inputs must be numbers .*object"),
+    ("dlcore.tensor dtype", lambda: dlcore.tensor([1.0], dtype="foo"), TypeError,
+     r"dlcore.tensor: dtype must be a NumPy dtype"),
+]
+
+
+@pytest.mark.parametrize("call, error, match", [case[1:] for case in BAD], ids=[case[0] for case in BAD])
+def test_a_bad_argument_is_refused_in_one_line_naming_the_owner_and_the_argument(call, error, match):
+    with pytest.raises(error, match=match) as caught:
+        call()
+    assert isinstance(caught.value, dlcore.UserError)
+    assert "\n" not in str(caught.value)
+
+
+def test_numpy_errors_inside_an_op_come_back_as_a_plain_type_error_naming_the_op():
+    """A setting no layer checked (a string slope into the functional form) fails inside NumPy with a
+    UFuncTypeError; it is re-raised as a TypeError that starts with the op's name."""
+    with pytest.raises(TypeError, match=r"^LeakyReLU: .*\(inputs: \(2,\) float32\)") as caught:
+        F.leaky_relu(Tensor(numpy.ones(2, numpy.float32)), "a")
+    assert type(caught.value) is TypeError
+
+
+def test_good_arguments_still_work_numpy_scalars_included():
+    i64, i32 = numpy.int64, numpy.int32
+    layer = nn.Linear(i64(2), i32(3), bias=numpy.bool_(True))
+    assert (layer.in_features, layer.out_features) == (2, 3) and type(layer.in_features) is int
+    assert layer.weight.shape == (2, 3) and layer.bias is not None
+    conv = nn.Conv2d(i64(1), 2, (i64(3), 3), stride=[1, 2], padding=i64(1), padding_mode="edge")
+    assert conv.geometry.kernel == (3, 3) and conv.geometry.stride == (1, 2) and conv.weight.shape == (2, 1, 3, 3)
+    deconv = nn.ConvTranspose2d(2, 1, 2, stride=2, output_padding=i64(1))
+    assert deconv.output_padding == (1, 1) and deconv.weight.shape == (2, 1, 2, 2)
+    assert nn.MaxPool2d(i64(2)).geometry.stride == (2, 2) and nn.AvgPool2d((2, 3), stride=1).geometry.kernel == (2, 3)
+    x = Tensor(numpy.ones((1, 1, 2, 2), numpy.float32))
+    assert nn.Upsample2d(i64(2))(x).shape == (1, 1, 4, 4) and nn.Upsample2d((1, 3))(x).shape == (1, 1, 2, 6)
+    assert nn.BatchNorm1d(i64(3), momentum=numpy.float32(0.5)).momentum == 0.5
+    assert nn.Dropout(numpy.float32(0.25)).p == 0.25 and nn.Dropout(0).p == 0.0
+    assert nn.LeakyReLU(numpy.float64(0.2)).alpha == 0.2 and nn.ELU(-1).alpha == -1.0
+    assert nn.PReLU(i64(3), init=0).weight.shape == (3,)
+    assert nn.Softmax(i64(1))(_logits()).shape == (2, 3)
+    assert len(nn.Sequential(nn.Linear(2, 2), nn.ReLU())) == 2 and nn.Residual(nn.ReLU()).shortcut is None
+    assert nn.Linear(2, 2).train(numpy.bool_(False)).training is False
+
+    dlcore.manual_seed(i64(3))
+    dlcore.manual_seed(0)
+    loader = ArrayLoader(_x(4), _x(4), batch_size=i64(2), seed=i64(1), shuffle=numpy.bool_(False))
+    assert len(loader) == 2 and type(loader.batch_size) is int
+    assert metrics.confusion_matrix([0, 1], [0, 1], num_classes=i64(3)).shape == (3, 3)
+    assert metrics.precision([0, 1], [0, 1], pos_label=i64(1)) == 1.0
+    assert init.he([3, 2], fan_in=i64(4)).shape == (3, 2) and init.zeros(3).shape == (3,)
+    assert init.he((0, 2)).shape == (0, 2)  # a zero-size weight: nothing drawn, no division by a zero fan
+    assert init.zeros((2,), dtype=numpy.float64).dtype == numpy.float64
+
+    loss = losses.CrossEntropyLoss()(_logits(), numpy.array([0, 2]))  # integer labels stay fine
+    assert math.isclose(loss.item(), math.log(3), rel_tol=1e-6)
+    assert losses.QuantileLoss(numpy.float32(0.25)).tau == 0.25 and losses.get("huber", delta=2).delta == 2.0
+    p = _param()
+    assert optim.SGD([p], lr=numpy.float32(0.5)).lr == 0.5
+    mask = Tensor(numpy.array([True, False]))
+    assert (F.mul(mask, Tensor(numpy.array([2.0, 3.0], numpy.float32)))).numpy().tolist() == [2.0, 0.0]
+    assert dlcore.tensor([1, 2], dtype="float64").dtype == numpy.float64
