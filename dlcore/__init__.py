@@ -24,6 +24,7 @@ def tensor(data, requires_grad: bool = False, dtype=None, device: str | None = N
     from dlcore import checks
 
     dtype = None if dtype is None else checks.dtype("dlcore.tensor", "dtype", dtype)
+    device = None if device is None else checks.backend_name("dlcore.tensor", "device", device)
     array = Tensor(data).data
     if device is not None:
         array = backends.to_device(array, device)

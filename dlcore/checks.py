@@ -18,6 +18,7 @@ import re
 
 import numpy
 
+import backends
 from backends import UserError
 
 
@@ -113,6 +114,11 @@ def choice(owner: str, name: str, value, options, alternative: str = ""):
     close = difflib.get_close_matches(value, options, n=1) or difflib.get_close_matches(value.lower(), options, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     raise ArgumentValueError(f"{owner}: {name} must be one of {valid}, got {value!r}{hint}")
+
+
+def backend_name(owner: str, name: str, value) -> str:
+    """``value`` when it names a backend ("numpy", "cupy") or is "auto" (the active one)."""
+    return choice(owner, name, value, (*backends.NAMES, "auto"))
 
 
 def instance(owner: str, name: str, value, cls: type, what: str):

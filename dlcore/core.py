@@ -181,8 +181,11 @@ class Tensor:
             grad = xp.ones_like(self.data)
         else:
             grad = grad.data if isinstance(grad, Tensor) else grad
+            if not hasattr(grad, "shape"):
+                raise ArgumentTypeError(f"backward(grad): grad must be a Tensor or an array of shape {self.shape}, "
+                                        f"got {type(grad).__name__}")
             if grad.shape != self.shape:
-                raise ValueError(f"backward(grad) needs shape {self.shape}, got {grad.shape}")
+                raise ArgumentValueError(f"backward(grad) needs shape {self.shape}, got {grad.shape}")
         if self.creator is None:
             _accumulate_leaf(self, grad)
             return

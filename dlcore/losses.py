@@ -41,7 +41,10 @@ class Loss:
     def __call__(self, y, t):
         """The loss of prediction ``y`` against target ``t``: a 0-d Tensor, or per element/sample for "none"."""
         dtype = getattr(y, "dtype", None)
-        if dtype is not None and dtype.kind != "f":
+        if dtype is None:
+            raise ArgumentTypeError(f"{type(self).__name__}: the prediction y must be a Tensor or an array, "
+                                    f"got {type(y).__name__}")
+        if dtype.kind != "f":
             raise ArgumentTypeError(f"{type(self).__name__}: the prediction y has dtype {dtype}, but losses take "
                                     f"floating predictions (logits, probabilities or values); "
                                     f"convert it with y.astype('float32')")

@@ -20,7 +20,7 @@ class ArrayLoader:
     ``x`` and ``y`` are NumPy or CuPy arrays (lists and tuples are converted with
     ``numpy.asarray``, a ``dlcore.Tensor`` gives its array) with one row per sample each;
     ``batch_size`` and ``seed`` are ints (≥ 1, ≥ 0), ``shuffle`` and ``drop_last`` bools,
-    ``transform`` None or a callable.
+    ``transform`` None or a callable, ``backend`` None (the active one), "numpy", "cupy" or "auto".
     """
 
     def __init__(self, x, y, batch_size: int = 32, shuffle: bool = True, drop_last: bool = False,
@@ -36,7 +36,7 @@ class ArrayLoader:
                                     f"got {type(transform).__name__}")
         self.transform = transform
         self.generator = numpy.random.default_rng(checks.integer("ArrayLoader", "seed", seed, minimum=0))
-        name = backend or backends.current().name
+        name = backends.current().name if backend is None else checks.backend_name("ArrayLoader", "backend", backend)
         self.x = backends.to_device(numpy.ascontiguousarray(x) if isinstance(x, numpy.ndarray) else x, name)
         self.y = backends.to_device(numpy.ascontiguousarray(y) if isinstance(y, numpy.ndarray) else y, name)
         self._xp = backends.backend_of(self.x).xp
@@ -72,4 +72,6 @@ def _as_array(name: str, a):
     if getattr(a, "ndim", 0) < 1 or not hasattr(a, "__getitem__"):
         raise ArgumentTypeError(f"ArrayLoader: {name} must be an array with one row per sample (NumPy, CuPy or a "
                                 f"list), got {type(a).__name__}{f' of shape {a.shape}' if hasattr(a, 'shape') else ''}")
+    if getattr(a.dtype, "kind", "f") not in checks.NUMERIC_KINDS:
+        raise ArgumentTypeError(f"ArrayLoader: {name} must be numbers, got an array of dtype {a.dtype}")
     return a

@@ -148,7 +148,7 @@ class Module:
         targets = dict(self.named_parameters())
         buffers = dict(self.named_buffers())
         expected = set(targets) | set(buffers)
-        if strict:
+        if checks.flag(f"{type(self).__name__}.load_state_dict", "strict", strict):
             missing = sorted(expected - set(state))
             unexpected = sorted(set(state) - expected)
             if missing or unexpected:
@@ -182,6 +182,7 @@ class Module:
 
         Parameters keep their identity (optimizers holding them stay valid); gradients move too.
         """
+        name = checks.backend_name(f"{type(self).__name__}.to", "name", name)
         for p in self.parameters():
             p.data = backends.to_device(p.data, name)
             if p.grad is not None:

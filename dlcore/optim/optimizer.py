@@ -179,11 +179,14 @@ class Optimizer:
     def load_state_dict(self, d: dict) -> None:
         """Restore hyperparameters, step count and state from ``state_dict()`` output.
 
-        Raises ValueError when the optimizer type or an array's shape differs, KeyError
-        naming the missing/unexpected parameter or buffer names. Arrays go to each
+        Raises TypeError when ``d`` is not a dict, ValueError when the optimizer type or an
+        array's shape differs, KeyError naming the missing/unexpected parameter or buffer names. Arrays go to each
         parameter's current device and dtype.
         """
         cls = type(self).__name__
+        if not isinstance(d, dict):
+            raise ArgumentTypeError(f"{cls}.load_state_dict takes the dict that state_dict() returns, "
+                                    f"got {type(d).__name__}")
         if d.get("type") != cls:
             raise ValueError(f"load_state_dict: the state is for {d.get('type')!r}, this optimizer is {cls!r}")
         names = list(d.get("params", d["state"]))
