@@ -3,7 +3,9 @@
 It does one thing: row-major GEMM, C = op(A) @ op(B), with a few microseconds of host
 overhead, on CuPy's current stream, and it works while a CUDA graph is being captured
 (CuPy 14 refuses its own cuBLAS wrappers during stream capture). The handle gets a
-workspace allocated through CuPy up front, so cuBLAS never allocates during capture.
+workspace allocated through CuPy up front, so cuBLAS never allocates during capture; since
+``cublasSetStream_v2`` resets a handle's workspace to cuBLAS's default pool, it is set again
+after every change of stream (as PyTorch's handle pool does).
 TF32 tensor-core math (faster, ~10 mantissa bits) is used for the GEMMs whose caller asks
 for it: the handle's math mode is set when a call asks for another than the last one.
 """
@@ -47,8 +49,7 @@ class Cublas:
         self._handle = pointer()
         self._check(lib.cublasCreate_v2(ctypes.byref(self._handle)), "cublasCreate_v2")
         self._workspace = cupy.empty(_WORKSPACE_BYTES, dtype=numpy.uint8)
-        self._check(lib.cublasSetWorkspace_v2(self._handle, pointer(self._workspace.data.ptr),
-                                              ctypes.c_size_t(_WORKSPACE_BYTES)), "cublasSetWorkspace_v2")
+        self._set_workspace()
         self._tf32 = None  # the math mode the handle has; set at the first GEMM
         self._cupy = cupy
         self._stream = None
@@ -56,6 +57,11 @@ class Cublas:
             numpy.dtype(numpy.float32): (lib.cublasSgemm_v2, ctypes.c_float(1.0), ctypes.c_float(0.0)),
             numpy.dtype(numpy.float64): (lib.cublasDgemm_v2, ctypes.c_double(1.0), ctypes.c_double(0.0)),
         }
+
+    def _set_workspace(self) -> None:
+        """Make the handle use dlcore's workspace (needed again after each ``cublasSetStream_v2``)."""
+        self._check(self._lib.cublasSetWorkspace_v2(self._handle, ctypes.c_void_p(self._workspace.data.ptr),
+                                                    ctypes.c_size_t(_WORKSPACE_BYTES)), "cublasSetWorkspace_v2")
 
     @staticmethod
     def _check(status: int, call: str) -> None:
@@ -77,6 +83,7 @@ class Cublas:
         stream = self._cupy.cuda.get_current_stream().ptr
         if stream != self._stream:
             self._check(self._lib.cublasSetStream_v2(self._handle, ctypes.c_void_p(stream)), "cublasSetStream_v2")
+            self._set_workspace()  # cublasSetStream_v2 went back to cuBLAS's default workspace
             self._stream = stream
         if tf32 is not self._tf32:
             self._tf32 = tf32

@@ -17,8 +17,13 @@ only (no ``.item()``, no host transfers)::
         x_buf[...] = xb; t_buf[...] = tb
         loss = step()                 # replays; ``loss`` is the same Tensor, refreshed
 
-Everything the step allocates comes from a memory pool private to the graph, so the
-addresses the graph uses are never handed to other code. Hyperparameters are read when
+What the step allocates while it is captured comes from a memory pool private to the graph,
+so the addresses the graph uses are never handed to other code. What outlives a step
+(optimizer state, the backend's cached rows of ones, the cuDNN workspace) is made by a first
+eager call from CuPy's own pool instead: before CuPy 14.1 a dropped pool frees its memory
+even where arrays still point into it, and every recapture drops the old step and its pool.
+A workspace the graph captured by address is kept alive as long as the step
+(``backends.capture.keep_alive``). Hyperparameters are read when
 the step is captured: a learning-rate change needs a new capture (``Trainer(cuda_graph=True)``
 captures again by itself). Adam, whose bias correction changes every step, refuses to be
 captured, and so does a random draw (dropout): CuPy's generator refuses stream capture, and
@@ -40,6 +45,11 @@ class CapturedStep:
     every replay). Needs the CuPy backend. ``restore`` lists modules and optimizers whose
     state the warm-up and capture calls must not change: their parameters, buffers and
     optimizer state are put back in place afterwards, so the first replay is the first step.
+
+    The first warm-up call runs on the current stream from CuPy's own pool and makes what
+    outlives the step; the others (at least one) run on the capture stream from the graph's
+    pool and fill it. The capture stream first waits for the work queued on the current stream
+    (a non-blocking stream is not ordered after the legacy default stream by itself).
     """
 
     def __init__(self, fn, warmup: int = 2, restore=()):
@@ -48,13 +58,16 @@ class CapturedStep:
             raise RuntimeError(f"CUDA graph capture needs the cupy backend; the active backend is {backend.name!r}")
         cupy = backend.xp
         put_back = _snapshot(restore)
+        fn()  # optimizer state, cached ones rows, workspaces: made here, outside the graph's pool
         self.pool = cupy.cuda.MemoryPool()
+        self.kept_alive = []  # what the graph uses by address and must outlive any other owner
         stream = cupy.cuda.Stream(non_blocking=True)
+        stream.wait_event(cupy.cuda.get_current_stream().record())
         with cupy.cuda.using_allocator(self.pool.malloc), stream:
-            for _ in range(max(1, warmup)):  # compiles kernels, creates optimizer state, fills the pool
+            for _ in range(max(1, warmup - 1)):  # compiles kernels, fills the pool
                 fn()
             stream.synchronize()
-            with capturing():
+            with capturing(self.kept_alive):
                 stream.begin_capture()
                 try:
                     self.result = fn()

@@ -24,7 +24,14 @@ take the portable im2col path, as on a GPU without the cuDNN frontend. Its modul
   so the fused kernels, not the portable bodies, serve the library's ``@fused`` operations;
 * a stream captures a CUDA graph: host reads, and CuPy's own cuRAND and cuBLAS calls, raise
   there as on a GPU, and the graph replays the recorded operations with the numbers they were
-  given at capture (``_Stream``).
+  given at capture (``_Stream``);
+* a non-blocking stream is not ordered after work queued on the legacy null stream: a device
+  operation on it raises StreamOrderError unless it waited for that work (``wait_event``);
+* a ``MemoryPool`` owns what is allocated inside ``using_allocator(pool.malloc)``, and dropping
+  the pool frees that memory even where arrays still point into it, as CuPy before 14.1 does:
+  the freed bytes become 0xFF here (NaN in floating arrays), as another allocation would reuse them;
+* ``HostCublas``: ``cublasSetStream_v2`` resets the handle's workspace to cuBLAS's own, as
+  cuBLAS does, and each GEMM notes the workspace it ran with.
 
 What this cannot show is the device's arithmetic, CuPy's own kernels, the real cuBLAS, cuDNN,
 CUDA's own graphs and NCCL: the GPU suite (``pytest -m gpu``) on a GPU does.
@@ -37,8 +44,10 @@ from __future__ import annotations
 import ctypes
 import functools
 import inspect
+import itertools
 import json
 import types
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -172,6 +181,9 @@ def _get_item(array, index):
 class DeviceArray(numpy.ndarray):
     """A NumPy array standing in for a ``cupy.ndarray`` (see the module docstring)."""
 
+    def __array_finalize__(self, obj):
+        _note_allocation(self)
+
     def __getattribute__(self, name):
         if name[0] != "_" and name not in _NDARRAY_NAMES:
             raise AttributeError(f"'cupy.ndarray' object has no attribute {name!r} ({CUPY} lacks it; NumPy has it)")
@@ -274,8 +286,12 @@ def _device_function(qualname: str, fn, params):
             _refuse_in_capture("cuBLAS")
         if name in _DATA_SIZED or name == "where" and len(args) + len(kwargs) == 1:
             SYNCS.record(f"{qualname} (its output size is read back from the device)")
-        return _device_op(lambda *a, **k: _device(fn(*_host(a), **{key: _host(v) for key, v in k.items()})),
-                          *args, **kwargs)
+        return _device_op(run, *args, **kwargs)
+
+    def run(*args, **kwargs):
+        return _device(fn(*_host(args), **{key: _host(v) for key, v in kwargs.items()}))
+
+    run.__name__ = qualname
 
     call.__name__ = call.__qualname__ = name
     return call
@@ -309,6 +325,7 @@ def _asarray(a, dtype=None, order=None, copy=None, blocking=False):
     """cupy.asarray: host data is copied to the device; a device array is kept unless a cast is asked for."""
     if isinstance(a, DeviceArray):
         return a if dtype is None or a.dtype == dtype else a.astype(dtype)
+    _current_stream()._queue("cupy.asarray (a copy to the device)")
     return numpy.ndarray.view(numpy.array(_host(a), dtype=dtype, order=order or "K", copy=True), DeviceArray)
 
 
@@ -316,6 +333,7 @@ def _array(obj, dtype=None, copy=True, order="K", subok=False, ndmin=0, blocking
     """cupy.array: host data copied to the device; a device array copied too unless ``copy`` is False."""
     if isinstance(obj, DeviceArray) and not copy and ndmin <= obj.ndim:
         return _asarray(obj, dtype)
+    _current_stream()._queue("cupy.array (a copy to the device)")
     return numpy.ndarray.view(numpy.array(_host(obj), dtype=dtype, order=order, copy=True, ndmin=ndmin), DeviceArray)
 
 
@@ -348,8 +366,24 @@ class _RandomState:
 
 # ---- streams and graph capture ------------------------------------------------------------------
 
+class StreamOrderError(AssertionError):
+    """A non-blocking stream ran device work not ordered after the null stream's queued work."""
+
+
+class _Event:
+    """``cupy.cuda.Event`` as recorded on a stream: how much null-stream work it follows."""
+
+    def __init__(self, null_work: int):
+        self.null_work = null_work
+
+
 class _Stream:
-    """``cupy.cuda.Stream``: a context that makes it the current stream, and stream capture.
+    """``cupy.cuda.Stream``: a context that makes it the current stream, stream ordering and capture.
+
+    Ordering: device operations on the null stream are counted (``null_work``); a non-blocking
+    stream, which CUDA does not order after the legacy null stream, may run a device operation
+    only once it has waited (``wait_event`` on an event recorded there) for all of them, or the
+    host has synchronised the null stream; else StreamOrderError.
 
     While a stream captures, host reads raise HostSyncError (CUDA refuses them in capture), and
     so do the calls CuPy refuses: its cuRAND and cuBLAS wrappers raise NotImplementedError.
@@ -363,9 +397,31 @@ class _Stream:
     capturing: "_Stream | None" = None  # the stream capturing now, if any
     _stack: list = []  # the streams entered with ``with``, innermost last
     _inside_op = False  # True while a recorded operation runs: what it does inside is part of it
+    null_work = 0  # device operations queued on the null stream so far
+    null_synchronized = 0  # of those, how many the host has waited for
+    _pointers = itertools.count(0x1000, 0x10)  # distinct handles, as CUDA's streams have
 
     def __init__(self, null=False, non_blocking=False, ptds=False, priority=None):
-        self.ptr = 0
+        self.ptr = 0 if null else next(_Stream._pointers)
+        self.non_blocking = non_blocking
+        self.waited_for = 0  # null-stream work this stream is ordered after (through wait_event)
+
+    def record(self, event=None):
+        return _Event(_Stream.null_work if self.ptr == 0 else 0)
+
+    def wait_event(self, event):
+        self.waited_for = max(self.waited_for, event.null_work)
+
+    def _queue(self, what: str) -> None:
+        """Account for a device operation ``what`` queued on this stream (see the class docstring)."""
+        if self.ptr == 0:
+            _Stream.null_work += 1
+        elif self.non_blocking and _Stream.null_work > max(self.waited_for, _Stream.null_synchronized):
+            raise StreamOrderError(
+                f"{what} on a non-blocking stream is not ordered after the "
+                f"{_Stream.null_work - max(self.waited_for, _Stream.null_synchronized)} operation(s) queued on the "
+                "legacy null stream before it (CUDA does not order them): make it wait first, "
+                "stream.wait_event(cupy.cuda.get_current_stream().record())")
 
     def __enter__(self):
         _Stream._stack.append(self)
@@ -376,6 +432,8 @@ class _Stream:
 
     def synchronize(self):
         SYNCS.record("cupy.cuda.Stream.synchronize()")
+        if self.ptr == 0:
+            _Stream.null_synchronized = _Stream.null_work
 
     def begin_capture(self, mode=None):
         if _Stream.capturing is not None:
@@ -408,6 +466,9 @@ def _device_op(fn, *args, **kwargs):
     Lists among the arguments are copied (the caller may change them later; the graph would not
     see it). An operation that others run inside of is not recorded again.
     """
+    if not _Stream._inside_op:
+        name = f"cupy.{args[0].__name__}" if fn is _apply_ufunc else getattr(fn, "__name__", repr(fn))
+        _current_stream()._queue(f"device operation {name}")
     capture = _Stream.capturing
     if capture is None or _Stream._inside_op:
         return fn(*args, **kwargs)
@@ -442,18 +503,69 @@ class _Graph:
 
 
 class _MemoryPool:
-    """``cupy.cuda.MemoryPool``: allocations are NumPy's here; the pool's ``malloc`` only has to exist."""
+    """``cupy.cuda.MemoryPool`` as CuPy before 14.1 has it (see the module docstring): the memory
+    allocated while its ``malloc`` is the allocator is its own, and is freed when the pool is
+    dropped, whatever still points into it. Allocations are NumPy's; ``malloc`` only has to exist."""
+
+    def __init__(self):
+        self.owned: list = []  # weak references to the memory (the arrays owning it) allocated from the pool
+        weakref.finalize(self, _free, self.owned)
 
     def malloc(self, size):
         raise NotImplementedError("the simulation allocates through NumPy")
 
+    def owns(self, array) -> bool:
+        """Whether ``array``'s memory was allocated from this pool."""
+        root = _memory_owner(array)
+        return any(ref() is root for ref in self.owned)
+
+
+def _free(owned) -> None:
+    """A dropped pool's memory, freed: overwritten with 0xFF bytes where arrays still point into it."""
+    for ref in owned:
+        root = ref()
+        if root is not None:
+            ctypes.memset(root.__array_interface__["data"][0], 0xFF, numpy.ndarray.nbytes.__get__(root))
+
+
+_allocators: list = []  # the pools of the enclosing ``using_allocator`` blocks, innermost last (None: CuPy's own)
+_seen: dict = {}  # id → weak reference of every array owning device memory, once seen
+
+
+_numpy_base = numpy.ndarray.base.__get__
+
+
+def _memory_owner(array):
+    """The array that owns ``array``'s memory (the end of its chain of bases)."""
+    base = _numpy_base(array)
+    while isinstance(base, numpy.ndarray):
+        array, base = base, _numpy_base(base)
+    return array
+
+
+def _note_allocation(array) -> None:
+    """Give the memory of a new device array to the current pool, if it is new memory (not seen before)."""
+    root = _memory_owner(array)
+    key = id(root)
+    if key in _seen or not _numpy_flags(root).owndata:  # not owning: a view of memory another array owns
+        return
+    _seen[key] = weakref.ref(root, lambda _, key=key: _seen.pop(key, None))
+    if _allocators and _allocators[-1] is not None:
+        _allocators[-1].owned.append(weakref.ref(root))
+
 
 @contextmanager
 def _using_allocator(allocator=None):
-    yield
+    """``cupy.cuda.using_allocator``: inside the block, new device memory comes from ``allocator``'s pool."""
+    pool = getattr(allocator, "__self__", None)
+    _allocators.append(pool if isinstance(pool, _MemoryPool) else None)
+    try:
+        yield
+    finally:
+        _allocators.pop()
 
 
-_STREAM = _Stream()  # the null stream, current outside every ``with stream:``
+_STREAM = _Stream(null=True)  # the null stream, current outside every ``with stream:``
 
 
 def _current_stream() -> _Stream:
@@ -528,6 +640,8 @@ class HostCublas:
 
     def __init__(self):
         self.math_mode = 0
+        self.workspace = None  # (address, bytes) set by cublasSetWorkspace_v2; None: cuBLAS's own pool
+        self.gemm_workspaces: list = []  # the workspace each GEMM ran with, in order
         self.cublasSgemm_v2 = _GEMM_PROTOTYPE(lambda *args: self._gemm(numpy.float32, ctypes.c_float, *args))
         self.cublasDgemm_v2 = _GEMM_PROTOTYPE(lambda *args: self._gemm(numpy.float64, ctypes.c_double, *args))
 
@@ -535,9 +649,12 @@ class HostCublas:
         return 0
 
     def cublasSetWorkspace_v2(self, handle, workspace, size):
+        self.workspace = (workspace.value, size.value)
         return 0
 
     def cublasSetStream_v2(self, handle, stream):
+        """cuBLAS: "unconditionally resets the cuBLAS library workspace back to the default workspace pool"."""
+        self.workspace = None
         return 0
 
     def cublasSetMathMode(self, handle, mode):
@@ -545,6 +662,7 @@ class HostCublas:
         return 0
 
     def _gemm(self, dtype, scalar, handle, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+        self.gemm_workspaces.append(self.workspace)
         try:
             (a_rows, a_cols), (b_rows, b_cols) = (k, m) if transa else (m, k), (n, k) if transb else (k, n)
             if lda < max(1, a_rows) or ldb < max(1, b_rows) or ldc < max(1, m):
@@ -609,6 +727,7 @@ def simulated_gpu(kernel_dir):
     backends._by_type.pop(DeviceArray, None)
     for k in kernels:
         k._kernel = None
+    _Stream.null_work = _Stream.null_synchronized = 0
     try:
         yield backend
     finally:

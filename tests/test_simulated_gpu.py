@@ -105,6 +105,7 @@ def test_a_capturing_stream_refuses_what_cuda_and_cupy_refuse_and_its_graph_repl
     total = xp.zeros((), numpy.float32)
     scale = 0.5
     stream = xp.cuda.Stream(non_blocking=True)
+    stream.wait_event(xp.cuda.get_current_stream().record())  # ordered after the uploads above
     with stream:
         assert xp.cuda.get_current_stream() is stream
         stream.begin_capture()
@@ -124,6 +125,83 @@ def test_a_capturing_stream_refuses_what_cuda_and_cupy_refuse_and_its_graph_repl
     scale = 10.0  # noqa: F841  (the graph keeps the 0.5 it was captured with)
     graph.launch(stream)
     assert backends.to_numpy(product).tolist() == [[4.0, 4.0], [4.0, 4.0]] and float(total) == 4.0 + 16.0
+
+
+def test_a_non_blocking_stream_runs_nothing_before_waiting_for_the_null_stream(gpu):
+    """CUDA does not order a non-blocking stream after the legacy null stream: device work on one
+    raises until it has waited for what the null stream queued (or the host synchronised it)."""
+    from tests.simulated_cupy import StreamOrderError
+
+    xp = gpu.xp
+    a = gpu.from_numpy(numpy.ones(3, numpy.float32))  # an upload, queued on the null stream
+    stream = xp.cuda.Stream(non_blocking=True)
+    with stream, pytest.raises(StreamOrderError, match="not ordered after the 1 operation"):
+        a + 1  # noqa: B018
+    stream.wait_event(xp.cuda.get_current_stream().record())
+    with stream:
+        assert backends.to_numpy(a + 1).tolist() == [2, 2, 2]
+    a *= 2  # more null-stream work, not waited for
+    with stream, pytest.raises(StreamOrderError):
+        a + 1  # noqa: B018
+    gpu.synchronize()  # the host waited for the null stream: everything before is done
+    with stream, xp.cuda.Stream():  # a blocking stream is ordered after the null stream anyway
+        a + 1  # noqa: B018
+
+
+def test_a_dropped_memory_pool_frees_its_memory_under_the_arrays_still_using_it(gpu):
+    """As CuPy before 14.1: what was allocated inside using_allocator(pool.malloc) is the pool's, and
+    dropping the pool frees it (its bytes become 0xFF, NaN in float32) while arrays still point there."""
+    import gc
+
+    xp = gpu.xp
+    before = xp.ones(4, numpy.float32)
+    pool = xp.cuda.MemoryPool()
+    with xp.cuda.using_allocator(pool.malloc):
+        inside = xp.ones(4, numpy.float32) * 3
+        view_of_before = before[1:]
+        copy_of_before = before.copy()
+    after = xp.ones(4, numpy.float32)
+    assert pool.owns(inside) and pool.owns(inside[2:]) and pool.owns(copy_of_before)
+    assert not any(pool.owns(a) for a in (before, view_of_before, after))
+    del pool
+    gc.collect()
+    assert numpy.isnan(backends.to_numpy(inside)).all() and numpy.isnan(backends.to_numpy(copy_of_before)).all()
+    for a in (before, view_of_before, after):
+        assert backends.to_numpy(a).tolist() == [1.0] * a.size
+
+
+def test_host_cublas_resets_the_workspace_at_set_stream(gpu):
+    """cuBLAS's rule: cublasSetStream_v2 puts a handle back on cuBLAS's own workspace; each GEMM notes its workspace."""
+    from tests.simulated_cupy import HostCublas
+
+    host = HostCublas()
+    assert host.cublasSetWorkspace_v2(None, ctypes.c_void_p(4096), ctypes.c_size_t(64)) == 0
+    assert host.workspace == (4096, 64)
+    assert host.cublasSetStream_v2(None, ctypes.c_void_p(16)) == 0
+    assert host.workspace is None
+
+
+def test_every_gemm_of_a_captured_step_uses_dlcores_cublas_workspace(gpu):
+    """The capture stream is a new stream for the cuBLAS handle; after cublasSetStream_v2 the binding must
+    set its own workspace again, or cuBLAS would allocate from its default pool inside the graph."""
+    from dlcore.cuda_graph import CapturedStep
+
+    model = models.MLP([2, 8, 2])
+    opt = optim.SGD(model, lr=0.1)
+    x, t = gpu.from_numpy(numpy.ones((4, 2), numpy.float32)), gpu.from_numpy(numpy.zeros(4, numpy.int64))
+
+    def step():
+        loss = losses.CrossEntropyLoss()(model(Tensor(x)), t)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    host = gpu.cublas._lib
+    workspace = (gpu.cublas._workspace.data.ptr, gpu.cublas._workspace.size)
+    host.gemm_workspaces.clear()
+    CapturedStep(step)()
+    assert len(host.gemm_workspaces) > 0 and set(host.gemm_workspaces) == {workspace}
 
 
 def test_fused_operations_run_their_cuda_bodies(gpu):
