@@ -12,9 +12,12 @@ reads the strides); outputs are written NCHW-contiguous. float32 only: the float
 of gradient checks stay on the portable im2col path. Tensor-core (TF32) engines are excluded
 unless ``backends.precision`` allows TF32, as PyTorch does with ``torch.backends.cudnn.allow_tf32 = False``.
 ``DLCORE_CUDNN_WORKSPACE_MB`` caps the scratch memory an engine may ask for (default 64; 0: no
-cap). All plans share one workspace buffer, the largest any of them needs. On the H100 the cap
-made the CNN benchmark both faster and smaller: without it cuDNN's heuristics picked a weight-
-gradient engine with a 560 MiB workspace that ran slower than the capped choice.
+cap). On the H100 the cap made the CNN benchmark both faster and smaller: without it cuDNN's
+heuristics picked a weight-gradient engine with a 560 MiB workspace that ran slower than the
+capped choice. All plans share one workspace buffer, the largest any of them needs; a CUDA graph
+that captured a plan keeps the buffer it captured alive (``backends.capture.keep_alive``), since a
+larger one may replace it while the graph still writes there. Operands that do not start on a
+16-byte boundary, which the frontend's tensors assume, are copied first.
 
 ``cudnn`` is an optional dependency (``pip install dlcore[cudnn]``); without it, or with
 ``DLCORE_CUDNN=0``, convolutions run as im2col + cuBLAS GEMM.
@@ -24,6 +27,7 @@ from __future__ import annotations
 import os
 
 from backends._base import element_strides
+from backends.capture import keep_alive
 from backends.precision import tf32_enabled
 
 
@@ -35,11 +39,22 @@ def _row_major_strides(shape) -> list[int]:
     return strides[::-1]
 
 
+ALIGNMENT = 16  # bytes: the frontend's tensors are built for 16-byte aligned data
+
+
 def _packed(xp, a):
-    """``a`` itself when its memory is packed NCHW or NHWC (cuDNN's layouts), else an NCHW copy."""
-    if a.flags.c_contiguous or a.transpose(0, 2, 3, 1).flags.c_contiguous:
+    """``a`` itself when its memory is packed NCHW or NHWC (cuDNN's layouts) and starts on a 16-byte
+    boundary, else an NCHW copy (CuPy allocates on 512-byte boundaries). A C-contiguous view with an
+    offset, such as a batch slice or a channel slice of an N = 1 map, may start anywhere."""
+    aligned = a.data.ptr % ALIGNMENT == 0
+    if aligned and (a.flags.c_contiguous or a.transpose(0, 2, 3, 1).flags.c_contiguous):
         return a
-    return xp.ascontiguousarray(a)
+    return xp.array(a, order="C")  # a copy even where ascontiguousarray would return ``a`` itself
+
+
+def _contiguous(xp, w):
+    """``w`` itself when C-contiguous and 16-byte aligned (filters go to cuDNN as KCRS), else a copy that is."""
+    return w if w.flags.c_contiguous and w.data.ptr % ALIGNMENT == 0 else xp.array(w, order="C")
 
 
 def workspace_limit_bytes() -> int:
@@ -106,7 +121,7 @@ class CudnnConvolution:
     def forward(self, x, w, padding, stride, dilation):
         """y = x ⋆ w for x (N, C, H, W), w (K, C, R, S): (N, K, P, Q), NCHW-contiguous."""
         x = _packed(self.xp, x)
-        w = self.xp.ascontiguousarray(w)
+        w = _contiguous(self.xp, w)
         n, _, h, wd = x.shape
         k, _, r, s = w.shape
         out = tuple((size + 2 * p - d * (kk - 1) - 1) // st + 1
@@ -119,7 +134,7 @@ class CudnnConvolution:
         """dx (N, C, H, W) from dy (N, K, P, Q) and w (K, C, R, S): the adjoint of ``forward`` in x."""
         gy = _packed(self.xp, gy)
         gx = self.xp.empty(x_shape, gy.dtype)
-        self._run("dgrad", gy, self.xp.ascontiguousarray(w), gx, padding, stride, dilation)
+        self._run("dgrad", gy, _contiguous(self.xp, w), gx, padding, stride, dilation)
         return gx
 
     def backward_filter(self, x, gy, w_shape, padding, stride, dilation):
@@ -143,6 +158,7 @@ class CudnnConvolution:
             self._plans[key] = plan
         if plan.workspace_bytes > self._workspace.size:
             self._workspace = self.xp.empty(plan.workspace_bytes, self.xp.uint8)
+        keep_alive(self._workspace)  # a graph captured now writes there on every replay, even once it is replaced
         self.cudnn.set_stream(self.handle, self.xp.cuda.get_current_stream().ptr)
         plan.execute((a.data.ptr, b.data.ptr, out.data.ptr), self._workspace.data.ptr, self.handle)
 
