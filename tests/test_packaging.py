@@ -15,3 +15,12 @@ def test_requires_python_admits_no_version_without_tomllib():
     spec = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     major, minor = map(int, re.fullmatch(r">=\s*(\d+)\.(\d+)", spec.strip()).groups())
     assert (major, minor) >= (3, 11), f"requires-python {spec!r}, but {users} import tomllib (3.11+)"
+
+
+def test_the_cupy_extras_require_a_pool_that_keeps_its_memory_alive():
+    """Before CuPy 14.1 a dropped memory pool frees memory that arrays from it still use, and
+    ``dlcore.cuda_graph`` drops a captured step's private pool at every recapture."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    minimums = {r: tuple(map(int, re.fullmatch(r"cupy-cuda\d+x>=([\d.]+)", r).group(1).split(".")))
+                for reqs in extras.values() for r in reqs if r.startswith("cupy")}
+    assert minimums and all(version >= (14, 1) for version in minimums.values()), minimums
