@@ -21,6 +21,9 @@ import numpy
 import backends
 from backends import UserError
 
+#: dtype.kind of the arrays ops compute on: bool, signed and unsigned int, float, complex
+NUMERIC_KINDS = "biufc"
+
 
 class ArgumentTypeError(UserError, TypeError):
     """An argument of a public constructor or function has the wrong type."""
@@ -31,7 +34,9 @@ class ArgumentValueError(UserError, ValueError):
 
 
 def _got(value) -> str:
-    return f"{value!r} ({type(value).__name__})"
+    """``value`` for a message: its repr on one line, at most 60 characters, and its type."""
+    text = " ".join(repr(value).split())
+    return f"{text if len(text) <= 60 else text[:57] + '...'} ({type(value).__name__})"
 
 
 def _is_int(value) -> bool:
@@ -128,7 +133,7 @@ def instance(owner: str, name: str, value, cls: type, what: str):
         return value
     if isinstance(value, type) and issubclass(value, cls):
         raise ArgumentTypeError(f"{owner}: {name} must be {what}, got the class {value.__name__}; "
-                        f"did you mean {value.__name__}()?")
+                                f"did you mean {value.__name__}()?")
     raise ArgumentTypeError(f"{owner}: {name} must be {what}, got {type(value).__name__}")
 
 
@@ -142,6 +147,3 @@ def dtype(owner: str, name: str, value) -> numpy.dtype:
         raise ArgumentTypeError(f"{owner}: {name} must be a numeric dtype such as 'float32', got {result}")
     return result
 
-
-#: dtype.kind of the arrays ops compute on: bool, signed and unsigned int, float, complex
-NUMERIC_KINDS = "biufc"
