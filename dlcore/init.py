@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import numbers
 
 import numpy
 
@@ -45,11 +46,14 @@ def _finish(host, dtype):
 
 
 def _checked_shape(owner: str, shape) -> tuple[int, ...]:
-    if checks._is_int(shape):
+    """``shape`` (an int or a sequence of ints ≥ 0) as a tuple of Python ints, or the error naming ``owner``."""
+    if isinstance(shape, numbers.Integral):
         shape = (shape,)
-    if not isinstance(shape, (tuple, list)):
-        raise ArgumentTypeError(f"{owner}: shape must be a tuple of ints, got {shape!r} ({type(shape).__name__})")
-    return tuple(checks.integer(owner, f"shape[{i}]", n, minimum=0) for i, n in enumerate(shape))
+    try:
+        sizes = tuple(shape)
+    except TypeError:
+        raise ArgumentTypeError(f"{owner}: shape must be a tuple of ints, got {type(shape).__name__}") from None
+    return tuple(checks.integer(owner, f"shape[{i}]", n, minimum=0) for i, n in enumerate(sizes))
 
 
 def _initializer(uses_fans: bool):

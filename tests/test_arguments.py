@@ -112,7 +112,8 @@ BAD = [
      r"l1_penalty: coef must be ≥ 0, got -1\.0"),
     # ---- initialisers ----
     ("init shape float", lambda: init.he((2, 2.5)), TypeError, r"he: shape\[1\] must be an int ≥ 0, got 2\.5"),
-    ("init shape str", lambda: init.uniform("a"), TypeError, r"uniform: shape must be a tuple of ints, got 'a'"),
+    ("init shape None", lambda: init.uniform(None), TypeError, r"uniform: shape must be a tuple of ints, got NoneType"),
+    ("init shape negative", lambda: init.zeros((2, -1)), ValueError, r"zeros: shape\[1\] must be an int ≥ 0, got -1"),
     ("init fan_in 0", lambda: init.xavier((3, 2), fan_in=0), ValueError,
      r"xavier: fan_in must be an int ≥ 1, got 0"),
     ("init dtype name", lambda: init.zeros((2,), dtype="foo"), TypeError,
@@ -231,6 +232,7 @@ def test_good_arguments_still_work_numpy_scalars_included():
     assert metrics.confusion_matrix([0, 1], [0, 1], num_classes=i64(3)).shape == (3, 3)
     assert metrics.precision([0, 1], [0, 1], pos_label=i64(1)) == 1.0
     assert init.he([3, 2], fan_in=i64(4)).shape == (3, 2) and init.zeros(3).shape == (3,)
+    assert init.ones(numpy.array([2, 1])).shape == (2, 1)
     assert init.he((0, 2)).shape == (0, 2)  # a zero-size weight: nothing drawn, no division by a zero fan
     assert init.zeros((2,), dtype=numpy.float64).dtype == numpy.float64
 
