@@ -357,7 +357,7 @@ def test_two_ranks_shard_every_sample_once(tmp_path):
 
 
 def _fake_cupy(device_count, chosen):
-    """The two CuPy calls use_local_gpu makes; ``chosen`` collects the devices made current."""
+    """The CuPy calls that choosing a GPU makes; ``chosen`` collects the devices made current."""
     class FakeCupy:
         class cuda:
             class runtime:
@@ -368,6 +368,7 @@ def _fake_cupy(device_count, chosen):
             class Device:
                 def __init__(self, n):
                     self.n = n
+                    self.pci_bus_id = f"0000:{n:02x}:00.0"
 
                 def use(self):
                     chosen.append(self.n)
@@ -395,6 +396,101 @@ def test_a_rank_refuses_a_gpu_other_than_the_backends(monkeypatch):
                                            r"GPU 0.*before the first backends.use\('cupy'\)"):
         use_local_gpu(fake_cupy, 1)
     assert chosen == [0]
+
+
+def test_shared_gpus_are_refused_naming_the_ranks_that_would_share():
+    """Two ranks of a node on one GPU (more ranks than GPUs) are refused; GPUs told apart by PCI bus id, so
+    ranks that each see only their own GPU as device 0 (CUDA_VISIBLE_DEVICES) are fine."""
+    from dlcore.distributed.communicator import refuse_shared_gpus
+
+    refuse_shared_gpus(["0000:3b:00.0", "0000:5e:00.0"])
+    refuse_shared_gpus(["0000:3b:00.0"])
+    with pytest.raises(RuntimeError, match=r"3 ranks on this node, but only 2 GPU\(s\) for them: ranks \[0, 2\] on "
+                                           r"node would share GPU 0000:3b:00.0\. NCCL needs one GPU per rank.*"
+                                           r"--map-by ppr:2:node.*CUDA_VISIBLE_DEVICES"):
+        refuse_shared_gpus(["0000:3b:00.0", "0000:5e:00.0", "0000:3b:00.0"])
+
+
+class _FakeNode:
+    """The node communicator of a split: this process is ``rank``; ``others`` are the other ranks' GPUs."""
+
+    def __init__(self, rank, others):
+        self.rank, self.others, self.freed = rank, others, False
+
+    def Get_rank(self):
+        return self.rank
+
+    def allgather(self, mine):
+        return self.others[:self.rank] + [mine] + self.others[self.rank:]
+
+    def Free(self):
+        self.freed = True
+
+
+class _FakeComm:
+    """An mpi4py communicator: rank ``rank`` of ``size``; splitting it by node gives ``node``."""
+
+    def __init__(self, rank, size, node):
+        self.rank, self.size, self.node, self.splits = rank, size, node, []
+
+    def Get_rank(self):
+        return self.rank
+
+    def Get_size(self):
+        return self.size
+
+    def Split_type(self, split_type, key):
+        self.splits.append((split_type, key))
+        return self.node
+
+    def bcast(self, obj, root=0):
+        return obj
+
+
+class _World:
+    def Split_type(self, *args, **kwargs):
+        raise AssertionError("COMM_WORLD was split: a collective over ranks that need not all be making this communicator")
+
+
+def _nccl_on_fakes(monkeypatch, comm, device_count, chosen):
+    """NCCLCommunicator(comm) with mpi4py, CuPy and NCCL stood in for (a GPU count of ``device_count``)."""
+    import types
+
+    from dlcore.distributed import NCCLCommunicator
+
+    mpi = types.ModuleType("mpi4py")
+    mpi.MPI = types.SimpleNamespace(COMM_WORLD=_World(), COMM_TYPE_SHARED="shared")
+    cupy = types.ModuleType("cupy")
+    cupy.cuda = types.ModuleType("cupy.cuda")
+    fake = _fake_cupy(device_count, chosen).cuda
+    cupy.cuda.runtime, cupy.cuda.Device = fake.runtime, fake.Device
+    cupy.cuda.nccl = types.SimpleNamespace(available=True, get_unique_id=lambda: b"id", NCCL_FLOAT32=7,
+                                           NCCL_FLOAT64=8, NcclCommunicator=lambda size, uid, rank: (size, uid, rank))
+    for name, module in (("mpi4py", mpi), ("cupy", cupy), ("cupy.cuda", cupy.cuda)):
+        monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.delitem(backends._instances, "cupy", raising=False)
+    return NCCLCommunicator(comm)
+
+
+def test_nccl_takes_the_gpu_of_its_rank_among_the_ranks_of_the_communicator_given(monkeypatch):
+    """A communicator of fewer ranks than COMM_WORLD: the node's ranks are counted in it, never in
+    COMM_WORLD (splitting that is a collective the other ranks would not join: a hang)."""
+    chosen = []
+    sub = _FakeComm(rank=1, size=2, node=_FakeNode(rank=1, others=["0000:00:00.0"]))
+    comm = _nccl_on_fakes(monkeypatch, sub, device_count=2, chosen=chosen)
+    assert sub.splits == [("shared", 1)] and sub.node.freed
+    assert (comm.local_rank, comm.device, chosen) == (1, 1, [1])
+    assert (comm.nccl_comm[0], comm.nccl_comm[2]) == (2, 1)  # NCCL's size and rank are the communicator's
+
+
+def test_nccl_refuses_more_ranks_on_a_node_than_gpus(monkeypatch):
+    """Three ranks on a node of two GPUs: rank 2 would take GPU 0 with rank 0. Every rank of the node
+    learns it (the GPUs are gathered first) and raises before making a GPU current or joining NCCL."""
+    chosen = []
+    sub = _FakeComm(rank=2, size=3, node=_FakeNode(rank=2, others=["0000:00:00.0", "0000:01:00.0"]))
+    with pytest.raises(RuntimeError, match=r"3 ranks on this node, but only 2 GPU\(s\).*ranks \[0, 2\]"):
+        _nccl_on_fakes(monkeypatch, sub, device_count=2, chosen=chosen)
+    assert chosen == [] and sub.node.freed
 
 
 def test_create_communicator_selects_the_gpu_before_the_backend_is_chosen(monkeypatch):

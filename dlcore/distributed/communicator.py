@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 
 import numpy
 
@@ -242,12 +243,12 @@ class NCCLCommunicator(MPICommunicator):
     """GPU data parallelism: NCCL (``cupy.cuda.nccl``) for device buffers, MPI for the rest.
 
     Process ``r`` uses GPU ``local_rank % device_count``, where ``local_rank`` is its rank
-    among all the processes on its node (so one process per GPU needs no extra set-up; with
-    ``CUDA_VISIBLE_DEVICES`` narrowed to one GPU per process it is device 0). It is counted in
-    ``COMM_WORLD`` even for a ``comm`` of fewer ranks: ranks of two such communicators on one
-    node get different GPUs, and the GPU is the one ``select_gpu_before_backend`` picks. Rank 0 makes
-    NCCL's unique id and MPI broadcasts it; then every rank joins one NCCL communicator.
-    Host buffers (metrics) still travel over MPI.
+    among the ranks of ``comm`` on its node (so one process per GPU needs no extra set-up; with
+    ``CUDA_VISIBLE_DEVICES`` narrowed to one GPU per process it is device 0); see ``select_gpu``.
+    It is counted in ``comm``, the communicator given, not in ``COMM_WORLD``: splitting that is a
+    collective of every rank, which hangs when only some of them make an NCCL communicator.
+    Rank 0 makes NCCL's unique id and MPI broadcasts it; then every rank joins one NCCL
+    communicator. Host buffers (metrics) still travel over MPI.
     """
 
     name = "nccl"
@@ -260,8 +261,7 @@ class NCCLCommunicator(MPICommunicator):
             raise ImportError("NCCLCommunicator: this CuPy has no NCCL; pip install nvidia-nccl-cu13 "
                               "(or -cu12), or train on the CPU with --backend numpy")
         self.cupy, self.nccl = cupy, nccl
-        self.local_rank = local_rank(self.MPI.COMM_WORLD)
-        self.device = use_local_gpu(cupy, self.local_rank)
+        self.local_rank, self.device = select_gpu(cupy, self.comm)
         unique_id = self.comm.bcast(nccl.get_unique_id() if self.rank == 0 else None, root=0)
         self.nccl_comm = nccl.NcclCommunicator(self.size, unique_id, self.rank)
         self._types = {numpy.dtype(numpy.float32): nccl.NCCL_FLOAT32,
@@ -289,14 +289,52 @@ class NCCLCommunicator(MPICommunicator):
         return buf
 
 
-def local_rank(mpi_comm) -> int:
-    """This process's rank among the ranks of ``mpi_comm`` (an mpi4py communicator) on its node."""
+@contextmanager
+def _node(mpi_comm):
+    """The ranks of ``mpi_comm`` (an mpi4py communicator) on this node, as a communicator freed after
+    the block (made collectively over ``mpi_comm``)."""
     from mpi4py import MPI
     node = mpi_comm.Split_type(MPI.COMM_TYPE_SHARED, key=mpi_comm.Get_rank())
     try:
-        return node.Get_rank()
+        yield node
     finally:
         node.Free()
+
+
+def local_rank(mpi_comm) -> int:
+    """This process's rank among the ranks of ``mpi_comm`` (an mpi4py communicator) on its node."""
+    with _node(mpi_comm) as node:
+        return node.Get_rank()
+
+
+def select_gpu(cupy, mpi_comm) -> tuple[int, int]:
+    """(rank on the node, GPU): make GPU ``rank on node mod visible GPUs`` CuPy's current device, the
+    ranks counted among those of ``mpi_comm`` on this node (collective over ``mpi_comm``).
+
+    Every rank of the node first tells the others which GPU (by PCI bus id) it would take, so
+    that all of them refuse alike (RuntimeError) when two would share one: more ranks on a node
+    than it has GPUs for them (NCCL cannot run two ranks on one GPU).
+    """
+    with _node(mpi_comm) as node:
+        rank_on_node = node.Get_rank()
+        device = rank_on_node % cupy.cuda.runtime.getDeviceCount()
+        refuse_shared_gpus(node.allgather(cupy.cuda.Device(device).pci_bus_id))
+    return rank_on_node, use_local_gpu(cupy, rank_on_node)
+
+
+def refuse_shared_gpus(gpus) -> None:
+    """RuntimeError naming the ranks and GPUs when ``gpus`` (the PCI bus id of the GPU that each rank of
+    one node would drive, in node-rank order) holds a GPU twice; None when every rank has its own."""
+    ranks_of: dict = {}
+    for rank, gpu in enumerate(gpus):
+        ranks_of.setdefault(gpu, []).append(rank)
+    shared = {gpu: ranks for gpu, ranks in ranks_of.items() if len(ranks) > 1}
+    if shared:
+        which = "; ".join(f"ranks {ranks} on node would share GPU {gpu}" for gpu, ranks in shared.items())
+        raise RuntimeError(
+            f"{len(gpus)} ranks on this node, but only {len(ranks_of)} GPU(s) for them: {which}. NCCL needs "
+            f"one GPU per rank: start at most as many ranks per node as it has GPUs (e.g. mpirun "
+            f"--map-by ppr:{len(ranks_of)}:node), or give each rank its own GPU with CUDA_VISIBLE_DEVICES")
 
 
 def use_local_gpu(cupy, rank_on_node: int) -> int:
@@ -335,7 +373,7 @@ def select_gpu_before_backend() -> int | None:
             return None
     except cupy.cuda.runtime.CUDARuntimeError:  # no driver: the backend choice reports it
         return None
-    return use_local_gpu(cupy, local_rank(MPI.COMM_WORLD))
+    return select_gpu(cupy, MPI.COMM_WORLD)[1]
 
 
 def launched_by_mpi() -> bool:
