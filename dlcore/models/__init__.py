@@ -6,5 +6,37 @@ from dlcore.models.resnet import BasicBlock, ResNet, resnet
 from dlcore.models.unet import UNet, unet
 from dlcore.models.dbn import DBN  # after MLP: dbn → dlcore.unsupervised → (lazily) dlcore.models.mlp
 
+#: the kinds that take images (N, C, H, W); "mlp" takes feature vectors (N, D)
+IMAGE_MODELS = ("lenet", "alexnet_small", "resnet", "unet")
+#: model kind → the options ``build`` passes on to its constructor
+OPTIONS = {"mlp": ("hidden", "activation", "weight_init", "dropout", "batch_norm"), "lenet": (),
+           "alexnet_small": ("dropout",), "resnet": ("depth", "base_channels"), "unet": ("depth", "base_channels")}
+
+
+def build(kind: str, sample_shape, n_out: int, **options):
+    """The model ``kind`` for inputs of ``sample_shape`` (one sample: (D,) or (C, H, W)) and ``n_out``
+    outputs (classes, regression targets or mask channels), with the ``options`` its kind takes
+    (``OPTIONS[kind]``; a missing one keeps the constructor's default), e.g.
+    ``build("mlp", (784,), 10, hidden=[256], activation="relu")``."""
+    from dlcore import checks
+
+    checks.choice("models.build", "kind", kind, OPTIONS)
+    unknown = sorted(set(options) - set(OPTIONS[kind]))
+    if unknown:
+        raise TypeError(f"models.build: kind {kind!r} takes the options {', '.join(OPTIONS[kind]) or 'none'}, "
+                        f"got {', '.join(unknown)}")
+    if kind == "mlp":
+        hidden = options.pop("hidden", ())
+        return MLP([sample_shape[0], *hidden, n_out], **options)
+    channels, size = sample_shape[0], sample_shape[-1]
+    if kind == "lenet":
+        return lenet(channels, n_out, input_size=size)
+    if kind == "alexnet_small":
+        return alexnet_small(channels, n_out, input_size=size, **options)
+    if kind == "resnet":
+        return resnet(in_channels=channels, num_classes=n_out, **options)
+    return unet(in_channels=channels, out_channels=n_out, **options)
+
+
 __all__ = ["MLP", "Perceptron", "LeNet", "lenet", "AlexNetSmall", "alexnet_small", "BasicBlock", "ResNet", "resnet",
-           "UNet", "unet", "DBN"]
+           "UNet", "unet", "DBN", "IMAGE_MODELS", "OPTIONS", "build"]

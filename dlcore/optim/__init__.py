@@ -5,8 +5,20 @@ hyperparameters, ``weight_decay`` (L2: adds wd·θ to the gradient) and ``l1`` (
 l1·sign(θ)); and has ``step()``, ``zero_grad()``, ``state_dict()``, ``load_state_dict(d)``
 and a settable ``lr``. The update formulas are in each class's docstring.
 """
+from dlcore import checks
 from dlcore.optim.adaptive import AdaGrad, Adam, RMSprop
 from dlcore.optim.optimizer import Optimizer, named_params
 from dlcore.optim.sgd import SGD, Momentum, Nesterov
 
-__all__ = ["Optimizer", "named_params", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]
+#: name (as configs and ``get`` write it) → optimizer class
+OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": AdaGrad, "rmsprop": RMSprop,
+              "adam": Adam}
+
+
+def get(name: str) -> type[Optimizer]:
+    """The optimizer class registered as ``name`` in OPTIMIZERS (``get("adam")(model, lr=1e-3)``)."""
+    return OPTIMIZERS[checks.choice("optim.get", "name", name, OPTIMIZERS)]
+
+
+__all__ = ["Optimizer", "named_params", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "OPTIMIZERS",
+           "get"]

@@ -1,10 +1,11 @@
 """A run from a validated config: data, model, loss, optimizer, callbacks and a run directory.
 
-``execute(cfg)`` (optionally after greedy layer-wise pre-training, ``[pretrain]``) trains and writes ``<out_dir>/<name>-<timestamp>/`` with the resolved
-config, ``history.json``, ``metrics.json``, checkpoints (``last.npz``, ``best.npz``) and
-plots; ``resume(run_dir)`` continues such a run from ``last.npz`` (on the CPU the resumed
-epochs equal those of an uninterrupted run bit for bit: weights, optimizer state, the
-loader's shuffling generator and the backend generator all come back).
+``execute(cfg)`` (optionally after greedy layer-wise pre-training, ``[pretrain]``) trains and
+writes ``<out_dir>/<name>-<timestamp>/`` with the resolved config, ``history.json``,
+``metrics.json``, checkpoints (``last.npz``, ``best.npz``) and plots; ``execute(cfg, run_dir,
+resume_from=run_dir / "last.npz")`` continues such a run (on the CPU the resumed epochs equal
+those of an uninterrupted run bit for bit: weights, optimizer state, every random generator and
+the callbacks' state all come back).
 """
 from __future__ import annotations
 
@@ -20,14 +21,11 @@ from rich.console import Console
 
 import backends
 import dlcore
-from dlcore import io, losses, metrics, optim
+from dlcore import io, losses, metrics, models, optim
 from dlcore.config import no_grad
 from dlcore.core import Tensor
-from dlcore.data import DATASETS, ArrayLoader, FlipShift, load, split, standardize
-from dlcore.data.datasets import fashion_mnist
+from dlcore.data import DATASETS, ArrayLoader, CorruptDatasetError, FlipShift, prepare, standardize
 from dlcore.distributed import DistributedOptimizer, LocalCommunicator, ShardedLoader, sync_batch_norm
-from dlcore import models
-from dlcore.models import MLP
 from dlcore.training import plots
 from dlcore.training.callbacks import Callback, Checkpoint, CosineLR, EarlyStopping, ExponentialLR, StepLR
 from dlcore.training.history import History, write_text_atomic
@@ -37,12 +35,6 @@ from dlcore.unsupervised import StackedAutoencoder
 
 _log = logging.getLogger("dlcore")
 
-OPTIMIZERS = {"sgd": optim.SGD, "momentum": optim.Momentum, "nesterov": optim.Nesterov,
-              "adagrad": optim.AdaGrad, "rmsprop": optim.RMSprop, "adam": optim.Adam}
-
-
-IMAGE_MODELS = ("lenet", "alexnet_small", "resnet", "unet")
-
 
 @contextmanager
 def from_config(cfg, *keys):
@@ -51,7 +43,7 @@ def from_config(cfg, *keys):
     is what to fix. Other exceptions (bugs) pass through unchanged."""
     try:
         yield
-    except ConfigError:
+    except (ConfigError, CorruptDatasetError):  # they name their cause already
         raise
     except (ValueError, KeyError) as error:
         values = ", ".join(f"{key} = {cfg[key.split('.')[0]][key.split('.')[1]]!r}" for key in keys)
@@ -60,89 +52,42 @@ def from_config(cfg, *keys):
 
 
 def prepare_data(cfg) -> dict:
-    """{"train", "val", "test": (x, y) NumPy pairs, "classes": int or None (regression/segmentation)}.
-
-    Image models get (N, 1, S, S) inputs. ``data.task = "segment"`` turns an image set into
-    denoising segmentation: input = image + N(0, image_noise²) noise (seeded), target = the
-    mask clean image > mask_threshold, shape (N, 1, S, S).
-    """
+    """{"train", "val", "test": (x, y) NumPy pairs, "classes": int or None, "task"}: the steps of
+    ``dlcore.data.prepare`` as ``[data]`` and ``model.kind`` ask, an error naming the keys to change."""
     data = cfg["data"]
-    name, seed = data["name"], data["seed"]
-    val_f, test_f = data["val_fraction"], data["test_fraction"]
-    fractions = ("data.val_fraction", "data.test_fraction")
-    if name in DATASETS:
-        with from_config(cfg, "data.name", "data.n_samples", "data.noise"):
-            x, y = DATASETS[name](n=data["n_samples"], noise=data["noise"], seed=seed)
-        with from_config(cfg, *fractions):
-            train, val, test = split(x, y, (1 - val_f - test_f, val_f, test_f), seed=seed)
-    elif name == "fashion_mnist":  # the official 10k test set; validation carved from the 60k
-        limit = data["limit"] or None
-        x, y = fashion_mnist("train", limit=limit)
-        with from_config(cfg, "data.val_fraction"):
-            train, val, _ = split(x, y, (1 - val_f, val_f, 0.0), seed=seed)
-        test = fashion_mnist("test", limit=limit)
-    else:
-        with from_config(cfg, "data.name"):  # runconfig.validate checks the name; this covers unvalidated dicts
-            x, y = load(name)
-        with from_config(cfg, *fractions):
-            train, val, test = split(x, y, (1 - val_f - test_f, val_f, test_f), seed=seed)
-    parts = [train, val, test]
-    if data["standardize"]:
-        xs = standardize(*(x for x, _ in parts))
-        parts = [(x, y) for x, (_, y) in zip(xs, parts)]
-    if cfg["model"]["kind"] in IMAGE_MODELS:
-        parts = [(_as_images(x, name), y) for x, y in parts]
-    if data["task"] == "segment":
-        rng = numpy.random.default_rng(seed + 1)
-        parts = [((x + data["image_noise"] * rng.standard_normal(x.shape)).astype(numpy.float32),
-                  (x > data["mask_threshold"]).astype(numpy.float32)) for x, _ in parts]
-        return {"train": parts[0], "val": parts[1], "test": parts[2], "classes": None, "task": "segment"}
-    if data["task"] != "classify":
+    if data["task"] not in ("classify", "segment"):
         raise ConfigError(f"data.task {data['task']!r} is unknown; choose classify or segment")
-    y = parts[0][1]
-    classes = int(max(y.max(), parts[2][1].max() if len(parts[2][1]) else 0)) + 1 if y.dtype.kind in "iu" else None
-    return {"train": parts[0], "val": parts[1], "test": parts[2], "classes": classes,
-            "task": "classify" if classes else "regress"}
-
-
-def _as_images(x, name):
-    side = int(round(x.shape[1] ** 0.5))
-    if x.ndim != 2 or side * side != x.shape[1]:
-        raise ConfigError(f"data {name!r} has {x.shape[1]} features per sample, not a square image; "
-                          f"image models need image data")
-    return x.reshape(len(x), 1, side, side)
-
-
-#: model.kind → the [model] keys that kind reads (named when building it fails)
-MODEL_KEYS = {"mlp": ("kind", "hidden", "activation", "weight_init", "dropout", "batch_norm"), "lenet": ("kind",),
-              "alexnet_small": ("kind", "dropout"), "resnet": ("kind", "depth", "base_channels"),
-              "unet": ("kind", "depth", "base_channels")}
+    sizes = ("data.n_samples", "data.noise") if data["name"] in DATASETS else ()
+    with from_config(cfg, "data.name", *sizes):
+        x, y, own_test = prepare.load_set(data["name"], data["seed"], n_samples=data["n_samples"],
+                                          noise=data["noise"], limit=data["limit"])
+    fractions = ("data.val_fraction",) if own_test is not None else ("data.val_fraction", "data.test_fraction")
+    with from_config(cfg, *fractions):
+        parts = prepare.cut(x, y, own_test, data["val_fraction"], data["test_fraction"], data["seed"])
+    if data["standardize"]:
+        parts = [(x, y) for x, (_, y) in zip(standardize(*(x for x, _ in parts)), parts)]
+    if cfg["model"]["kind"] in models.IMAGE_MODELS:
+        with from_config(cfg, "data.name", "model.kind"):
+            parts = [(prepare.as_images(x, data["name"]), y) for x, y in parts]
+    if data["task"] == "segment":
+        parts = prepare.segmentation(parts, data["image_noise"], data["mask_threshold"], data["seed"] + 1)
+        classes, task = None, "segment"
+    else:
+        classes = prepare.count_classes(parts[0][1], parts[2][1])
+        task = "classify" if classes else "regress"
+    return {"train": parts[0], "val": parts[1], "test": parts[2], "classes": classes, "task": task}
 
 
 def build_model(cfg, sample_shape, n_out: int):
-    """The model ``model.kind`` names, for inputs of ``sample_shape`` and ``n_out`` outputs."""
+    """The model ``model.kind`` names (``models.build``), for inputs of ``sample_shape`` and ``n_out`` outputs."""
     m = cfg["model"]
-    kind = m["kind"]
-    if kind == "mlp":
-        return MLP([sample_shape[0], *m["hidden"], n_out], activation=m["activation"],
-                   weight_init=m["weight_init"] or None, dropout=model_dropout(m), batch_norm=m["batch_norm"])
-    channels, size = sample_shape[0], sample_shape[-1]
-    if kind == "lenet":
-        return models.lenet(channels, n_out, input_size=size)
-    if kind == "alexnet_small":
-        return models.alexnet_small(channels, n_out, input_size=size, dropout=model_dropout(m))
-    if kind == "resnet":
-        return models.resnet(m["depth"], channels, n_out, base_channels=m["base_channels"])
-    if kind == "unet":
-        return models.unet(m["depth"], m["base_channels"], channels, n_out)
-    raise ConfigError(f"model.kind {kind!r} is unknown; choose one of mlp, {', '.join(IMAGE_MODELS)}")
-
-
-def labelled_subset(x, y, per_class: int, seed: int):
-    """The first ``per_class`` samples of each class in a seeded shuffle (semi-supervised runs)."""
-    order = numpy.random.default_rng(seed).permutation(len(y))
-    keep = numpy.concatenate([order[y[order] == c][:per_class] for c in numpy.unique(y)])
-    return x[numpy.sort(keep)], y[numpy.sort(keep)]
+    options = {key: m[key] for key in models.OPTIONS[m["kind"]]}
+    if "weight_init" in options:
+        options["weight_init"] = m["weight_init"] or None  # "" in a config: each layer's default
+    if "dropout" in options:
+        options["dropout"] = model_dropout(m)
+    with from_config(cfg, *(f"model.{key}" for key in ("kind", *options))):
+        return models.build(m["kind"], sample_shape, n_out, **options)
 
 
 def build_augmentation(cfg, x_train, task: str):
@@ -217,13 +162,12 @@ def pretrained_model(cfg, x_train, n_out, console=None):
 
 
 def build_optimizer(cfg, model):
+    """The optimizer ``[optim]`` describes (``optim.get``), over ``model``'s parameters."""
     o = cfg["optim"]
-    if o["name"] not in OPTIMIZERS:
-        raise ConfigError(f"optim.name {o['name']!r} is unknown; choose one of {', '.join(OPTIMIZERS)}")
     kwargs = {"lr": o["lr"], "weight_decay": o["weight_decay"], "l1": o["l1"]}
     if o["name"] in ("momentum", "nesterov"):
         kwargs["momentum"] = o["momentum"]
-    return OPTIMIZERS[o["name"]](model, **kwargs)
+    return optim.get(o["name"])(model, **kwargs)
 
 
 def build_schedule(cfg):
@@ -356,10 +300,10 @@ def _train_and_report(cfg, run_dir, resume_from, console, comm) -> dict:
     if cfg["pretrain"]["method"] != "none" and resume_from is None:
         model, pretrain_errors = pretrained_model(cfg, x_train, n_out, console)  # all training inputs, no labels
     else:
-        with from_config(cfg, *(f"model.{k}" for k in MODEL_KEYS.get(cfg["model"]["kind"], ("kind",)))):
-            model = build_model(cfg, x_train.shape[1:], n_out)
+        model = build_model(cfg, x_train.shape[1:], n_out)
     if data["task"] == "classify" and cfg["data"]["labels_per_class"]:
-        x_train, y_train = labelled_subset(x_train, y_train, cfg["data"]["labels_per_class"], cfg["data"]["seed"])
+        x_train, y_train = prepare.labelled_subset(x_train, y_train, cfg["data"]["labels_per_class"],
+                                                   cfg["data"]["seed"])
     with from_config(cfg, "loss.name"):
         loss = losses.get(cfg["loss"]["name"])
     with from_config(cfg, *(f"optim.{k}" for k in ("name", "lr", "momentum", "weight_decay", "l1"))):

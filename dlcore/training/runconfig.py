@@ -70,14 +70,15 @@ def choices() -> dict[str, tuple[str, ...]]:
     from dlcore.init import INITIALIZERS
     from dlcore.losses import LOSSES
     from dlcore.nn.activation import ACTIVATIONS
-    from dlcore.training.run import IMAGE_MODELS, OPTIMIZERS
+    from dlcore.models import OPTIONS as MODEL_KINDS
+    from dlcore.optim import OPTIMIZERS
     from dlcore.training.trainer import METRICS
 
     return {
         "run.backend": ("auto", *BACKENDS),
         "data.name": (*DATASETS, *REAL_DATASETS),
         "data.task": ("classify", "segment"),
-        "model.kind": ("mlp", *IMAGE_MODELS),
+        "model.kind": tuple(MODEL_KINDS),
         "model.activation": tuple(ACTIVATIONS),
         "model.weight_init": ("", *INITIALIZERS),
         "pretrain.method": ("none", "dbn", "sae"),

@@ -29,8 +29,6 @@ from dlcore.nn.activation import get as activation_layer
 from dlcore.training.trainer import Trainer
 
 CORRUPTIONS = ("mask", "gaussian")
-OPTIMIZERS = {cls.__name__.lower(): cls for cls in vars(optim).values()
-              if isinstance(cls, type) and issubclass(cls, optim.Optimizer) and cls is not optim.Optimizer}
 _RELU_FAMILY = ("relu", "leaky_relu", "prelu", "elu", "swish")
 
 
@@ -140,15 +138,13 @@ class StackedAutoencoder(Module):
         Layer k is trained with the Trainer as an autoencoder of its input h_{k−1} (h₀ = x,
         targets = the clean inputs; corruption, if any, inside the layer) for ``epochs``
         epochs of shuffled mini-batches (seed ``seed + k``); then h_k = encode(h_{k−1}) is
-        computed in eval mode without gradients. ``optimizer`` is a name in OPTIMIZERS or a
+        computed in eval mode without gradients. ``optimizer`` is a name in ``optim.OPTIMIZERS`` or a
         callable (module, lr) → Optimizer; ``loss`` is "bce" (needs sigmoid outputs) or "mse".
         """
         if loss not in ("bce", "mse"):
             raise ValueError(f"StackedAutoencoder.pretrain: loss must be 'bce' or 'mse', got {loss!r}")
         if isinstance(optimizer, str):
-            if optimizer not in OPTIMIZERS:
-                raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
-            optimizer = OPTIMIZERS[optimizer]
+            optimizer = optim.get(optimizer)
         for k, ae in enumerate(self.layers):
             if loss == "bce" and not isinstance(ae.output, Sigmoid):
                 raise ValueError(f"layer {k} reconstructs with a {type(ae.output).__name__} output; "
@@ -181,4 +177,4 @@ class StackedAutoencoder(Module):
         return self.encoder(copy_weights=True).append(head)
 
 
-__all__ = ["Autoencoder", "StackedAutoencoder", "CORRUPTIONS", "OPTIMIZERS"]
+__all__ = ["Autoencoder", "StackedAutoencoder", "CORRUPTIONS"]
