@@ -407,6 +407,7 @@ class _Stream:
         self.waited_for = 0  # null-stream work this stream is ordered after (through wait_event)
 
     def record(self, event=None):
+        """An event after the work queued here (only the null stream's is counted)."""
         return _Event(_Stream.null_work if self.ptr == 0 else 0)
 
     def wait_event(self, event):
@@ -416,11 +417,12 @@ class _Stream:
         """Account for a device operation ``what`` queued on this stream (see the class docstring)."""
         if self.ptr == 0:
             _Stream.null_work += 1
-        elif self.non_blocking and _Stream.null_work > max(self.waited_for, _Stream.null_synchronized):
+            return
+        unordered = _Stream.null_work - max(self.waited_for, _Stream.null_synchronized)
+        if self.non_blocking and unordered > 0:
             raise StreamOrderError(
-                f"{what} on a non-blocking stream is not ordered after the "
-                f"{_Stream.null_work - max(self.waited_for, _Stream.null_synchronized)} operation(s) queued on the "
-                "legacy null stream before it (CUDA does not order them): make it wait first, "
+                f"{what} on a non-blocking stream is not ordered after the {unordered} operation(s) queued on "
+                "the legacy null stream before it (CUDA does not order them): make it wait first, "
                 "stream.wait_event(cupy.cuda.get_current_stream().record())")
 
     def __enter__(self):
