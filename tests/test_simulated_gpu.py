@@ -204,6 +204,30 @@ def test_every_gemm_of_a_captured_step_uses_dlcores_cublas_workspace(gpu):
     assert len(host.gemm_workspaces) > 0 and set(host.gemm_workspaces) == {workspace}
 
 
+def test_what_outlives_a_captured_step_is_not_allocated_from_its_pool(gpu):
+    """Optimizer state, the backend's cached ones rows and the cuBLAS workspace outlive the step; the
+    graph's private pool holds only what the step makes (its temporaries and its outputs)."""
+    from dlcore.cuda_graph import CapturedStep
+
+    model = models.MLP([2, 8, 2], batch_norm=True)
+    opt = optim.Momentum(model, lr=0.1)
+    x, t = gpu.from_numpy(numpy.ones((4, 2), numpy.float32)), gpu.from_numpy(numpy.zeros(4, numpy.int64))
+
+    def step():
+        loss = losses.CrossEntropyLoss()(model(Tensor(x)), t)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    captured = CapturedStep(step, restore=(model, opt))
+    long_lived = [a for bufs in opt.state.values() for a in bufs.values()] + list(gpu._ones.values())
+    long_lived += [p.data for p in model.parameters()] + [b for _, b in model.named_buffers()]
+    assert opt.state and gpu._ones
+    assert [a.shape for a in long_lived + [gpu.cublas._workspace] if captured.pool.owns(a)] == []
+    assert captured.pool.owns(captured.result.data)
+
+
 def test_fused_operations_run_their_cuda_bodies(gpu):
     x = Tensor(gpu.from_numpy(numpy.array([[-1.0, 2.0]], numpy.float32)), requires_grad=True)
     dlcore.functional.relu(x).sum().backward()
