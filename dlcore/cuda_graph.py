@@ -23,9 +23,10 @@ so the addresses the graph uses are never handed to other code. What outlives a 
 eager call from CuPy's own pool instead: before CuPy 14.1 a dropped pool frees its memory
 even where arrays still point into it, and every recapture drops the old step and its pool.
 A workspace the graph captured by address is kept alive as long as the step
-(``backends.capture.keep_alive``). Hyperparameters are read when
-the step is captured: a learning-rate change needs a new capture (``Trainer(cuda_graph=True)``
-captures again by itself). Adam, whose bias correction changes every step, refuses to be
+(``backends.capture.keep_alive``).
+
+Hyperparameters are read when the step is captured: a learning-rate change needs a new
+capture (``Trainer(cuda_graph=True)`` captures again by itself). Adam, whose bias correction changes every step, refuses to be
 captured, and so does a random draw (dropout): CuPy's generator refuses stream capture, and
 a graph would repeat one mask on every replay. The GEMMs use dlcore's own cuBLAS binding
 (``backends._cublas``), which works during capture where CuPy's does not.
