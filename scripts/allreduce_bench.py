@@ -45,7 +45,7 @@ from dlcore import Tensor, losses  # noqa: E402
 from dlcore.distributed import create_communicator, select_gpu_before_backend  # noqa: E402
 from dlcore.training import runconfig  # noqa: E402
 from dlcore.models import IMAGE_MODELS  # noqa: E402
-from dlcore.training.run import build_model, build_optimizer  # noqa: E402
+from dlcore.training.build import build_model, build_optimizer  # noqa: E402
 
 CONFIGS = ("default", "fashion_mlp", "mnist_cnn", "fashion_cnn", "fashion_resnet", "fashion_unet")
 SIDE, CLASSES = 28, 10  # MNIST and Fashion-MNIST: 28×28 grey images, 10 classes

@@ -30,7 +30,8 @@ from dlcore.data import mnist_5k, split  # noqa: E402
 from dlcore.models import DBN  # noqa: E402
 from dlcore.training import plots, runconfig  # noqa: E402
 from dlcore.training.history import write_text_atomic  # noqa: E402
-from dlcore.training.run import build_model, execute, pretrained_model  # noqa: E402
+from dlcore.training.build import build_model, pretrained_model  # noqa: E402
+from dlcore.training.run import execute  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,7 +6,7 @@ import backends
 import dlcore
 from dlcore.data import ArrayLoader, FlipShift
 from dlcore.training.runconfig import ConfigError, SCHEMA
-from dlcore.training.run import build_augmentation
+from dlcore.training.build import build_augmentation
 
 
 def _moved(image, dy, dx):

@@ -236,3 +236,35 @@ def test_full_size_models_agree_on_gpu(factory, x_shape, y_shape):
         model.to("cupy")
         y_gpu = backends.to_numpy(model(Tensor(backends.to_device(x, "cupy"))).data)
     numpy.testing.assert_allclose(y_gpu, y_cpu, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("kind, shape, options, cls", [
+    ("mlp", (12,), {"hidden": [8, 4], "activation": "relu"}, "MLP"),
+    ("lenet", (1, 28, 28), {}, "LeNet"),
+    ("alexnet_small", (1, 16, 16), {"dropout": 0.0}, "AlexNetSmall"),
+    ("resnet", (1, 8, 8), {"depth": 8, "base_channels": 4}, "ResNet"),
+    ("unet", (1, 8, 8), {"depth": 1, "base_channels": 4}, "UNet"),
+])
+def test_models_build_makes_each_kind_for_its_inputs_and_outputs(kind, shape, options, cls):
+    from dlcore import Tensor, models
+
+    model = models.build(kind, shape, 3, **options)
+    assert type(model).__name__ == cls
+    out = model(Tensor(numpy.zeros((2, *shape), numpy.float32)))
+    assert out.shape == ((2, 3, *shape[1:]) if kind == "unet" else (2, 3))
+
+
+def test_models_build_names_what_a_kind_does_not_take():
+    from dlcore import models
+
+    with pytest.raises(TypeError, match="models.build: kind 'lenet' takes the options none, got dropout"):
+        models.build("lenet", (1, 28, 28), 10, dropout=0.5)
+    with pytest.raises(ValueError, match="models.build: kind must be one of .*; did you mean 'resnet'"):
+        models.build("resnt", (1, 8, 8), 10)
+
+
+def test_optim_get_gives_the_class_a_config_names():
+    from dlcore import optim
+
+    assert [optim.get(name) for name in optim.OPTIMIZERS] == [optim.SGD, optim.Momentum, optim.Nesterov,
+                                                              optim.AdaGrad, optim.RMSprop, optim.Adam]

@@ -104,7 +104,7 @@ def test_fashion_mnist_ignores_test_fraction(tmp_path):
 
 def test_builder_errors_become_config_errors_naming_the_keys(tmp_path):
     """What validate cannot know (spiral needs 2 points; ResNet depth 6n + 2) fails naming the keys and values."""
-    from dlcore.training import run
+    from dlcore.training import build, run
 
     cfg = runconfig.load(_write(tmp_path, f"[run]\nout_dir = '{tmp_path / 'runs'}'\n[data]\nn_samples = 1\n"))
     with pytest.raises(runconfig.ConfigError, match=r"^data.name = 'spiral', data.n_samples = 1, data.noise = 0.1: "
@@ -113,10 +113,9 @@ def test_builder_errors_become_config_errors_naming_the_keys(tmp_path):
     cfg = runconfig.load(_write(tmp_path, "[model]\nkind = 'resnet'\ndepth = 3\n"))
     with pytest.raises(runconfig.ConfigError, match=r"^model.kind = 'resnet', model.depth = 3, "
                                                     r"model.base_channels = 16: ResNet: depth must be 6n \+ 2"):
-        with run.from_config(cfg, "model.kind", "model.depth", "model.base_channels"):
-            run.build_model(cfg, (1, 8, 8), 10)
+        build.build_model(cfg, (1, 8, 8), 10)
     with pytest.raises(TypeError, match="a bug"):  # anything but ValueError/KeyError passes through unchanged
-        with run.from_config(cfg, "model.kind"):
+        with build.from_config(cfg, "model.kind"):
             raise TypeError("a bug")
 
 
