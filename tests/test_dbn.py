@@ -6,9 +6,9 @@ import backends
 import dlcore
 from dlcore import Tensor, losses, optim
 from dlcore.data import mnist_5k, split
-from dlcore.functions.activation import _sigmoid
-from dlcore.models import DBN, MLP
-from dlcore.unsupervised import DBM
+from dlcore.functions.activation import sigmoid_array
+from dlcore.models import MLP
+from dlcore.unsupervised import DBM, DBN
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def mnist_500():
 
 
 def sig(x):
-    return _sigmoid(numpy, x)
+    return sigmoid_array(numpy, x)
 
 
 def test_greedy_pretraining_reduces_each_layers_error(mnist_500):

@@ -10,7 +10,7 @@ statistics stay identical on every rank. Eval uses the running statistics, no co
 """
 from __future__ import annotations
 
-from dlcore.nn.normalization import _BatchNorm
+from dlcore.nn.normalization import BatchNormBase
 
 
 def sync_batch_norm(model, comm):
@@ -20,7 +20,7 @@ def sync_batch_norm(model, comm):
     compared with rank 0's (one object broadcast), and a rank that differs raises ValueError
     naming the layer (under ``run_or_abort`` that ends the job instead of a hang in a collective).
     """
-    layers = [(name or type(m).__name__, m) for name, m in model.named_modules() if isinstance(m, _BatchNorm)]
+    layers = [(name or type(m).__name__, m) for name, m in model.named_modules() if isinstance(m, BatchNormBase)]
     mine = [(name, m.num_features) for name, m in layers]
     main = comm.bcast_object(mine, root=0)
     if mine != main:

@@ -1,10 +1,10 @@
-"""Ready-made models (``dlcore.models``)."""
+"""Ready-made supervised models (``dlcore.models``): MLP, perceptron, LeNet, small AlexNet, ResNet,
+U-Net, and ``build(kind, ...)`` by name. The energy models and autoencoders are in ``dlcore.unsupervised``."""
 from dlcore.models.cnn import AlexNetSmall, LeNet, alexnet_small, lenet
 from dlcore.models.mlp import MLP
 from dlcore.models.perceptron import Perceptron
 from dlcore.models.resnet import BasicBlock, ResNet, resnet
 from dlcore.models.unet import UNet, unet
-from dlcore.models.dbn import DBN  # after MLP: dbn → dlcore.unsupervised → (lazily) dlcore.models.mlp
 
 #: the kinds that take images (N, C, H, W); "mlp" takes feature vectors (N, D)
 IMAGE_MODELS = ("lenet", "alexnet_small", "resnet", "unet")
@@ -39,4 +39,11 @@ def build(kind: str, sample_shape, n_out: int, **options):
 
 
 __all__ = ["MLP", "Perceptron", "LeNet", "lenet", "AlexNetSmall", "alexnet_small", "BasicBlock", "ResNet", "resnet",
-           "UNet", "unet", "DBN", "IMAGE_MODELS", "OPTIONS", "build"]
+           "UNet", "unet", "IMAGE_MODELS", "OPTIONS", "build"]
+
+
+def __getattr__(name):
+    """Names that moved: an error that says where they are now (without importing the layer above)."""
+    if name == "DBN":
+        raise AttributeError("dlcore.models.DBN is now dlcore.unsupervised.DBN (with the RBM, DBM and autoencoders)")
+    raise AttributeError(f"module 'dlcore.models' has no attribute {name!r}")

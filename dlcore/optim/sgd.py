@@ -19,8 +19,8 @@ def _sgd(xp, g, lr, p):
 
 
 @fused("T g, T lr, T mu", "T p, T v", "v = mu * v - lr * g; p += v", "dlcore_momentum")
-def _momentum(xp, g, lr, mu, p, v):
-    """v ← μv − ηg; θ ← θ + v, in place."""
+def momentum_update(xp, g, lr, mu, p, v):
+    """v ← μv − ηg; θ ← θ + v, in place (Momentum's step, and the RBM's CD update)."""
     axpby(-lr, g, mu, v)
     axpby(1.0, v, 1.0, p)
 
@@ -58,7 +58,7 @@ class Momentum(Optimizer):
         super().__init__(params, lr, weight_decay, l1, momentum=momentum)
 
     def update(self, xp, param, g, state):
-        _momentum(xp, g, self.lr, self.momentum, param, state["v"])
+        momentum_update(xp, g, self.lr, self.momentum, param, state["v"])
 
 
 class Nesterov(Optimizer):

@@ -16,7 +16,7 @@ from dlcore.core import Tensor
 from dlcore.data import DATASETS, CorruptDatasetError, FlipShift, prepare, standardize
 from dlcore.training.callbacks import Callback, CosineLR, EarlyStopping, ExponentialLR, StepLR
 from dlcore.training.runconfig import ConfigError, model_dropout
-from dlcore.unsupervised import StackedAutoencoder
+from dlcore.unsupervised import DBN, StackedAutoencoder
 
 
 @contextmanager
@@ -117,7 +117,7 @@ def pretrained_model(cfg, x_train, n_out, console=None):
     sizes = [x_train.shape[1], *m["hidden"]]
     log = _PretrainLog(console)
     if p["method"] == "dbn":
-        dbn = models.DBN(sizes, lr=p["lr"], k=p["k"])
+        dbn = DBN(sizes, lr=p["lr"], k=p["k"])
         errors = dbn.pretrain(x_train, p["epochs"], p["batch_size"], seed=cfg["run"]["seed"], on_epoch=log.line)
         return dbn.to_mlp(n_out), errors
     if p["method"] == "sae":

@@ -12,7 +12,8 @@ from dlcore.io import atomic_write
 _warned = False
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend, or None (with one warning) without matplotlib."""
     global _warned
     try:
         import matplotlib
@@ -27,19 +28,22 @@ def _pyplot():
         return None
 
 
-def _save(fig, plt, path) -> Path:
-    """Render ``fig`` as a PNG at ``path`` (atomically: temporary file, then rename) and close it."""
+def save_figure(fig, path) -> Path:
+    """Render the matplotlib figure ``fig`` as a PNG at ``path`` (atomically: temporary file, then
+    rename) and close it; returns the path."""
     try:
         with atomic_write(path, "wb") as f:
             fig.savefig(f, format="png", dpi=110, bbox_inches="tight")
     finally:
+        import matplotlib.pyplot as plt
+
         plt.close(fig)
     return Path(path)
 
 
 def learning_curves(history, path, title: str = "") -> Path | None:
     """Loss (and accuracy when recorded) per epoch, train vs validation, the best epoch marked."""
-    plt = _pyplot()
+    plt = pyplot()
     if plt is None:
         return None
     metrics = ["loss"] + (["accuracy"] if history.last.get("train_accuracy") is not None else [])
@@ -58,12 +62,12 @@ def learning_curves(history, path, title: str = "") -> Path | None:
         ax.legend()
     if title:
         fig.suptitle(title)
-    return _save(fig, plt, path)
+    return save_figure(fig, path)
 
 
 def confusion_matrix(matrix, path, title: str = "confusion matrix") -> Path | None:
     """The matrix as an image, rows = true class, columns = predicted, counts written in the cells."""
-    plt = _pyplot()
+    plt = pyplot()
     if plt is None:
         return None
     n = len(matrix)
@@ -78,12 +82,12 @@ def confusion_matrix(matrix, path, title: str = "confusion matrix") -> Path | No
     ax.set_xticks(range(n))
     ax.set_yticks(range(n))
     ax.set_title(title)
-    return _save(fig, plt, path)
+    return save_figure(fig, path)
 
 
 def tiles(images, path, image_shape=(28, 28), columns: int = 10, title: str = "") -> Path | None:
     """Images (n, h·w) as a grid of grey tiles, each scaled to its own min–max (filters, samples)."""
-    plt = _pyplot()
+    plt = pyplot()
     if plt is None:
         return None
     import numpy
@@ -99,4 +103,4 @@ def tiles(images, path, image_shape=(28, 28), columns: int = 10, title: str = ""
         ax.imshow((image - low) / (high - low) if high > low else image * 0, cmap="gray", vmin=0, vmax=1)
     if title:
         fig.suptitle(title)
-    return _save(fig, plt, path)
+    return save_figure(fig, path)

@@ -19,12 +19,12 @@ import numpy
 from rich.console import Console
 
 import backends
-import dlcore
 from dlcore import io, metrics
 from dlcore.config import no_grad
 from dlcore.core import Tensor
 from dlcore.data import ArrayLoader, prepare
 from dlcore.distributed import DistributedOptimizer, LocalCommunicator, ShardedLoader, sync_batch_norm
+from dlcore.random import manual_seed
 from dlcore.training import plots
 from dlcore.training.build import (build_augmentation, build_early_stopping, build_loss, build_model, build_optimizer,
                                    build_schedule, check_loss_fits, from_config, prepare_data, pretrained_model)
@@ -139,7 +139,7 @@ def _train_and_report(cfg, run_dir, resume_from, console, comm) -> dict:
     comm = comm or LocalCommunicator()
     if comm.distributed and cfg["pretrain"]["method"] != "none":
         raise ConfigError("pretrain and distributed runs cannot be combined yet; pre-train in one process")
-    dlcore.manual_seed(cfg["run"]["seed"])
+    manual_seed(cfg["run"]["seed"])
     data = prepare_data(cfg)
     (x_train, y_train), (x_val, y_val) = data["train"], data["val"]
     n_out = data["classes"] or y_train.shape[1]

@@ -19,14 +19,12 @@ import copy
 import math
 
 import backends
-from dlcore import config, init, losses, optim
-from dlcore.config import no_grad
+from dlcore import config, init
 from dlcore.core import Tensor
-from dlcore.data.loader import ArrayLoader
 from dlcore.functions.linear import linear
-from dlcore.nn import Linear, Module, Parameter, Sequential, Sigmoid
+from dlcore.nn import Linear, Module, Parameter, Sequential
 from dlcore.nn.activation import get as activation_layer
-from dlcore.training.trainer import Trainer
+from dlcore.unsupervised.greedy import pretrain_autoencoders
 
 CORRUPTIONS = ("mask", "gaussian")
 _RELU_FAMILY = ("relu", "leaky_relu", "prelu", "elu", "swish")
@@ -133,35 +131,9 @@ class StackedAutoencoder(Module):
 
     def pretrain(self, x, epochs: int = 10, batch_size: int = 64, lr: float = 1e-3, optimizer="adam",
                  seed: int = 0, loss: str = "bce", callbacks=()) -> list:
-        """Greedy layer-wise training; returns one ``History`` per layer.
-
-        Layer k is trained with the Trainer as an autoencoder of its input h_{k−1} (h₀ = x,
-        targets = the clean inputs; corruption, if any, inside the layer) for ``epochs``
-        epochs of shuffled mini-batches (seed ``seed + k``); then h_k = encode(h_{k−1}) is
-        computed in eval mode without gradients. ``optimizer`` is a name in ``optim.OPTIMIZERS`` or a
-        callable (module, lr) → Optimizer; ``loss`` is "bce" (needs sigmoid outputs) or "mse".
-        """
-        if loss not in ("bce", "mse"):
-            raise ValueError(f"StackedAutoencoder.pretrain: loss must be 'bce' or 'mse', got {loss!r}")
-        if isinstance(optimizer, str):
-            optimizer = optim.get(optimizer)
-        for k, ae in enumerate(self.layers):
-            if loss == "bce" and not isinstance(ae.output, Sigmoid):
-                raise ValueError(f"layer {k} reconstructs with a {type(ae.output).__name__} output; "
-                                 f"binary cross-entropy needs sigmoid outputs in (0, 1): use loss='mse'")
-        h = x.data if isinstance(x, Tensor) else x
-        histories = []
-        for k, ae in enumerate(self.layers):
-            device = backends.backend_of(ae.encoder.weight.data).name
-            loader = ArrayLoader(h, h, batch_size=batch_size, shuffle=True, seed=seed + k, backend=device)
-            criterion = losses.BinaryCrossEntropy() if loss == "bce" else losses.MSELoss()
-            trainer = Trainer(callbacks, progress=False)
-            histories.append(trainer.fit(ae, criterion, optimizer(ae, lr=lr), loader, epochs=epochs))
-            ae.eval()
-            with no_grad():
-                h = ae.encode(Tensor(loader.x)).data
-            ae.train()
-        return histories
+        """Greedy layer-wise training of the layers (``greedy.pretrain_autoencoders``); returns one
+        ``History`` per layer."""
+        return pretrain_autoencoders(list(self.layers), x, epochs, batch_size, lr, optimizer, seed, loss, callbacks)
 
     def encoder(self, copy_weights: bool = False) -> Sequential:
         """Sequential(Linear₁, f, …, Linear_L, f) of the encoders: the trained layers themselves

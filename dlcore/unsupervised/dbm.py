@@ -21,9 +21,10 @@ updates of the joint likelihood): the parameters are the greedy ones until fine-
 """
 from __future__ import annotations
 
-from dlcore.functions.activation import _sigmoid
+from dlcore.functions.activation import sigmoid_array
 from dlcore.nn.module import Module
-from dlcore.unsupervised.rbm import RBM, pretrain_stack, stack_to_mlp
+from dlcore.unsupervised.greedy import pretrain_rbms
+from dlcore.unsupervised.rbm import RBM, stack_to_mlp
 
 
 class DBM(Module):
@@ -45,7 +46,7 @@ class DBM(Module):
 
     def pretrain(self, x, epochs: int = 10, batch_size: int = 100, seed: int = 0) -> list[list[float]]:
         """Greedy initialisation: rbm1 on x, rbm2 on rbm1's p(h¹|v) = σ(2vW¹ + c¹); per-epoch errors of each."""
-        return pretrain_stack([self.rbm1, self.rbm2], x, epochs, batch_size, seed)
+        return pretrain_rbms([self.rbm1, self.rbm2], x, epochs, batch_size, seed)
 
     def mean_field(self, v, steps: int = 10):
         """(μ¹, μ²) of the factorised posterior q(h¹, h² | v) after ``steps`` updates.
@@ -66,7 +67,7 @@ class DBM(Module):
         for _ in range(steps):
             top_down = gemm(mu2, r2.W.data, trans_b=True)
             top_down += bottom_up
-            mu1 = _sigmoid(xp, top_down)
+            mu1 = sigmoid_array(xp, top_down)
             mu2 = r2.p_h_given_v(mu1)
         return mu1, mu2
 

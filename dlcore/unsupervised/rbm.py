@@ -28,9 +28,10 @@ import numpy
 import backends
 from dlcore import init
 from dlcore.core import Tensor
-from dlcore.functions.activation import _sigmoid, _softplus
+from dlcore.models.mlp import MLP
+from dlcore.functions.activation import sigmoid_array, softplus_array
 from dlcore.nn.module import Module, Parameter
-from dlcore.optim.sgd import _momentum
+from dlcore.optim.sgd import momentum_update
 
 VISIBLE = ("bernoulli", "gaussian")
 
@@ -142,7 +143,7 @@ class RBM(Module):
         if self.scale_up != 1:
             a *= self.scale_up
         a += self.c.data
-        return _sigmoid(self.W.xp, a)
+        return sigmoid_array(self.W.xp, a)
 
     def p_v_given_h(self, h):
         """E[v | h] = σ(b + s_down·hWᵀ) (Bernoulli) or b + s_down·hWᵀ (Gaussian), shape (N, n_visible)."""
@@ -151,7 +152,7 @@ class RBM(Module):
         if self.scale_down != 1:
             a *= self.scale_down
         a += self.b.data
-        return _sigmoid(self.W.xp, a) if self.visible == "bernoulli" else a
+        return sigmoid_array(self.W.xp, a) if self.visible == "bernoulli" else a
 
     @staticmethod
     def _bernoulli(p, u):
@@ -192,7 +193,7 @@ class RBM(Module):
         """F(v) per row, shape (N,): −bᵀv − Σⱼ softplus(cⱼ + vᵀW₍:,ⱼ₎)  (Gaussian: ½‖v−b‖² − Σⱼ …)."""
         v = self._input(v, op="RBM.free_energy")
         xp = self.W.xp
-        hidden = _softplus(xp, self.backend.gemm(v, self.W.data) + self.c.data).sum(axis=1)
+        hidden = softplus_array(xp, self.backend.gemm(v, self.W.data) + self.c.data).sum(axis=1)
         if self.visible == "bernoulli":
             return -(v @ self.b.data) - hidden
         return 0.5 * ((v - self.b.data) ** 2).sum(axis=1) - hidden
@@ -218,9 +219,9 @@ class RBM(Module):
         if isinstance(bits, str) and bits == "all":
             a = self.backend.gemm(v, self.W.data) + self.c.data                     # (N, H)
             flip = 1 - 2 * v                                                        # ṽᵢ − vᵢ, (N, D)
-            shifted = _softplus(xp, a[:, None, :] + flip[:, :, None] * self.W.data)  # (N, D, H)
-            delta = -flip * self.b.data - (shifted - _softplus(xp, a)[:, None, :]).sum(axis=2)
-            return -_softplus(xp, -delta).sum(axis=1).mean()
+            shifted = softplus_array(xp, a[:, None, :] + flip[:, :, None] * self.W.data)  # (N, D, H)
+            delta = -flip * self.b.data - (shifted - softplus_array(xp, a)[:, None, :]).sum(axis=2)
+            return -softplus_array(xp, -delta).sum(axis=1).mean()
         if isinstance(bits, str):
             if bits == "cycle":
                 bits = xp.arange(n) % d
@@ -233,7 +234,7 @@ class RBM(Module):
         flipped = v.copy()
         rows = xp.arange(n)
         flipped[rows, bits] = 1 - flipped[rows, bits]
-        return -d * _softplus(xp, self.free_energy(v) - self.free_energy(flipped)).mean()
+        return -d * softplus_array(xp, self.free_energy(v) - self.free_energy(flipped)).mean()
 
     def forward(self, v):
         """p(h|v) (an array; a Tensor input gives a Tensor without gradient)."""
@@ -274,7 +275,7 @@ class RBM(Module):
         g_b = backend.column_sums(vk) / m - backend.column_sums(v0) / n
         g_c = backend.column_sums(pk) / m - backend.column_sums(p0) / n
         for g, p, delta in ((g_W, self.W, self.dW), (g_b, self.b, self.db), (g_c, self.c, self.dc)):
-            _momentum(xp, g, self.lr, self.momentum, p.data, delta)
+            momentum_update(xp, g, self.lr, self.momentum, p.data, delta)
         return error
 
     def fit(self, data, epochs: int = 10, batch_size: int = 100, seed: int = 0, on_epoch=None) -> list[float]:
@@ -321,27 +322,10 @@ class RBM(Module):
 
 
 # ---- stacks of RBMs (DBN, DBM) -------------------------------------------------------------
-def pretrain_stack(rbms, x, epochs: int = 10, batch_size: int = 100, seed: int = 0,
-                   on_epoch=None) -> list[list[float]]:
-    """Greedy layer-wise training: RBM 1 on x, RBM l+1 on p(h|·) of RBM l (probabilities, whole
-    data set on the device). Returns each RBM's per-epoch reconstruction errors;
-    ``on_epoch(layer, epoch, error)`` (layers from 1), when given, is called after each epoch."""
-    h = backends.to_device(_array(x), rbms[0].backend.name)
-    history = []
-    for i, rbm in enumerate(rbms):
-        report = None if on_epoch is None else (lambda epoch, error, layer=i + 1: on_epoch(layer, epoch, error))
-        history.append(rbm.fit(h, epochs, batch_size, seed, on_epoch=report))
-        if i + 1 < len(rbms):
-            h = rbm.p_h_given_v(h)
-    return history
-
-
 def stack_to_mlp(rbms, n_classes: int, activation: str = "sigmoid", weight_init="xavier"):
     """An MLP [n_visible, n_hidden₁, …, n_classes] whose hidden Linear layers hold copies of
     s_up·W and c of each RBM (so with sigmoid its hidden activations are the stack's p(h|v))
     and whose output layer is freshly initialised; on the RBMs' device."""
-    from dlcore.models.mlp import MLP  # here, not at the top: dlcore.models imports this module
-
     sizes = [rbms[0].n_visible] + [r.n_hidden for r in rbms] + [int(n_classes)]
     mlp = MLP(sizes, activation=activation, weight_init=weight_init).to(rbms[0].backend.name)
     linears = [m for m in mlp if hasattr(m, "weight")]

@@ -47,9 +47,9 @@ class Experiment:
 
     def figure(self, fig, filename: str, caption: str) -> Path:
         """Save a matplotlib figure as ``filename`` in the output folder (atomically) with its caption."""
-        from dlcore.training.plots import _save, _pyplot
+        from dlcore.training.plots import save_figure
 
-        path = _save(fig, _pyplot(), self.out / filename)
+        path = save_figure(fig, self.out / filename)
         self.figures[filename] = caption
         return path
 
@@ -65,9 +65,9 @@ class Experiment:
 
 def pyplot():
     """matplotlib.pyplot with the file-only Agg backend (experiments need the ``plot`` extra)."""
-    from dlcore.training.plots import _pyplot
+    from dlcore.training import plots
 
-    plt = _pyplot()
+    plt = plots.pyplot()
     if plt is None:
         raise SystemExit("the experiments draw pictures: install matplotlib (pip install dlcore[plot])")
     return plt

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from dlcore.nn.module import Module
-from dlcore.unsupervised.rbm import RBM, pretrain_stack, stack_to_mlp
+from dlcore.unsupervised.greedy import pretrain_rbms
+from dlcore.unsupervised.rbm import RBM, stack_to_mlp
 
 
 class DBN(Module):
@@ -35,7 +36,7 @@ class DBN(Module):
     def pretrain(self, x, epochs: int = 10, batch_size: int = 100, seed: int = 0, on_epoch=None) -> list[list[float]]:
         """Greedy layer-wise CD training; returns each RBM's per-epoch reconstruction errors
         (``on_epoch(layer, epoch, error)`` is called after each epoch when given)."""
-        return pretrain_stack(self.rbms, x, epochs, batch_size, seed, on_epoch)
+        return pretrain_rbms(self.rbms, x, epochs, batch_size, seed, on_epoch)
 
     def transform(self, x):
         """Top hidden probabilities of the deterministic up-pass, shape (N, sizes[-1])."""
