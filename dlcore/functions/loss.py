@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from backends.fused import fused
 from dlcore.core import Function
-from dlcore.functions.activation import _sigmoid, log_softmax_array
+from dlcore.functions.activation import log_softmax_array, sigmoid_array
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -226,7 +226,7 @@ class Logistic(MarginLoss):
     name = "LogisticLoss"
 
     def f(self, xp, m): return xp.maximum(-m, 0) + xp.log1p(xp.exp(-xp.abs(m)))
-    def df(self, xp, m): return -_sigmoid(xp, -m)
+    def df(self, xp, m): return -sigmoid_array(xp, -m)
 
 
 class Exponential(MarginLoss):
@@ -300,7 +300,7 @@ class SigmoidBinaryCrossEntropy(Loss):
         self.x, self.t = y, t
         return (1 - t) * xp.maximum(y, 0) + t * xp.maximum(-y, 0) + xp.log1p(xp.exp(-xp.abs(y)))
 
-    def grad_y(self, xp): return _sigmoid(xp, self.x) - self.t
+    def grad_y(self, xp): return sigmoid_array(xp, self.x) - self.t
     def grad_t(self, xp): return -self.x
 
 
