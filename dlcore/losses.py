@@ -27,27 +27,20 @@ from dlcore.functions import loss as _loss
 class Loss:
     """A loss with its settings: ``loss(y, t)`` applies a fresh ``function`` (a Function class)
     built from the settings, which are this object's attributes (``reduction`` and any
-    hyper-parameter, a finite number). Settings are checked when the loss is made; the
-    prediction ``y`` must be floating (integer logits would give a meaningless loss)."""
+    hyper-parameter). The Function checks them, so a bad setting fails when the loss is made; it
+    also refuses a prediction ``y`` that is not floating (integer logits give a meaningless loss)."""
 
     function: type = _loss.Loss
 
     def __init__(self, reduction="mean", **settings):
-        owner = type(self).__name__
-        self.__dict__.update({k: checks.finite_number(owner, k, v) for k, v in settings.items()},
-                             reduction=reduction)
+        self.__dict__.update(settings, reduction=reduction)
         self.function(**vars(self))  # raises now, not at the first call, on a bad setting
 
     def __call__(self, y, t):
         """The loss of prediction ``y`` against target ``t``: a 0-d Tensor, or per element/sample for "none"."""
-        dtype = getattr(y, "dtype", None)
-        if dtype is None:
+        if getattr(y, "dtype", None) is None:
             raise ArgumentTypeError(f"{type(self).__name__}: the prediction y must be a Tensor or an array, "
                                     f"got {type(y).__name__}")
-        if dtype.kind != "f":
-            raise ArgumentTypeError(f"{type(self).__name__}: the prediction y has dtype {dtype}, but losses take "
-                                    f"floating predictions (logits, probabilities or values); "
-                                    f"convert it with y.astype('float32')")
         return self.function(**vars(self))(y, t)
 
     def __repr__(self) -> str:

@@ -342,3 +342,14 @@ def test_float32_bce_with_logits_keeps_its_digits_at_large_logits(scale):
     loss.backward(numpy.ones_like(x))
     numpy.testing.assert_allclose(loss.numpy(), expected, rtol=1e-6)
     numpy.testing.assert_allclose(xb.grad, numpy.exp(-numpy.logaddexp(0, -x64)) - t64, rtol=0, atol=1e-7)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse_loss", "bce_with_logits"])
+def test_the_functional_losses_refuse_integer_predictions_too(loss):
+    """Integer logits gave cross-entropy 0.0 (a silently wrong loss); the check is in the Function itself."""
+    import dlcore.functional as F
+
+    y = numpy.array([[3, 1], [0, 2]])
+    t = numpy.array([0, 1]) if loss == "cross_entropy" else numpy.zeros((2, 2), numpy.float32)
+    with pytest.raises(TypeError, match=r"the prediction y has dtype int64, but losses take floating predictions"):
+        getattr(F, loss)(Tensor(y), t)

@@ -28,6 +28,7 @@ loss for its sample (which the Trainer reports at log time), the other wrong val
 from __future__ import annotations
 
 from backends.fused import fused
+from dlcore import checks
 from dlcore.core import Function
 from dlcore.functions.activation import log_softmax_array, sigmoid_array
 
@@ -67,9 +68,7 @@ class Loss(Function):
     per_sample = False
 
     def __init__(self, reduction="mean"):
-        if reduction not in REDUCTIONS:
-            raise ValueError(f"{self.name}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
-        self.reduction = reduction
+        self.reduction = checks.choice(self.name, "reduction", reduction, REDUCTIONS)
 
     def targets(self, xp, y, t):
         """``t`` as an array of ``y``'s dtype, after checking that it has ``y``'s shape."""
@@ -79,6 +78,10 @@ class Loss(Function):
         return xp.asarray(t, dtype=y.dtype)
 
     def forward(self, xp, y, t):
+        if y.dtype.kind != "f":  # integer logits would give a meaningless loss (0 for cross-entropy)
+            raise checks.ArgumentTypeError(f"{self.name}: the prediction y has dtype {y.dtype}, but losses take "
+                                           f"floating predictions (logits, probabilities or values); convert it "
+                                           f"with y.astype('float32')")
         l = self.value(xp, y, self.targets(xp, y, t))
         self.ndim = y.ndim
         if self.reduction == "none":
@@ -175,10 +178,8 @@ class Huber(ResidualLoss):
     name = "HuberLoss"
 
     def __init__(self, delta=1.0, reduction="mean"):
-        if not delta > 0:
-            raise ValueError(f"HuberLoss: delta must be > 0, got {delta}")
         super().__init__(reduction)
-        self.delta = delta
+        self.delta = checks.finite_number(self.name, "delta", delta, "(0, inf)")
 
     def f(self, xp, r):
         a, d = xp.abs(r), self.delta
@@ -194,10 +195,8 @@ class Quantile(ResidualLoss):
     name = "QuantileLoss"
 
     def __init__(self, tau=0.5, reduction="mean"):
-        if not 0 < tau < 1:
-            raise ValueError(f"QuantileLoss: tau must lie in (0, 1), got {tau}")
         super().__init__(reduction)
-        self.tau = tau
+        self.tau = checks.finite_number(self.name, "tau", tau, "(0, 1)")
 
     def f(self, xp, r): return xp.maximum((1 - self.tau) * r, -self.tau * r)
     def df(self, xp, r): return (r > 0).astype(r.dtype) - self.tau
@@ -210,10 +209,8 @@ class EpsilonInsensitive(ResidualLoss):
     name = "EpsilonInsensitiveLoss"
 
     def __init__(self, epsilon=0.1, reduction="mean"):
-        if not epsilon >= 0:
-            raise ValueError(f"EpsilonInsensitiveLoss: epsilon must be ≥ 0, got {epsilon}")
         super().__init__(reduction)
-        self.epsilon = epsilon
+        self.epsilon = checks.finite_number(self.name, "epsilon", epsilon, "[0, inf)")
 
     def f(self, xp, r): return xp.maximum(xp.abs(r) - self.epsilon, 0)
     def df(self, xp, r): return xp.sign(r) * (xp.abs(r) > self.epsilon)
@@ -255,10 +252,8 @@ class BinaryCrossEntropy(Loss):
     name = "BinaryCrossEntropy"
 
     def __init__(self, eps=1e-7, reduction="mean"):
-        if not 0 < eps < 0.5:
-            raise ValueError(f"BinaryCrossEntropy: eps must lie in (0, 0.5), got {eps}")
         super().__init__(reduction)
-        self.eps = eps
+        self.eps = checks.finite_number(self.name, "eps", eps, "(0, 0.5)")
 
     def targets(self, xp, y, t):
         t = super().targets(xp, y, t)
