@@ -12,7 +12,7 @@ from dlcore.core import Function
 
 
 @fused("T x", "T y", "T z = exp(-fabs(x)); y = x >= 0 ? (T)1 / (1 + z) : z / (1 + z)", "dlcore_sigmoid")
-def _sigmoid(xp, x):
+def sigmoid_array(xp, x):
     """σ(x) = 1/(1+e⁻ˣ), evaluated with e^(−|x|) ≤ 1 so neither tail overflows or loses digits."""
     z = xp.exp(-xp.abs(x))
     return xp.where(x >= 0, 1 / (1 + z), z / (1 + z))
@@ -31,7 +31,7 @@ def _tanh_grad(xp, gy, y):
 
 
 @fused("T x", "T y", "y = max(x, (T)0) + log1p(exp(-fabs(x)))", "dlcore_softplus")
-def _softplus(xp, x):
+def softplus_array(xp, x):
     """max(x, 0) + ln(1 + e^(−|x|))."""
     return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
 
@@ -40,7 +40,7 @@ def _softplus(xp, x):
        "dlcore_softplus_grad")
 def _softplus_grad(xp, gy, x):
     """g·σ(x)."""
-    return gy * _sigmoid(xp, x)
+    return gy * sigmoid_array(xp, x)
 
 
 @fused("T gy, T y", "T gx", "gx = y > 0 ? gy : (T)0", "dlcore_relu_grad")
@@ -78,7 +78,7 @@ def _elu_grad(xp, gy, x, y, alpha):
        "dlcore_swish")
 def _swish(xp, x, beta):
     """(x·σ(βx), σ(βx))."""
-    s = _sigmoid(xp, beta * x)
+    s = sigmoid_array(xp, beta * x)
     return x * s, s
 
 
@@ -104,7 +104,7 @@ class Sigmoid(Function):
     """y = σ(x) = 1/(1+e⁻ˣ);  ∂y/∂x = y(1−y)."""
 
     def forward(self, xp, x):
-        self.y = _sigmoid(xp, x)
+        self.y = sigmoid_array(xp, x)
         return self.y
 
     def backward(self, xp, gy):
@@ -127,7 +127,7 @@ class Softplus(Function):
 
     def forward(self, xp, x):
         self.x = x
-        return _softplus(xp, x)
+        return softplus_array(xp, x)
 
     def backward(self, xp, gy):
         return _softplus_grad(xp, gy, self.x)

@@ -6,7 +6,7 @@ from dlcore.functions.normalization import batch_norm
 from dlcore.nn.module import Module, Parameter
 
 
-class _BatchNorm(Module):
+class BatchNormBase(Module):
     """y = γ·(x − μ)/√(σ² + ε) + β per channel (axis 1); see BatchNorm1d / BatchNorm2d.
 
     ``comm`` (a ``dlcore.distributed`` communicator, default None; set it on a whole model with
@@ -51,7 +51,7 @@ class _BatchNorm(Module):
         return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}{sync}"
 
 
-class BatchNorm1d(_BatchNorm):
+class BatchNorm1d(BatchNormBase):
     """Batch normalization of (N, C) or (N, C, L) inputs, statistics per feature C over N (and L).
 
     Training: batch mean and biased variance normalize; running_mean/running_var (buffers,
@@ -62,7 +62,7 @@ class BatchNorm1d(_BatchNorm):
     dims = (2, 3)
 
 
-class BatchNorm2d(_BatchNorm):
+class BatchNorm2d(BatchNormBase):
     """Batch normalization of NCHW maps, statistics per channel over N, H and W (not per C·H·W).
 
     Same training/eval rules and running statistics as BatchNorm1d.
