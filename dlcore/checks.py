@@ -6,7 +6,8 @@ plain form (a Python int, float or bool, an (h, w) pair, a NumPy dtype) or raise
 "owner: name must be …, got value": TypeError for a value of the wrong type, ValueError for
 one of the right type outside its range (``ArgumentTypeError`` and ``ArgumentValueError``,
 which are also ``UserError``s, so a command-line tool reports them as one line). Booleans are
-not numbers here; NumPy scalars are.
+not numbers here; NumPy scalars are. An input whose shape does not fit the layer or function
+it is given to, found when it runs, is a ``ShapeError`` (a ValueError and a ``UserError``).
 """
 from __future__ import annotations
 
@@ -31,6 +32,11 @@ class ArgumentTypeError(UserError, TypeError):
 
 class ArgumentValueError(UserError, ValueError):
     """An argument of a public constructor or function has the right type but a value outside its range."""
+
+
+class ShapeError(UserError, ValueError):
+    """An input's shape does not fit the layer or function it is given to (found in the forward pass:
+    "Linear(…) expects inputs whose last axis has 3 features, got …")."""
 
 
 def _got(value) -> str:
@@ -137,9 +143,20 @@ def instance(owner: str, name: str, value, cls: type, what: str):
     raise ArgumentTypeError(f"{owner}: {name} must be {what}, got {type(value).__name__}")
 
 
+def array(owner: str, name: str, value):
+    """``value`` when it is a Tensor or an array (it has a shape and a dtype; NumPy scalars too), not a list
+    or a Python number."""
+    if not (hasattr(value, "shape") and hasattr(value, "dtype")):
+        raise ArgumentTypeError(f"{owner}: {name} must be a Tensor or an array, got {_got(value)}")
+    return value
+
+
 def dtype(owner: str, name: str, value) -> numpy.dtype:
-    """``value`` (a NumPy dtype, a name such as "float32", or a type such as numpy.float32) as a numeric dtype."""
+    """``value`` (a NumPy dtype, a name such as "float32", or a type such as numpy.float32) as a numeric dtype;
+    not None (which NumPy reads as float64)."""
     try:
+        if value is None:
+            raise TypeError
         result = numpy.dtype(value)
     except TypeError:
         raise ArgumentTypeError(f"{owner}: {name} must be a NumPy dtype such as 'float32', got {_got(value)}") from None

@@ -10,6 +10,8 @@ import contextvars
 
 import numpy
 
+from dlcore import checks
+
 _grad_enabled = contextvars.ContextVar("dlcore_grad_enabled", default=True)
 _training = contextvars.ContextVar("dlcore_training", default=True)
 _default_dtype = contextvars.ContextVar("dlcore_default_dtype", default=numpy.dtype(numpy.float32))
@@ -61,12 +63,13 @@ def enable_grad():
 
 def training_mode(mode: bool):
     """Context manager: set train (True) or eval (False) behaviour for functional calls."""
-    return _setting(_training, bool(mode))
+    return _setting(_training, checks.flag("training_mode", "mode", mode))
 
 
 def default_dtype(dtype):
-    """Context manager: make ``dtype`` (e.g. "float64" for gradient checks) the default."""
-    dtype = numpy.dtype(dtype)
+    """Context manager: make ``dtype`` (a floating dtype, e.g. "float64" for gradient checks) the default."""
+    dtype = checks.dtype("default_dtype", "dtype", dtype)
     if dtype.kind != "f":
-        raise ValueError(f"the default dtype must be a floating type, got {dtype}")
+        raise checks.ArgumentValueError(f"default_dtype: dtype must be a floating dtype such as 'float32' or "
+                                        f"'float64', got {dtype}")
     return _setting(_default_dtype, dtype)

@@ -11,8 +11,9 @@ import pytest
 
 import dlcore
 import dlcore.functional as F
-from dlcore import Tensor, init, losses, metrics, nn, optim
-from dlcore.data import ArrayLoader
+from dlcore import Tensor, checks, init, losses, metrics, nn, optim
+from dlcore.data import ArrayLoader, sine, spiral, xor
+from dlcore.functions.activation import LeakyReLU
 
 NAN, INF = float("nan"), float("inf")
 
@@ -27,6 +28,25 @@ def _x(n=4):
 
 def _logits():
     return Tensor(numpy.zeros((2, 3), numpy.float32))
+
+
+def _map(n=1, c=1, size=4):
+    """An (n, c, size, size) map of ones."""
+    return Tensor(numpy.ones((n, c, size, size), numpy.float32))
+
+
+def _kernel(o=2, c=1, k=3):
+    """An (o, c, k, k) convolution weight of ones."""
+    return Tensor(numpy.ones((o, c, k, k), numpy.float32))
+
+
+def _vector(n):
+    return Tensor(numpy.ones(n, numpy.float32))
+
+
+def _norm(**kwargs):
+    """F.batch_norm of a (4, 2) batch."""
+    return F.batch_norm(Tensor(_x()), _vector(2), _vector(2), **kwargs)
 
 
 BAD = [
@@ -186,6 +206,138 @@ BAD = [
      r"dlcore.tensor: device must be one of 'numpy', 'cupy', 'auto', got 'gpu'"),
     ("dlcore.tensor dtype", lambda: dlcore.tensor([1.0], dtype="foo"), TypeError,
      r"dlcore.tensor: dtype must be a NumPy dtype"),
+    # ---- the functional layer: sizes as the layers check them, named after F.<function> ----
+    ("conv2d float stride pair", lambda: F.conv2d(_map(), _kernel(), stride=(1.5, 1)), TypeError,  # was truncated
+     r"conv2d: stride must be an int ≥ 1 or an \(h, w\) pair of them, got \(1\.5, 1\) \(tuple\)"),
+    ("conv2d float stride", lambda: F.conv2d(_map(), _kernel(), stride=1.5), TypeError,
+     r"conv2d: stride .*got 1\.5 \(float\)"),
+    ("conv2d bool stride", lambda: F.conv2d(_map(), _kernel(), stride=True), TypeError,  # was stride 1
+     r"conv2d: stride .*got True \(bool\)"),
+    ("conv2d padding str", lambda: F.conv2d(_map(), _kernel(), padding="same"), TypeError,
+     r"conv2d: padding must be an int ≥ 0 or an \(h, w\) pair of them, got 'same' \(str\)"),
+    ("conv2d dilation 0", lambda: F.conv2d(_map(), _kernel(), dilation=0), ValueError,
+     r"conv2d: dilation must be an int ≥ 1 or an \(h, w\) pair of them, got 0"),
+    ("conv2d padding_mode", lambda: F.conv2d(_map(), _kernel(), padding_mode="edges"), ValueError,
+     r"conv2d: padding_mode must be one of 'zeros', 'edge', got 'edges'; did you mean 'edge'\?"),
+    ("conv2d bias list", lambda: F.conv2d(_map(), _kernel(), [0.0, 0.0]), TypeError,
+     r"conv2d: b must be a Tensor or an array, got \[0\.0, 0\.0\] \(list\)"),
+    ("conv2d x list", lambda: F.conv2d([[1.0]], _kernel()), TypeError, r"conv2d: x must be a Tensor or an array"),
+    ("conv_transpose2d output_padding float",
+     lambda: F.conv_transpose2d(_map(), _kernel(1, 2, 2), stride=2, output_padding=1.5), TypeError,
+     r"conv_transpose2d: output_padding must be an int ≥ 0 .*got 1\.5 \(float\)"),
+    ("conv_transpose2d output_padding ≥ stride",
+     lambda: F.conv_transpose2d(_map(), _kernel(1, 2, 2), stride=2, output_padding=2), ValueError,
+     r"conv_transpose2d: output_padding must be smaller than the stride on each axis, got output_padding \(2, 2\)"),
+    ("conv_transpose2d stride pair", lambda: F.conv_transpose2d(_map(), _kernel(1, 2, 2), stride=(2, 2.0)),
+     TypeError, r"conv_transpose2d: stride .*got \(2, 2\.0\)"),
+    ("max_pool2d float kernel", lambda: F.max_pool2d(_map(), 2.5), TypeError,
+     r"max_pool2d: kernel_size must be an int ≥ 1 or an \(h, w\) pair of them, got 2\.5 \(float\)"),
+    ("avg_pool2d float kernel pair", lambda: F.avg_pool2d(_map(), (2.0, 2)), TypeError,  # was accepted
+     r"avg_pool2d: kernel_size .*got \(2\.0, 2\)"),
+    ("max_pool2d stride 0", lambda: F.max_pool2d(_map(), 2, stride=0), ValueError,
+     r"max_pool2d: stride must be an int ≥ 1"),
+    ("avg_pool2d padding -1", lambda: F.avg_pool2d(_map(), 2, padding=-1), ValueError,
+     r"avg_pool2d: padding must be an int ≥ 0"),
+    ("max_pool2d padding over half the kernel", lambda: F.max_pool2d(_map(), 2, padding=2), ValueError,
+     r"max_pool2d: padding must be at most half the kernel size, got kernel 2×2"),
+    ("MaxPool2d padding over half the kernel", lambda: nn.MaxPool2d(2, padding=2), ValueError,
+     r"MaxPool2d: padding must be at most half the kernel size"),
+    ("upsample2d float scale", lambda: F.upsample2d(_map(), 1.5), TypeError,
+     r"upsample2d: scale must be an int ≥ 1 or an \(h, w\) pair of them, got 1\.5 \(float\)"),
+    ("upsample2d float pair", lambda: F.upsample2d(_map(), (2.0, 2.0)), TypeError,
+     r"upsample2d: scale .*got \(2\.0, 2\.0\)"),
+    ("upsample2d scale 0", lambda: F.upsample2d(_map(), 0), ValueError, r"upsample2d: scale must be an int ≥ 1"),
+    ("upsample2d mode", lambda: F.upsample2d(_map(), 2, mode="bilinear"), ValueError,
+     r"upsample2d: mode must be one of 'nearest', got 'bilinear'"),
+    # ---- the functional layer: numbers, flags and arrays ----
+    ("dropout p str", lambda: F.dropout(_map(), "a"), TypeError, r"dropout: p must be a number, got 'a' \(str\)"),
+    ("dropout p = 1", lambda: F.dropout(_map(), 1.0), ValueError, r"dropout: p must be in \[0, 1\), got 1\.0"),
+    ("dropout p nan", lambda: F.dropout(_map(), NAN), ValueError, r"dropout: p must be finite, got nan"),
+    ("dropout training str", lambda: F.dropout(_map(), 0.5, training="no"), TypeError,  # was dropout on
+     r"dropout: training must be True or False, got 'no' \(str\)"),
+    ("dropout mask list", lambda: F.dropout(_map(), 0.5, training=True, mask=[1]), TypeError,
+     r"dropout: mask must be a Tensor or an array, got \[1\] \(list\)"),
+    ("leaky_relu alpha str", lambda: F.leaky_relu(_x(), "a"), TypeError,
+     r"leaky_relu: alpha must be a number, got 'a' \(str\)"),
+    ("leaky_relu alpha nan", lambda: F.leaky_relu(_x(), NAN), ValueError,  # was NaN outputs
+     r"leaky_relu: alpha must be finite, got nan"),
+    ("elu alpha None", lambda: F.elu(_x(), None), TypeError, r"elu: alpha must be a number, got None"),
+    ("swish beta list", lambda: F.swish(_x(), [1, 2]), TypeError, r"swish: beta must be a number, got \[1, 2\]"),
+    ("softmax float axis", lambda: F.softmax(_logits(), 1.5), TypeError, r"softmax: axis must be an int, got 1\.5"),
+    ("softmax axis out of range", lambda: F.softmax(_logits(), 2), ValueError,
+     r"softmax: axis must be in \[-2, 2\) for x of shape \(2, 3\), got 2"),
+    ("log_softmax str axis", lambda: F.log_softmax(_logits(), "1"), TypeError,
+     r"log_softmax: axis must be an int, got '1' \(str\)"),
+    ("prelu slope list", lambda: F.prelu(_x(), [0.1]), TypeError,
+     r"prelu: a must be a Tensor or an array, got \[0\.1\] \(list\)"),
+    ("linear weight list", lambda: F.linear(_x(), [[1.0], [1.0]]), TypeError,
+     r"linear: W must be a Tensor or an array, got \[\[1\.0\], \[1\.0\]\] \(list\)"),
+    ("batch_norm momentum str", lambda: _norm(momentum="a", training=True), TypeError,  # was ignored
+     r"batch_norm: momentum must be a number, got 'a'"),
+    ("batch_norm eps negative", lambda: _norm(eps=-1.0, training=True), ValueError,  # was NaN outputs
+     r"batch_norm: eps must be > 0, got -1\.0"),
+    ("batch_norm training str", lambda: _norm(training="no"), TypeError,
+     r"batch_norm: training must be True or False, got 'no'"),
+    ("batch_norm running_mean alone", lambda: _norm(running_mean=numpy.zeros(2, numpy.float32)), TypeError,
+     r"batch_norm: running_mean and running_var must be given together"),
+    ("batch_norm weight None", lambda: F.batch_norm(Tensor(_x()), None, _vector(2)), TypeError,
+     r"batch_norm: weight must be a Tensor or an array, got None"),
+    # ---- settings and generators ----
+    ("default_dtype name", lambda: dlcore.default_dtype("foo"), TypeError,
+     r"default_dtype: dtype must be a NumPy dtype such as 'float32', got 'foo' \(str\)"),
+    ("default_dtype None", lambda: dlcore.default_dtype(None), TypeError,  # was float64
+     r"default_dtype: dtype must be a NumPy dtype .*got None"),
+    ("default_dtype int", lambda: dlcore.default_dtype("int32"), ValueError,
+     r"default_dtype: dtype must be a floating dtype such as 'float32' or 'float64', got int32"),
+    ("default_dtype text", lambda: dlcore.default_dtype(str), TypeError, r"default_dtype: dtype must be a numeric"),
+    ("training_mode str", lambda: dlcore.training_mode("no"), TypeError,  # was training on
+     r"training_mode: mode must be True or False, got 'no' \(str\)"),
+    ("xor n float", lambda: xor(2.5), TypeError,
+     r"xor: n \(the number of samples\) must be an int ≥ 1, got 2\.5 \(float\)"),
+    ("spiral n 1", lambda: spiral(1), ValueError, r"spiral: n \(the number of samples\) must be an int ≥ 2, got 1"),
+    ("sine noise negative", lambda: sine(4, noise=-0.1), ValueError,
+     r"sine: noise \(a standard deviation\) must be a finite number ≥ 0, got -0\.1"),
+    ("xor seed -1", lambda: xor(4, seed=-1), ValueError, r"xor: seed must be an int ≥ 0, got -1"),
+    ("sine seed float", lambda: sine(4, seed=1.5), TypeError, r"sine: seed must be an int ≥ 0, got 1\.5 \(float\)"),
+    ("spiral seed None", lambda: spiral(4, seed=None), TypeError,  # was an unseeded draw
+     r"spiral: seed must be an int ≥ 0, got None"),
+    ("spiral turns str", lambda: spiral(4, turns="a"), TypeError, r"spiral: turns must be a number, got 'a'"),
+    ("spiral turns nan", lambda: spiral(4, turns=NAN), ValueError,  # was NaN points
+     r"spiral: turns must be finite, got nan"),
+]
+
+#: an input whose shape does not fit, found in the forward pass: a ShapeError (ValueError and UserError)
+SHAPES = [
+    ("Linear features", lambda: nn.Linear(3, 2)(Tensor(_x())),
+     r"Linear\(in_features=3.*\) expects inputs whose last axis has 3 features, got an input of shape \(4, 2\)"),
+    ("Conv2d channels", lambda: nn.Conv2d(3, 4, 3)(_map(c=2, size=5)),
+     r"Conv2d\(3, 4.*expects 3 input channels, got 2"),
+    ("MaxPool2d not NCHW", lambda: nn.MaxPool2d(2)(Tensor(_x())), r"MaxPool2d\(.*expects an NCHW input"),
+    ("Conv2d empty output", lambda: nn.Conv2d(1, 1, 5)(_map()), r"Conv2d\(1, 1.*empty output \(0×0\)"),
+    ("BatchNorm1d channels", lambda: nn.BatchNorm1d(3)(Tensor(_x())), r"BatchNorm1d\(3.*with 3 channels on axis 1"),
+    ("PReLU channels", lambda: nn.PReLU(3)(Tensor(_x())), r"PReLU has 3 slopes but the input has shape \(4, 2\)"),
+    ("Residual shapes", lambda: nn.Residual(nn.Linear(2, 3))(Tensor(_x())),
+     r"Residual: the block gives shape \(4, 3\) but the identity gives \(4, 2\)"),
+    ("conv2d channels", lambda: F.conv2d(_map(c=2), _kernel()),
+     r"conv2d needs x \(N, C, H, W\) and a 4-D weight with C on axis 1 .*got x of shape \(1, 2, 4, 4\)"),
+    ("conv2d bias shape", lambda: F.conv2d(_map(), _kernel(), _vector(3)),
+     r"conv2d needs a bias b of shape \(2,\) .*got b of shape \(3,\)"),
+    ("conv2d empty output", lambda: F.conv2d(_map(size=2), _kernel()), r"^conv2d: an input of spatial size 2×2"),
+    ("conv_transpose2d channels", lambda: F.conv_transpose2d(_map(c=3), _kernel(1, 2, 2)),
+     r"conv_transpose2d needs x .*C on axis 0"),
+    ("max_pool2d not NCHW", lambda: F.max_pool2d(Tensor(_x()), 2), r"max_pool2d needs an NCHW input"),
+    ("linear features", lambda: F.linear(Tensor(_x()), _kernel(4, 2, 1).reshape(4, 2)),
+     r"linear needs x \(\.\.\., n_in\) and W \(n_in, n_out\), got x of shape \(4, 2\) and W of shape \(4, 2\)"),
+    ("linear bias shape", lambda: F.linear(Tensor(_x()), _kernel(2, 3, 1).reshape(2, 3), _vector(2)),
+     r"linear needs a bias b of shape \(3,\) for W of shape \(2, 3\), got b of shape \(2,\)"),
+    ("batch_norm channels", lambda: F.batch_norm(Tensor(_x()), _vector(3), _vector(2)),
+     r"batch_norm needs x \(N, C, \.\.\.\) and weight, bias of shape \(C,\)"),
+    ("batch_norm running statistics", lambda: _norm(running_mean=numpy.zeros(3), running_var=numpy.ones(3)),
+     r"batch_norm: running_mean must have shape \(2,\) .*got \(3,\)"),
+    ("batch_norm one value per channel", lambda: F.batch_norm(Tensor(_x(1)), _vector(2), _vector(2), training=True),
+     r"batch_norm in training needs more than one value per channel"),
+    ("dropout mask", lambda: F.dropout(_map(), 0.5, training=True, mask=numpy.ones(3, bool)),
+     r"dropout: the mask of shape \(3,\) does not match x of shape \(1, 1, 4, 4\)"),
 ]
 
 
@@ -197,11 +349,19 @@ def test_a_bad_argument_is_refused_in_one_line_naming_the_owner_and_the_argument
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.parametrize("call, match", [case[1:] for case in SHAPES], ids=[case[0] for case in SHAPES])
+def test_an_input_of_the_wrong_shape_is_a_one_line_shape_error(call, match):
+    with pytest.raises(ValueError, match=match) as caught:
+        call()
+    assert isinstance(caught.value, checks.ShapeError) and isinstance(caught.value, dlcore.UserError)
+    assert "\n" not in str(caught.value)
+
+
 def test_numpy_errors_inside_an_op_come_back_as_a_plain_type_error_naming_the_op():
-    """A setting no layer checked (a string slope into the functional form) fails inside NumPy with a
-    UFuncTypeError; it is re-raised as a TypeError that starts with the op's name."""
+    """A setting nothing checked (a string slope given to the Function itself, past F.leaky_relu's check)
+    fails inside NumPy with a UFuncTypeError; it is re-raised as a TypeError that starts with the op's name."""
     with pytest.raises(TypeError, match=r"^LeakyReLU: .*\(inputs: \(2,\) float32\)") as caught:
-        F.leaky_relu(Tensor(numpy.ones(2, numpy.float32)), "a")
+        LeakyReLU("a")(Tensor(numpy.ones(2, numpy.float32)))
     assert type(caught.value) is TypeError
 
 
@@ -244,3 +404,40 @@ def test_good_arguments_still_work_numpy_scalars_included():
     mask = Tensor(numpy.array([True, False]))
     assert (F.mul(mask, Tensor(numpy.array([2.0, 3.0], numpy.float32)))).numpy().tolist() == [2.0, 0.0]
     assert dlcore.tensor([1, 2], dtype="float64").dtype == numpy.float64
+
+
+def test_good_arguments_of_the_functional_layer_still_work_numpy_scalars_included():
+    i64 = numpy.int64
+    x = _map()
+    assert F.conv2d(x, _kernel(), stride=i64(1), padding=(i64(1), 1), dilation=[1, 1]).shape == (1, 2, 4, 4)
+    assert F.conv2d(x, _kernel(), _vector(2), stride=(1, 2), padding_mode="edge").shape == (1, 2, 2, 1)
+    assert F.conv_transpose2d(x, _kernel(1, 2, 2), stride=i64(2), output_padding=i64(1)).shape == (1, 2, 9, 9)
+    assert F.conv_transpose2d(x, _kernel(1, 2, 2), _vector(2), stride=[2, 1]).shape == (1, 2, 8, 5)
+    assert F.max_pool2d(x, i64(2)).shape == (1, 1, 2, 2) and F.max_pool2d(x, (2, 1), stride=[1, i64(1)]).shape \
+        == (1, 1, 3, 4)
+    assert F.avg_pool2d(x, 2, stride=2, padding=i64(1)).shape == (1, 1, 3, 3)
+    assert F.upsample2d(x, i64(2)).shape == (1, 1, 8, 8) and F.upsample2d(x, (i64(1), 3)).shape == (1, 1, 4, 12)
+    assert F.upsample2d(x, [2, 1]).shape == (1, 1, 8, 4)
+    assert F.global_avg_pool2d(x).shape == (1, 1) and F.global_max_pool2d(x).shape == (1, 1)
+
+    assert F.dropout(x, numpy.float32(0.5), training=numpy.bool_(False)) is x and F.dropout(x, 0, training=True) is x
+    kept = F.dropout(x, 0.5, training=True, mask=Tensor(numpy.ones((1, 1, 4, 4), bool)))
+    assert numpy.array_equal(kept.numpy(), numpy.full((1, 1, 4, 4), 2.0, numpy.float32))
+    minus = Tensor(-numpy.ones((2, 2), numpy.float32))
+    slope = F.leaky_relu(minus, numpy.float64(0.25))  # a NumPy float64 slope does not make float32 float64
+    assert slope.dtype == numpy.float32 and slope.numpy().tolist() == [[-0.25, -0.25]] * 2
+    assert F.elu(minus, 1).dtype == numpy.float32 and F.swish(minus, numpy.float32(2.0)).shape == (2, 2)
+    assert F.prelu(minus, numpy.full(1, 0.5, numpy.float32)).numpy().tolist() == [[-0.5, -0.5]] * 2
+    assert F.softmax(_logits(), i64(1)).shape == (2, 3) and F.log_softmax(_logits(), -2).shape == (2, 3)
+    assert F.linear(Tensor(_x()), _kernel(2, 3, 1).reshape(2, 3), _vector(3)).shape == (4, 3)
+    assert _norm(momentum=numpy.float32(0.5), eps=1e-3, training=numpy.bool_(True)).shape == (4, 2)
+    mean, var = numpy.zeros(2, numpy.float32), numpy.ones(2, numpy.float32)
+    assert _norm(running_mean=mean, running_var=var, training=False).shape == (4, 2)
+
+    for dtype in ("float64", numpy.float16, numpy.dtype("float32")):
+        with dlcore.default_dtype(dtype):
+            assert dlcore.get_default_dtype() == numpy.dtype(dtype)
+    with dlcore.training_mode(numpy.bool_(False)):
+        assert dlcore.is_training() is False
+    assert xor(i64(4), noise=numpy.float32(0.0), seed=i64(1))[0].shape == (4, 2)
+    assert spiral(i64(6), turns=numpy.float32(1.0), seed=2)[0].shape == (6, 2) and sine(3, seed=0)[0].shape == (3, 1)

@@ -80,9 +80,9 @@ def test_loader_takes_lists_and_rejects_non_arrays():
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: xor(-3), r"xor: n \(the number of samples\) must be ≥ 1, got -3"),
-    (lambda: spiral(1), r"spiral: n \(the number of samples\) must be ≥ 2, got 1"),
-    (lambda: sine(0), r"sine: n \(the number of samples\) must be ≥ 1, got 0"),
+    (lambda: xor(-3), r"xor: n \(the number of samples\) must be an int ≥ 1, got -3"),
+    (lambda: spiral(1), r"spiral: n \(the number of samples\) must be an int ≥ 2, got 1"),
+    (lambda: sine(0), r"sine: n \(the number of samples\) must be an int ≥ 1, got 0"),
     (lambda: spiral(10, noise=-0.1), r"spiral: noise \(a standard deviation\) must be a finite number ≥ 0, got -0.1"),
 ])
 def test_generators_check_their_arguments(make, message):
@@ -91,5 +91,5 @@ def test_generators_check_their_arguments(make, message):
 
 
 def test_generators_want_a_whole_number_of_samples():
-    with pytest.raises(TypeError, match=r"xor: n \(the number of samples\) must be an int, got 2.5 \(float\)"):
+    with pytest.raises(TypeError, match=r"xor: n \(the number of samples\) must be an int ≥ 1, got 2.5 \(float\)"):
         xor(2.5)

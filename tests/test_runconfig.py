@@ -108,7 +108,7 @@ def test_builder_errors_become_config_errors_naming_the_keys(tmp_path):
 
     cfg = runconfig.load(_write(tmp_path, f"[run]\nout_dir = '{tmp_path / 'runs'}'\n[data]\nn_samples = 1\n"))
     with pytest.raises(runconfig.ConfigError, match=r"^data.name = 'spiral', data.n_samples = 1, data.noise = 0.1: "
-                                                    r"spiral: n \(the number of samples\) must be ≥ 2, got 1"):
+                                                    r"spiral: n \(the number of samples\) must be an int ≥ 2, got 1"):
         run.execute(cfg)
     cfg = runconfig.load(_write(tmp_path, "[model]\nkind = 'resnet'\ndepth = 3\n"))
     with pytest.raises(runconfig.ConfigError, match=r"^model.kind = 'resnet', model.depth = 3, "

@@ -82,7 +82,7 @@ def test_section_names_in_errors_are_printed_as_text():
     ('run.backend="gpu"', "run.backend: unknown value 'gpu'; choose one of auto, numpy, cupy"),
     ("data.val_fraction=1.5", "data.val_fraction must be in [0, 1), got 1.5"),
     ("data.n_samples=-5", "data.n_samples must be ≥ 1, got -5"),
-    ("data.n_samples=1", "data.n_samples = 1, data.noise = 0.05: spiral: n (the number of samples) must be ≥ 2"),
+    ("data.n_samples=1", "data.n_samples = 1, data.noise = 0.05: spiral: n (the number of samples) must be an int ≥ 2"),
 ])
 def test_values_the_builders_reject_are_one_line_errors_naming_the_key(tmp_path, override, message):
     result = _train("--config", "configs/spiral.toml", "--backend", "numpy", "--set", f"run.out_dir='{tmp_path}'",

@@ -10,15 +10,18 @@ import numbers
 
 import numpy
 
+from dlcore import checks
 
-def _check(fn: str, n, noise, minimum: int = 1) -> None:
-    """ValueError/TypeError naming the generator, the argument and its value."""
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-        raise TypeError(f"{fn}: n (the number of samples) must be an int, got {n!r} ({type(n).__name__})")
-    if n < minimum:
-        raise ValueError(f"{fn}: n (the number of samples) must be ≥ {minimum}, got {n}")
+
+def _check(fn: str, n, noise, seed, minimum: int = 1) -> int:
+    """n as a Python int, or the error naming the generator, the argument and its value: the checks'
+    TypeError/ValueError for n and seed, a ValueError for a noise that is not a finite number ≥ 0."""
+    n = checks.integer(fn, "n (the number of samples)", n, minimum=minimum)
+    checks.integer(fn, "seed", seed, minimum=0)
     if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not (0 <= noise < math.inf):
-        raise ValueError(f"{fn}: noise (a standard deviation) must be a finite number ≥ 0, got {noise!r}")
+        raise checks.ArgumentValueError(f"{fn}: noise (a standard deviation) must be a finite number ≥ 0, "
+                                        f"got {noise!r}")
+    return n
 
 
 def xor(n: int = 200, noise: float = 0.1, seed: int = 0):
@@ -27,7 +30,7 @@ def xor(n: int = 200, noise: float = 0.1, seed: int = 0):
     ``n`` samples, each corner (a, b) ∈ {0,1}² with Gaussian noise of std ``noise``;
     label a XOR b. With n ≤ 4 and noise 0 it is exactly the truth table.
     """
-    _check("xor", n, noise)
+    n = _check("xor", n, noise, seed)
     rng = numpy.random.default_rng(seed)
     corners = numpy.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=numpy.float64)
     which = numpy.arange(n) % 4
@@ -42,7 +45,8 @@ def spiral(n: int = 400, noise: float = 0.1, turns: float = 1.75, seed: int = 0)
     Arm k ∈ {0, 1} at parameter s ∈ [0, 1): radius r = s, angle θ = 2π·turns·s + kπ,
     point (r cos θ, r sin θ) plus Gaussian noise of std noise·r; label k.
     """
-    _check("spiral", n, noise, minimum=2)
+    n = _check("spiral", n, noise, seed, minimum=2)
+    turns = checks.finite_number("spiral", "turns", turns)
     rng = numpy.random.default_rng(seed)
     half = n // 2
     s = numpy.tile(numpy.linspace(0.0, 1.0, half, endpoint=False), 2)
@@ -56,7 +60,7 @@ def spiral(n: int = 400, noise: float = 0.1, turns: float = 1.75, seed: int = 0)
 
 def sine(n: int = 200, noise: float = 0.05, seed: int = 0):
     """y = sin 2πx + N(0, noise²) for x uniform on [0, 1]; x and y of shape (n, 1), float32."""
-    _check("sine", n, noise)
+    n = _check("sine", n, noise, seed)
     rng = numpy.random.default_rng(seed)
     x = rng.uniform(0.0, 1.0, (n, 1))
     y = numpy.sin(2 * numpy.pi * x) + noise * rng.standard_normal((n, 1))

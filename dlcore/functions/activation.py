@@ -6,6 +6,7 @@ positive number, softmax subtracts the row maximum first.
 from __future__ import annotations
 
 from backends.fused import fused
+from dlcore import checks
 from dlcore.core import Function
 
 # The elementwise bodies below run as written on NumPy and as one fused kernel each on CuPy.
@@ -164,7 +165,7 @@ class PReLU(Function):
 
     def forward(self, xp, x, a):
         if a.size != 1 and (x.ndim < 2 or x.shape[1] != a.size):
-            raise ValueError(f"PReLU has {a.size} slopes but the input has shape {x.shape}; "
+            raise checks.ShapeError(f"PReLU has {a.size} slopes but the input has shape {x.shape}; "
                              f"use num_parameters=1 or the channel count (axis 1)")
         self.x = x
         self.a_shape = a.shape
@@ -252,12 +253,21 @@ def sigmoid(x): return Sigmoid()(x)
 def tanh(x): return Tanh()(x)
 def softplus(x): return Softplus()(x)
 def relu(x): return ReLU()(x)
-def leaky_relu(x, alpha=0.01): return LeakyReLU(alpha)(x)
-def prelu(x, a): return PReLU()(x, a)
-def elu(x, alpha=1.0): return ELU(alpha)(x)
-def swish(x, beta=1.0): return Swish(beta)(x)
-def softmax(x, axis=-1): return Softmax(axis)(x)
-def log_softmax(x, axis=-1): return LogSoftmax(axis)(x)
+def leaky_relu(x, alpha=0.01): return LeakyReLU(checks.finite_number("leaky_relu", "alpha", alpha))(x)
+def prelu(x, a): return PReLU()(x, checks.array("prelu", "a", a))
+def elu(x, alpha=1.0): return ELU(checks.finite_number("elu", "alpha", alpha))(x)
+def swish(x, beta=1.0): return Swish(checks.finite_number("swish", "beta", beta))(x)
+def softmax(x, axis=-1): return Softmax(_axis("softmax", x, axis))(x)
+def log_softmax(x, axis=-1): return LogSoftmax(_axis("log_softmax", x, axis))(x)
+
+
+def _axis(owner: str, x, axis) -> int:
+    """``axis`` as an int that names an axis of x (−ndim ≤ axis < ndim), else the error naming ``owner``."""
+    axis, ndim = checks.integer(owner, "axis", axis), checks.array(owner, "x", x).ndim
+    if not -ndim <= axis < ndim:
+        raise checks.ArgumentValueError(f"{owner}: axis must be in [-{ndim}, {ndim}) for x of shape "
+                                        f"{tuple(x.shape)}, got {axis}")
+    return axis
 
 
 def identity(x):

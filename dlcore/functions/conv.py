@@ -20,35 +20,31 @@ the same window view and fold.
 from __future__ import annotations
 
 import backends
+from dlcore import checks
+from dlcore.checks import ShapeError
 from dlcore.core import Function
 from dlcore.functions.layout import channel_rows, empty_nchw, is_channels_last, to_channels_last
 
 PADDING_MODES = ("zeros", "edge")
 
 
-def _pair(value, what: str) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, int) else tuple(int(v) for v in value)
-    if len(pair) != 2:
-        raise ValueError(f"{what} must be an int or an (h, w) pair, got {value!r}")
-    return pair
-
-
 class ConvGeometry:
     """Kernel, stride, padding and dilation of a 2-D sliding window, each an (h, w) pair.
 
-    Output size per axis: ⌊(H + 2P − D(K−1) − 1)/S⌋ + 1.
+    Each is given as an int or an (h, w) pair of ints (NumPy ints too), ≥ 1 (padding ≥ 0), and
+    ``padding_mode`` is one of PADDING_MODES; errors name ``owner`` (the function or layer as
+    users write it, "conv2d") and the argument. Output size per axis: ⌊(H + 2P − D(K−1) − 1)/S⌋ + 1.
     """
 
     __slots__ = ("kernel", "stride", "padding", "dilation", "padding_mode", "overlapping", "_flipped")
 
-    def __init__(self, kernel_size, stride=1, padding=0, dilation=1, padding_mode: str = "zeros"):
-        self.kernel, self.stride = _pair(kernel_size, "kernel_size"), _pair(stride, "stride")
-        self.padding, self.dilation = _pair(padding, "padding"), _pair(dilation, "dilation")
-        if min(self.kernel) < 1 or min(self.stride) < 1 or min(self.dilation) < 1 or min(self.padding) < 0:
-            raise ValueError(f"kernel_size, stride and dilation must be ≥ 1 and padding ≥ 0, got {self}")
-        if padding_mode not in PADDING_MODES:
-            raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
-        self.padding_mode = padding_mode
+    def __init__(self, kernel_size, stride=1, padding=0, dilation=1, padding_mode: str = "zeros",
+                 owner: str = "ConvGeometry"):
+        self.kernel = checks.int_pair(owner, "kernel_size", kernel_size, minimum=1)
+        self.stride = checks.int_pair(owner, "stride", stride, minimum=1)
+        self.padding = checks.int_pair(owner, "padding", padding, minimum=0)
+        self.dilation = checks.int_pair(owner, "dilation", dilation, minimum=1)
+        self.padding_mode = checks.choice(owner, "padding_mode", padding_mode, PADDING_MODES)
         # every pixel lies in at most one window when S ≥ D(K−1) + 1 on both axes
         self.overlapping = any(s < d * (k - 1) + 1 for k, s, d in zip(self.kernel, self.stride, self.dilation))
         self._flipped = False  # not yet computed
@@ -70,11 +66,11 @@ class ConvGeometry:
         return f"kernel {kh}×{kw}, stride {sh}×{sw}, padding {ph}×{pw}, dilation {dh}×{dw}"
 
     def output_size(self, h: int, w: int, who="conv2d") -> tuple[int, int]:
-        """(OH, OW) = ⌊(H + 2P − D(K−1) − 1)/S⌋ + 1 per axis; ValueError naming ``who`` when empty."""
+        """(OH, OW) = ⌊(H + 2P − D(K−1) − 1)/S⌋ + 1 per axis; ShapeError (a ValueError) naming ``who`` when empty."""
         out = tuple((n + 2 * p - d * (k - 1) - 1) // s + 1
                     for n, k, s, p, d in zip((h, w), self.kernel, self.stride, self.padding, self.dilation))
         if min(out) < 1:
-            raise ValueError(f"{who}: an input of spatial size {h}×{w} with {self} gives an empty output "
+            raise ShapeError(f"{who}: an input of spatial size {h}×{w} with {self} gives an empty output "
                              f"({out[0]}×{out[1]}); output size is ⌊(H + 2P − D(K−1) − 1)/S⌋ + 1")
         return out
 
@@ -83,7 +79,7 @@ class ConvGeometry:
         size = tuple((o - 1) * s - 2 * p + d * (k - 1) + 1
                      for o, k, s, p, d in zip((oh, ow), self.kernel, self.stride, self.padding, self.dilation))
         if min(size) < 1:
-            raise ValueError(f"{who}: an input of spatial size {oh}×{ow} with {self} gives an empty output "
+            raise ShapeError(f"{who}: an input of spatial size {oh}×{ow} with {self} gives an empty output "
                              f"({size[0]}×{size[1]}); output size is (H − 1)S − 2P + D(K−1) + 1")
         return size
 
@@ -320,10 +316,17 @@ class ConvTranspose2d(Function):
         return gx, gW, gb
 
 
-def _check(who, x, W, in_axis):
-    if x.ndim != 4 or W.ndim != 4 or x.shape[1] != W.shape[in_axis]:
-        raise ValueError(f"{who} needs x (N, C, H, W) and a 4-D weight with C on axis {in_axis}; "
-                         f"got x of shape {tuple(x.shape)} and weight of shape {tuple(W.shape)}")
+def _check(who, x, W, b, in_axis):
+    """ShapeError naming ``who`` unless x is (N, C, H, W), W 4-D with C on ``in_axis`` and a kernel of at
+    least 1×1, and b None or of shape (out channels,); TypeError when one is not a Tensor or an array."""
+    checks.array(who, "x", x)
+    checks.array(who, "W", W)
+    if x.ndim != 4 or W.ndim != 4 or x.shape[1] != W.shape[in_axis] or min(W.shape[2:]) < 1:
+        raise ShapeError(f"{who} needs x (N, C, H, W) and a 4-D weight with C on axis {in_axis} and a kernel of "
+                         f"at least 1×1; got x of shape {tuple(x.shape)} and weight of shape {tuple(W.shape)}")
+    if b is not None and tuple(checks.array(who, "b", b).shape) != (W.shape[1 - in_axis],):
+        raise ShapeError(f"{who} needs a bias b of shape ({W.shape[1 - in_axis]},) (one per output channel) for a "
+                         f"weight of shape {tuple(W.shape)}, got b of shape {tuple(b.shape)}")
 
 
 def conv2d(x, W, b=None, stride=1, padding=0, dilation=1, padding_mode="zeros"):
@@ -333,17 +336,17 @@ def conv2d(x, W, b=None, stride=1, padding=0, dilation=1, padding_mode="zeros"):
     OH = ⌊(H + 2P − D(KH−1) − 1)/S⌋ + 1 (likewise OW). ``padding_mode`` "zeros" or "edge"
     (repeat the nearest pixel).
     """
-    _check("conv2d", x, W, 1)
-    fn = Conv2d(ConvGeometry(W.shape[2:], stride, padding, dilation, padding_mode))
+    _check("conv2d", x, W, b, 1)
+    fn = Conv2d(ConvGeometry(W.shape[2:], stride, padding, dilation, padding_mode, owner="conv2d"))
     return fn(x, W) if b is None else fn(x, W, b)
 
 
 def output_padding_pair(output_padding, geometry: ConvGeometry, who="conv_transpose2d") -> tuple[int, int]:
-    """``output_padding`` as an (h, w) pair, checked: 0 ≤ OP < S on each axis."""
-    pair = _pair(output_padding, "output_padding")
-    if any(not 0 <= op < s for op, s in zip(pair, geometry.stride)):
-        raise ValueError(f"{who}: output_padding must be ≥ 0 and smaller than the stride on each axis, got "
-                         f"output_padding {pair} with stride {geometry.stride}")
+    """``output_padding`` (an int or (h, w) pair of ints) as an (h, w) pair, checked: 0 ≤ OP < S on each axis."""
+    pair = checks.int_pair(who, "output_padding", output_padding, minimum=0)
+    if any(not op < s for op, s in zip(pair, geometry.stride)):
+        raise checks.ArgumentValueError(f"{who}: output_padding must be smaller than the stride on each axis, got "
+                                        f"output_padding {pair} with stride {geometry.stride}")
     return pair
 
 
@@ -353,7 +356,7 @@ def conv_transpose2d(x, W, b=None, stride=1, padding=0, dilation=1, output_paddi
     Output (N, C_out, (H−1)S − 2P + D(KH−1) + 1 + OP, likewise for W): the up-sampling of U-Nets;
     ``output_padding`` OP (0 ≤ OP < S) picks among the input sizes a stride-S conv2d maps to H.
     """
-    _check("conv_transpose2d", x, W, 0)
-    geometry = ConvGeometry(W.shape[2:], stride, padding, dilation)
+    _check("conv_transpose2d", x, W, b, 0)
+    geometry = ConvGeometry(W.shape[2:], stride, padding, dilation, owner="conv_transpose2d")
     fn = ConvTranspose2d(geometry, output_padding=output_padding_pair(output_padding, geometry))
     return fn(x, W) if b is None else fn(x, W, b)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import backends
 from backends.fused import fused
-from dlcore import config
+from dlcore import checks, config
 from dlcore.core import Function, Tensor
 
 
@@ -38,18 +38,20 @@ def dropout(x, p: float = 0.5, training=None, mask=None):
     boolean or 0/1 array of x's shape on x's device) replaces the draw, e.g. to compare
     backends exactly. ``training=None`` reads ``dlcore.is_training()`` (which a Module's call sets).
     """
-    p = float(p)
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout probability must be in [0, 1), got {p}")
-    if not (config.is_training() if training is None else training) or p == 0.0:
+    checks.array("dropout", "x", x)
+    p = checks.finite_number("dropout", "p", p, within="[0, 1)")
+    training = config.is_training() if training is None else checks.flag("dropout", "training", training)
+    if not training or p == 0.0:
         return x
     data = x.data if isinstance(x, Tensor) else x
     if mask is None:
         mask = backends.backend_of(data).random(data.shape, data.dtype) >= p
     else:
+        mask = checks.array("dropout", "mask", mask)
         mask = mask.data if isinstance(mask, Tensor) else mask
         if mask.shape != data.shape:
-            raise ValueError(f"dropout mask of shape {tuple(mask.shape)} does not match x of shape {tuple(data.shape)}")
+            raise checks.ShapeError(f"dropout: the mask of shape {tuple(mask.shape)} does not match x of shape "
+                                    f"{tuple(data.shape)}")
         if mask.dtype != bool:
             mask = mask != 0
     return Dropout(p)(x, mask)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import backends
+from dlcore import checks
 from dlcore.core import Function
 
 
@@ -37,7 +38,18 @@ class Linear(Function):
 
 
 def linear(x, W, b=None):
-    """y = x @ W + b (W of shape (n_in, n_out), as nn.Linear stores it)."""
+    """y = x @ W + b (W of shape (n_in, n_out), as nn.Linear stores it; x (..., n_in), b (n_out,) or None).
+
+    A ShapeError (a ValueError) names the shapes that do not fit; a TypeError an argument that is
+    not a Tensor or an array.
+    """
+    x_shape, w_shape = checks.array("linear", "x", x).shape, checks.array("linear", "W", W).shape
+    if len(w_shape) != 2 or len(x_shape) == 0 or x_shape[-1] != w_shape[0]:
+        raise checks.ShapeError(f"linear needs x (..., n_in) and W (n_in, n_out), got x of shape {tuple(x_shape)} "
+                                f"and W of shape {tuple(w_shape)}")
+    if b is not None and tuple(checks.array("linear", "b", b).shape) != (w_shape[1],):
+        raise checks.ShapeError(f"linear needs a bias b of shape ({w_shape[1]},) for W of shape {tuple(w_shape)}, "
+                                f"got b of shape {tuple(b.shape)}")
     if b is None:
         return Linear()(x, W)
     return Linear()(x, W, b)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import backends
 from backends.fused import fused
-from dlcore import config
+from dlcore import checks, config
 from dlcore.core import Function, Tensor
 from dlcore.functions.layout import channel_rows
 
@@ -125,16 +125,27 @@ def batch_norm(x, weight, bias, running_mean=None, running_var=None, training=No
     the training statistics are those of the global batch over all ranks (see ``BatchNorm``);
     every rank must then call it in the same order with the same C.
     """
+    for name, value in (("x", x), ("weight", weight), ("bias", bias)):
+        checks.array("batch_norm", name, value)
     if x.ndim < 2 or weight.shape != (x.shape[1],) or bias.shape != (x.shape[1],):
-        raise ValueError(f"batch_norm needs x (N, C, ...) and weight, bias of shape (C,); got x "
-                         f"{tuple(x.shape)}, weight {tuple(weight.shape)}, bias {tuple(bias.shape)}")
-    if running_mean is not None:  # the statistics are updated in place: they must live where x does
+        raise checks.ShapeError(f"batch_norm needs x (N, C, ...) and weight, bias of shape (C,); got x "
+                                f"{tuple(x.shape)}, weight {tuple(weight.shape)}, bias {tuple(bias.shape)}")
+    if (running_mean is None) != (running_var is None):
+        raise checks.ArgumentTypeError("batch_norm: running_mean and running_var must be given together (or neither)")
+    if running_mean is not None:
+        for name, value in (("running_mean", running_mean), ("running_var", running_var)):
+            if tuple(checks.array("batch_norm", name, value).shape) != (x.shape[1],):
+                raise checks.ShapeError(f"batch_norm: {name} must have shape ({x.shape[1]},) (one per channel of x "
+                                        f"{tuple(x.shape)}), got {tuple(value.shape)}")
+        # the statistics are updated in place: they must live where x does
         backends.backend_for((x.data if isinstance(x, Tensor) else x, running_mean, running_var), "batch_norm")
-    training = config.is_training() if training is None else training
+    momentum = checks.finite_number("batch_norm", "momentum", momentum, within="[0, 1]")
+    eps = checks.finite_number("batch_norm", "eps", eps, within="(0, inf)")
+    training = config.is_training() if training is None else checks.flag("batch_norm", "training", training)
     if not training and running_mean is None:
         training = True
     ranks = comm.size if comm is not None and comm.distributed else 1  # equal batches on every rank assumed
     if training and ranks * (x.size // x.shape[1]) < 2:
-        raise ValueError(f"batch_norm in training needs more than one value per channel, got x {tuple(x.shape)}"
-                         + (f" on each of {ranks} ranks" if ranks > 1 else ""))
+        raise checks.ShapeError(f"batch_norm in training needs more than one value per channel, got x "
+                                f"{tuple(x.shape)}" + (f" on each of {ranks} ranks" if ranks > 1 else ""))
     return BatchNorm(training, running_mean, running_var, momentum, eps, comm)(x, weight, bias)

@@ -5,6 +5,8 @@ import math
 
 from backends import element_strides
 from backends.fused import fused
+from dlcore import checks
+from dlcore.checks import ShapeError
 from dlcore.core import Function
 from dlcore.functions.conv import ConvGeometry, fold, pad, window_entry, windows
 from dlcore.functions.layout import empty_nchw, is_channels_last, to_channels_last
@@ -100,11 +102,14 @@ def _max_pool_grad(xp, gy, index, c, h, w, oh, ow, kh, kw, sh, sw, ph, pw, s0, s
     return gx
 
 
-def pool_geometry(kernel_size, stride=None, padding=0) -> ConvGeometry:
-    """The window of a pooling layer: stride defaults to the kernel; padding at most half the kernel."""
-    geometry = ConvGeometry(kernel_size, kernel_size if stride is None else stride, padding)
+def pool_geometry(kernel_size, stride=None, padding=0, owner="pooling") -> ConvGeometry:
+    """The window of a pooling layer: stride defaults to the kernel; padding at most half the kernel.
+
+    Each an int or an (h, w) pair of ints; errors name ``owner`` ("max_pool2d", "MaxPool2d") and the argument.
+    """
+    geometry = ConvGeometry(kernel_size, kernel_size if stride is None else stride, padding, owner=owner)
     if any(2 * p > k for p, k in zip(geometry.padding, geometry.kernel)):
-        raise ValueError(f"pooling padding must be at most half the kernel size, got {geometry}")
+        raise checks.ArgumentValueError(f"{owner}: padding must be at most half the kernel size, got {geometry}")
     return geometry
 
 
@@ -178,8 +183,9 @@ class Upsample2d(Function):
 
 
 def _check(who, x):
-    if x.ndim != 4:
-        raise ValueError(f"{who} needs an NCHW input (N, C, H, W), got shape {tuple(x.shape)}")
+    """ShapeError naming ``who`` unless x is (N, C, H, W); TypeError unless it is a Tensor or an array."""
+    if checks.array(who, "x", x).ndim != 4:
+        raise ShapeError(f"{who} needs an NCHW input (N, C, H, W), got shape {tuple(x.shape)}")
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0):
@@ -188,13 +194,13 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     Output size ⌊(H + 2P − K)/S⌋ + 1; padding is −∞; the gradient goes to one arg-max per window.
     """
     _check("max_pool2d", x)
-    return MaxPool2d(pool_geometry(kernel_size, stride, padding), "max_pool2d")(x)
+    return MaxPool2d(pool_geometry(kernel_size, stride, padding, "max_pool2d"), "max_pool2d")(x)
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0):
     """y[n, c, oh, ow] = mean of x_pad over the window at (oh·S, ow·S), zero padding included in the count."""
     _check("avg_pool2d", x)
-    return AvgPool2d(pool_geometry(kernel_size, stride, padding), "avg_pool2d")(x)
+    return AvgPool2d(pool_geometry(kernel_size, stride, padding, "avg_pool2d"), "avg_pool2d")(x)
 
 
 def global_avg_pool2d(x):
@@ -212,9 +218,6 @@ def global_max_pool2d(x):
 def upsample2d(x, scale=2, mode="nearest"):
     """y[n, c, h, w] = x[n, c, ⌊h/s⌋, ⌊w/s⌋]: each pixel repeated s_h×s_w times (``scale`` an int or pair)."""
     _check("upsample2d", x)
-    if mode != "nearest":
-        raise ValueError(f"upsample2d supports mode='nearest' only, got {mode!r}")
-    scale = (scale, scale) if isinstance(scale, int) else tuple(scale)
-    if len(scale) != 2 or min(scale) < 1:
-        raise ValueError(f"upsample2d needs a positive int scale or (h, w) pair, got {scale!r}")
+    scale = checks.int_pair("upsample2d", "scale", scale, minimum=1)
+    checks.choice("upsample2d", "mode", mode, ("nearest",))
     return Upsample2d(scale)(x)

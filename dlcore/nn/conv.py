@@ -8,12 +8,12 @@ from dlcore.nn.module import Module, Parameter, check_input_type
 
 
 def _check_input(layer, x, channels=None):
-    """ValueError naming the layer unless x is (N, channels, H, W)."""
+    """ShapeError (a ValueError) naming the layer unless x is (N, channels, H, W)."""
     if x.ndim != 4:
-        raise ValueError(f"{layer!r} expects an NCHW input (N, C, H, W), got shape {tuple(x.shape)}")
+        raise checks.ShapeError(f"{layer!r} expects an NCHW input (N, C, H, W), got shape {tuple(x.shape)}")
     if channels is not None and x.shape[1] != channels:
-        raise ValueError(f"{layer!r} expects {channels} input channels, got {x.shape[1]} "
-                         f"(input of shape {tuple(x.shape)})")
+        raise checks.ShapeError(f"{layer!r} expects {channels} input channels, got {x.shape[1]} "
+                                f"(input of shape {tuple(x.shape)})")
 
 
 def _geometry(owner: str, kernel_size, stride, padding, dilation=1, padding_mode="zeros") -> C.ConvGeometry:
@@ -106,7 +106,7 @@ class _Pool(Module):
         cls = type(self).__name__
         kernel = checks.int_pair(cls, "kernel_size", kernel_size, minimum=1)
         stride = kernel if stride is None else checks.int_pair(cls, "stride", stride, minimum=1)
-        self.geometry = P.pool_geometry(kernel, stride, checks.int_pair(cls, "padding", padding, minimum=0))
+        self.geometry = P.pool_geometry(kernel, stride, checks.int_pair(cls, "padding", padding, minimum=0), cls)
 
     def forward(self, x):
         _check_input(self, x)

@@ -25,8 +25,8 @@ class Linear(Module):
     def forward(self, x):
         check_input_type(self, x, self.weight)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise ValueError(f"{self!r} expects inputs whose last axis has {self.in_features} features, "
-                             f"got an input of shape {tuple(x.shape)}")
+            raise checks.ShapeError(f"{self!r} expects inputs whose last axis has {self.in_features} features, "
+                                    f"got an input of shape {tuple(x.shape)}")
         return linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:

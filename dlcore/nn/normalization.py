@@ -41,8 +41,8 @@ class BatchNormBase(Module):
 
     def forward(self, x):
         if x.ndim not in self.dims or x.shape[1] != self.num_features:
-            raise ValueError(f"{self!r} expects an input of {' or '.join(f'{d}-D' for d in self.dims)} shape "
-                             f"with {self.num_features} channels on axis 1, got shape {tuple(x.shape)}")
+            raise checks.ShapeError(f"{self!r} expects an input of {' or '.join(f'{d}-D' for d in self.dims)} "
+                                    f"shape with {self.num_features} channels on axis 1, got shape {tuple(x.shape)}")
         return batch_norm(x, self.weight, self.bias, self.running_mean, self.running_var,
                           momentum=self.momentum, eps=self.eps, comm=self.comm)
 

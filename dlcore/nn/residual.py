@@ -22,7 +22,7 @@ class Residual(Module):
         y = self.block(x)
         s = x if self.shortcut is None else self.shortcut(x)
         if y.shape != s.shape:
-            raise ValueError(f"Residual: the block gives shape {tuple(y.shape)} but the "
-                             f"{'identity' if self.shortcut is None else 'shortcut'} gives {tuple(s.shape)}; "
-                             f"pass a shortcut (e.g. a 1×1 Conv2d with the block's stride) that matches")
+            raise checks.ShapeError(f"Residual: the block gives shape {tuple(y.shape)} but the "
+                                    f"{'identity' if self.shortcut is None else 'shortcut'} gives {tuple(s.shape)}; "
+                                    f"pass a shortcut (e.g. a 1×1 Conv2d with the block's stride) that matches")
         return y + s
