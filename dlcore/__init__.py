@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "is_training", "training_mode",
     "default_dtype", "get_default_dtype", "manual_seed", "gradcheck", "functional", "nn", "losses",
-    "init", "optim", "metrics", "io", "tensor", "UserError",
+    "init", "optim", "metrics", "io", "tensor", "UserError", "from_dlpack",
 ]
 
 
@@ -31,3 +31,37 @@ def tensor(data, requires_grad: bool = False, dtype=None, device: str | None = N
     if dtype is not None:
         array = array.astype(dtype, copy=False)
     return Tensor(array, requires_grad=requires_grad)
+
+
+#: DLPack device types (``__dlpack_device__()[0]``) whose memory NumPy reads: kDLCPU, kDLCUDAHost (pinned)
+_DLPACK_HOST = {1: "kDLCPU", 3: "kDLCUDAHost"}
+#: DLPack device types whose memory CuPy reads: kDLCUDA, kDLCUDAManaged
+_DLPACK_CUDA = {2: "kDLCUDA", 13: "kDLCUDAManaged"}
+
+
+def from_dlpack(obj, requires_grad: bool = False) -> Tensor:
+    """A Tensor that shares the memory of ``obj`` (a PyTorch tensor, a CuPy or NumPy array, a dlcore
+    Tensor, anything with ``__dlpack__``/``__dlpack_device__``): no copy, no device move.
+
+    The backend is chosen from ``obj.__dlpack_device__()`` = (device type, id): type 1 (kDLCPU) or
+    3 (kDLCUDAHost) → ``numpy.from_dlpack``, type 2 (kDLCUDA) or 13 (kDLCUDAManaged) →
+    ``cupy.from_dlpack`` (a UserError when CuPy or a CUDA device is missing); any other type is a
+    UserError naming it. Dtype, shape and strides are kept; a write through either side shows on the
+    other. The reverse direction is ``torch.from_dlpack(tensor)`` / ``numpy.from_dlpack(tensor)``.
+    A PyTorch tensor that requires a gradient must be ``.detach()``-ed first (PyTorch refuses to export it).
+    """
+    import backends
+
+    if not (hasattr(obj, "__dlpack__") and hasattr(obj, "__dlpack_device__")):
+        raise TypeError(f"dlcore.from_dlpack takes an object with __dlpack__ and __dlpack_device__ (a PyTorch "
+                        f"tensor, a CuPy or NumPy array), got {type(obj).__name__}")
+    device_type = int(obj.__dlpack_device__()[0])
+    if device_type in _DLPACK_HOST:
+        name = "numpy"
+    elif device_type in _DLPACK_CUDA:
+        name = "cupy"
+    else:
+        known = ", ".join(f"{k} ({v})" for k, v in sorted({**_DLPACK_HOST, **_DLPACK_CUDA}.items()))
+        raise UserError(f"dlcore.from_dlpack: {type(obj).__name__} lives on DLPack device type {device_type}, "
+                        f"which dlcore cannot use; it reads device types {known}")
+    return Tensor(backends.get(name).xp.from_dlpack(obj), requires_grad=requires_grad)

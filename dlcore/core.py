@@ -259,6 +259,23 @@ class Tensor:
     def T(self):
         return _m.transpose(self, None)
 
+    # ---- DLPack: zero-copy exchange with PyTorch, CuPy, NumPy, JAX … --------------------
+    def __dlpack__(self, *, stream=None, **kwargs):
+        """A DLPack capsule of ``self.data``, sharing its memory (no copy, no device move).
+
+        ``torch.from_dlpack(t)``, ``numpy.from_dlpack(t)`` and ``cupy.from_dlpack(t)`` call it; the
+        result views the same buffer, so writes through either side show on the other. ``stream``
+        (the consumer's CUDA stream, None on the host) and the newer keywords of the protocol
+        (``max_version``, ``dl_device``, ``copy``) go to the array's own ``__dlpack__`` unchanged.
+        Only the values travel: ``requires_grad`` and the recorded graph do not.
+        """
+        return self.data.__dlpack__(stream=stream, **kwargs)
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        """(DLPack device type, device id) of the data: (1, 0) on the host (kDLCPU), (2, n) on CUDA device n."""
+        device_type, device_id = self.data.__dlpack_device__()
+        return int(device_type), int(device_id)
+
 
 # The error types NumPy and CuPy raise for shapes that do not broadcast, reshapes that do not fit,
 # axes out of range and the like: a Function re-raises them with its name and its inputs.
