@@ -26,10 +26,13 @@ A workspace the graph captured by address is kept alive as long as the step
 (``backends.capture.keep_alive``).
 
 Hyperparameters are read when the step is captured: a learning-rate change needs a new
-capture (``Trainer(cuda_graph=True)`` captures again by itself). Adam, whose bias correction changes every step, refuses to be
-captured, and so does a random draw (dropout): CuPy's generator refuses stream capture, and
-a graph would repeat one mask on every replay. The GEMMs use dlcore's own cuBLAS binding
-(``backends._cublas``), which works during capture where CuPy's does not.
+capture. ``dlcore.training.GraphStep`` (what ``Trainer(cuda_graph=True)`` trains with) keeps
+that bookkeeping, and refuses up front what cannot be replayed: an optimizer whose
+``capture_refusal`` says why (Adam: its bias correction changes every step), and a model with
+modules that draw random numbers (``Module.random_modules()``; dropout): CuPy's generator refuses
+stream capture, and a graph would repeat one mask on every replay. Inside a capture both refuse
+again (``Optimizer.step``, the backend's ``random``) for a step built by hand. The GEMMs use
+dlcore's own cuBLAS binding, which works during capture where CuPy's does not.
 """
 from __future__ import annotations
 
@@ -44,8 +47,9 @@ class CapturedStep:
 
     Returns what ``fn`` returned during capture (tensors whose arrays the graph rewrites on
     every replay). Needs the CuPy backend. ``restore`` lists modules and optimizers whose
-    state the warm-up and capture calls must not change: their parameters, buffers and
-    optimizer state are put back in place afterwards, so the first replay is the first step.
+    state the warm-up and capture calls must not change: their parameters and buffers, and
+    the optimizers' state (``Optimizer.snapshot``), are put back in place afterwards, so the
+    first replay is the first step.
 
     The first warm-up call runs on the current stream from CuPy's own pool and makes what
     outlives the step; the others (at least one) run on the capture stream from the graph's
@@ -85,26 +89,19 @@ class CapturedStep:
 
 
 def _snapshot(objects):
-    """Copies of the state of modules (parameters, buffers) and optimizers (state arrays, step
-    count); the returned function writes them back into the same arrays (the graph holds
-    their addresses) and zeroes optimizer state created in between."""
-    saved, optimizers = [], []
+    """A function that writes back the state ``objects`` have now: a module's parameters and buffers
+    into the same arrays (the graph holds their addresses); an optimizer by its own ``snapshot()``."""
+    saved, restores = [], []
     for obj in objects:
         if hasattr(obj, "named_parameters"):
             saved += [(p.data, p.data.copy()) for p in obj.parameters()]
             saved += [(b, b.copy()) for _, b in obj.named_buffers()]
         else:
-            existing = {id(a) for bufs in obj.state.values() for a in bufs.values()}
-            saved += [(a, a.copy()) for bufs in obj.state.values() for a in bufs.values()]
-            optimizers.append((obj, obj.t, existing))
+            restores.append(obj.snapshot())
 
     def put_back():
         for target, copy in saved:
             target[...] = copy
-        for opt, t, existing in optimizers:
-            opt.t = t
-            for bufs in opt.state.values():
-                for a in bufs.values():
-                    if id(a) not in existing:
-                        a.fill(0)
+        for restore in restores:
+            restore()
     return put_back

@@ -16,6 +16,7 @@ from dlcore.cuda_graph import CapturedStep
 from dlcore.data import ArrayLoader, spiral
 from dlcore.models import MLP
 from dlcore.training import StepLR, Trainer
+from dlcore.training.step import CaptureError, EagerStep, GraphStep
 
 
 def test_capture_needs_cupy():
@@ -101,9 +102,9 @@ def test_trainer_with_cuda_graph_matches_eager_trainer():
         model, opt, loss_fn = _setup()
         trainer = Trainer(progress=False, cuda_graph=graph)
         histories.append(trainer.fit(model, loss_fn, opt, ArrayLoader(x, y, batch_size=32, seed=0), epochs=3))
-        assert (trainer._graph is not None) == graph  # the replayed run did capture (else: eager vs eager)
-        if graph:
-            assert isinstance(trainer._graph[-1], CapturedStep)
+        assert isinstance(trainer.step, GraphStep if graph else EagerStep)
+        if graph:  # the replayed run did capture (else: eager vs eager)
+            assert isinstance(trainer.step.captured, CapturedStep)
     for eager, replayed in zip(*histories):
         assert replayed["train_loss"] == pytest.approx(eager["train_loss"], rel=1e-5)
 
@@ -209,7 +210,7 @@ def test_trainer_captures_again_when_the_lr_changes_and_counts_replayed_steps(mo
             captured_lrs.append(restore[1].lr)
             super().__init__(fn, warmup, restore)
 
-    monkeypatch.setattr(dlcore.cuda_graph, "CapturedStep", CountedCapture)
+    monkeypatch.setattr(dlcore.training.step, "CapturedStep", CountedCapture)
     x, y = spiral(300, noise=0.05)  # 9 full batches of 32 an epoch, and a short one run eagerly
     runs = []
     for graph in (False, True):
@@ -250,3 +251,105 @@ def test_a_config_run_with_cuda_graph_matches_the_eager_run(tmp_path):
     assert last["optimizer"]["step"] == eager_last["optimizer"]["step"]  # replayed steps are counted
     for name, weights in eager_last["model"].items():
         numpy.testing.assert_allclose(last["model"][name], weights, rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+# ---- what the objects declare for capture (CPU: checked before anything is captured) ----------
+
+def test_optimizers_declare_whether_a_graph_can_replay_their_step():
+    assert optim.Adam.capture_refusal == "Adam's bias correction changes every step and a graph replays the captured one"
+    for cls in (optim.SGD, optim.Momentum, optim.Nesterov, optim.AdaGrad, optim.RMSprop):
+        assert cls.capture_refusal is None, cls.__name__
+
+
+def test_optimizer_snapshot_puts_count_and_state_back_into_the_same_arrays():
+    """What a capture's warm-up steps did is undone in place: the state arrays keep their identity (a
+    graph holds their addresses) and values; state made after the snapshot is zeroed; t goes back."""
+    a, b = nn.Parameter(numpy.ones(3)), nn.Parameter(numpy.ones(2))
+    opt = optim.Momentum([a, b], lr=0.5, momentum=0.5)
+    a.grad = numpy.array([1.0, 2.0, 3.0])
+    opt.step()  # v_a = -0.5·g
+    v_a = opt.state["0"]["v"]
+    restore = opt.snapshot()
+    b.grad = numpy.array([4.0, 4.0])
+    opt.step()
+    opt.step()
+    assert opt.t == 3 and "1" in opt.state
+    v_b = opt.state["1"]["v"]
+    restore()
+    assert opt.t == 1
+    assert opt.state["0"]["v"] is v_a and opt.state["1"]["v"] is v_b
+    numpy.testing.assert_array_equal(v_a, [-0.5, -1.0, -1.5])
+    numpy.testing.assert_array_equal(v_b, [0.0, 0.0])
+    opt.count_replayed_step()
+    assert opt.t == 2
+
+
+def test_modules_declare_their_random_draws():
+    model = nn.Sequential(nn.Linear(2, 4), nn.Dropout(0.5), nn.Sequential(nn.Dropout(0.0), nn.Dropout(0.2)))
+    assert [(name, m.p) for name, m in model.random_modules()] == [("1", 0.5), ("2.1", 0.2)]
+    assert nn.Dropout(0.3).random_modules()[0][0] == ""  # the root
+    assert MLP([2, 8, 2]).random_modules() == [] and not nn.Dropout(0.0).draws_random_numbers()
+
+
+@pytest.mark.parametrize("case", ["adam", "dropout"])
+def test_graph_step_refuses_before_any_step(case):
+    """Trainer(cuda_graph=True) asks the optimizer and the model when the fit starts: a CaptureError (a
+    UserError) saying what and why, and the model untouched (on any backend: nothing is captured yet)."""
+    dlcore.manual_seed(0)
+    if case == "adam":
+        model = MLP([2, 4, 2])
+        opt = optim.Adam(model, lr=0.1)
+        message = (r"^GraphStep: Adam cannot be captured in a CUDA graph: Adam's bias correction changes every "
+                   r"step and a graph replays the captured one; train with eager steps \(Trainer\(cuda_graph=False\)\)$")
+    else:
+        model = nn.Sequential(nn.Linear(2, 4), nn.Dropout(0.5), nn.Linear(4, 2))
+        opt = optim.Momentum(model, lr=0.1)
+        message = (r"^GraphStep: the model draws random numbers in training \(1 Dropout\(p=0.5\)\): a CUDA graph "
+                   r"would replay one draw on every step; train with eager steps \(Trainer\(cuda_graph=False\)\)$")
+    before = model.state_dict()
+    x, y = spiral(40, noise=0.05)
+    with pytest.raises(CaptureError, match=message) as caught:
+        Trainer(progress=False, cuda_graph=True).fit(model, losses.CrossEntropyLoss(), opt,
+                                                     ArrayLoader(x, y, batch_size=8, seed=0))
+    assert isinstance(caught.value, dlcore.UserError) and opt.t == 0
+    for name, value in model.state_dict().items():
+        numpy.testing.assert_array_equal(value, before[name], err_msg=name)
+
+
+def test_trainer_trains_with_the_step_it_is_given():
+    """Trainer(step=...) calls the step with every training batch (bound to the fit's model, loss and
+    optimizer first); validation does not go through it. The default step is EagerStep: same history."""
+    class CountingStep(EagerStep):
+        def __init__(self):
+            self.bound, self.batches = [], []
+
+        def bind(self, model, loss, optimizer, batch_size=None):
+            self.bound.append(batch_size)
+            super().bind(model, loss, optimizer, batch_size)
+
+        def __call__(self, xb, yb):
+            self.batches.append(len(xb))
+            return super().__call__(xb, yb)
+
+    x, y = spiral(60, noise=0.05)
+    histories, step = [], CountingStep()
+    for trainer in (Trainer(progress=False), Trainer(progress=False, step=step)):
+        dlcore.manual_seed(0)
+        model = MLP([2, 8, 2])
+        histories.append(trainer.fit(model, losses.CrossEntropyLoss(), optim.SGD(model, lr=0.1),
+                                     ArrayLoader(x, y, batch_size=25, seed=0), ArrayLoader(x, y, batch_size=60),
+                                     epochs=2))
+    assert step.bound == [25] and step.batches == [25, 25, 10] * 2
+    assert histories[1]["train_loss"] == histories[0]["train_loss"]
+    assert histories[1]["val_loss"] == histories[0]["val_loss"]
+
+
+def test_trainer_step_argument_is_checked():
+    with pytest.raises(dlcore.UserError, match=r"^Trainer: give step or cuda_graph=True, not both"):
+        Trainer(step=EagerStep(), cuda_graph=True)
+    with pytest.raises(dlcore.UserError, match=r"^Trainer: step is the class GraphStep, not an instance of it; "
+                                               r"make one first, e.g. GraphStep\(\)$"):
+        Trainer(step=GraphStep)
+    with pytest.raises(dlcore.UserError, match=r"^Trainer: step must be a training step with bind\(\) and "
+                                               r"__call__ \(EagerStep, GraphStep\), got function$"):
+        Trainer(step=lambda xb, yb: None)

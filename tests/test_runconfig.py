@@ -119,19 +119,47 @@ def test_builder_errors_become_config_errors_naming_the_keys(tmp_path):
             raise TypeError("a bug")
 
 
-def test_cuda_graph_with_what_a_graph_cannot_replay_names_both_keys(tmp_path):
-    graph = "[run]\ncuda_graph = true\n"
-    with pytest.raises(runconfig.ConfigError, match=r"run.cuda_graph = true cannot train with optim.name = 'adam'"):
+def test_cuda_graph_with_what_a_graph_cannot_replay_names_the_keys(tmp_path):
+    """The optimizer is asked by its class when the config loads (``Optimizer.capture_refusal``); the
+    model once it is built (``Module.random_modules``: AlexNet's own dropout of 0.5 counts, which
+    model.dropout = 0 leaves it), and a run stops there, before its folder is made."""
+    from dlcore.training import build, run
+
+    graph = f"[run]\ncuda_graph = true\nout_dir = '{tmp_path / 'runs'}'\n"
+    with pytest.raises(runconfig.ConfigError, match=r"run.cuda_graph = true cannot train with optim.name = 'adam': "
+                                                    r"Adam's bias correction changes every step and a graph replays "
+                                                    r"the captured one; choose another optimizer or set "
+                                                    r"run.cuda_graph = false$"):
         runconfig.load(_write(tmp_path, graph + "[optim]\nname = 'adam'\n"))
-    with pytest.raises(runconfig.ConfigError, match=r"run.cuda_graph = true cannot train a model with dropout "
-                                                    r"\(model.kind = 'mlp', model.dropout = 0.2: p = 0.2\): a graph "
-                                                    r"would replay one dropout mask on every step; set model.dropout"):
-        runconfig.load(_write(tmp_path, graph + "[optim]\nname = 'momentum'\n[model]\ndropout = 0.2\n"))
-    with pytest.raises(runconfig.ConfigError, match=r"\(model.kind = 'alexnet_small', model.dropout = 0.0: p = 0.5\)"
-                                                    r".*; set run.cuda_graph = false"):  # AlexNet's own dropout
-        runconfig.load(_write(tmp_path, graph + "[optim]\nname = 'momentum'\n[model]\nkind = 'alexnet_small'\n"))
-    assert runconfig.load(_write(tmp_path, graph + "[optim]\nname = 'momentum'\n[model]\nkind = 'lenet'\n"))
-    assert runconfig.load(_write(tmp_path, "[optim]\nname = 'adam'\n[model]\ndropout = 0.5\n"))  # eager: fine
+    cfg = runconfig.load(_write(tmp_path, graph + "[optim]\nname = 'momentum'\n[model]\ndropout = 0.2\n"))
+    mlp = r"\(model.kind = 'mlp', model.dropout = 0.2: 2 Dropout\(p=0.2\), 5 Dropout\(p=0.2\)\)"
+    with pytest.raises(runconfig.ConfigError, match=rf"^run.cuda_graph = true cannot train a model that draws random "
+                                                    rf"numbers {mlp}: a graph would replay one draw on every step; "
+                                                    rf"set run.cuda_graph = false$"):
+        run.execute(cfg)
+    assert not (tmp_path / "runs").exists()
+    cfg = runconfig.load(_write(tmp_path, graph + "[optim]\nname = 'momentum'\n[model]\nkind = 'alexnet_small'\n"))
+    with pytest.raises(runconfig.ConfigError, match=r"\(model.kind = 'alexnet_small', model.dropout = 0.0: "
+                                                    r"classifier.0 Dropout\(p=0.5\), classifier.3 Dropout\(p=0.5\)\)"):
+        runconfig.check_cuda_graph_model(cfg, build.build_model(cfg, (1, 8, 8), 3))
+    cfg = runconfig.load(_write(tmp_path, graph + "[optim]\nname = 'momentum'\n[model]\nkind = 'lenet'\n"))
+    runconfig.check_cuda_graph_model(cfg, build.build_model(cfg, (1, 12, 12), 3))  # no dropout: fine
+    cfg = runconfig.load(_write(tmp_path, "[optim]\nname = 'adam'\n[model]\ndropout = 0.5\n"))  # eager: fine
+    runconfig.check_cuda_graph_model(cfg, build.build_model(cfg, (2,), 2))
+
+
+def test_model_dropout_zero_keeps_the_kinds_own_default(tmp_path):
+    """model.dropout = 0 (the default) builds each kind with its constructor's dropout: none in an MLP,
+    AlexNet's 0.5; any other value is passed on."""
+    from dlcore.training import build
+
+    def dropouts(kind, dropout, shape):
+        cfg = runconfig.load(_write(tmp_path, f"[model]\nkind = '{kind}'\ndropout = {dropout}\n"))
+        return [m.p for _, m in build.build_model(cfg, shape, 3).random_modules()]
+
+    assert dropouts("mlp", 0.0, (2,)) == [] and dropouts("mlp", 0.3, (2,)) == [0.3, 0.3]
+    assert dropouts("alexnet_small", 0.0, (1, 8, 8)) == [0.5, 0.5]
+    assert dropouts("alexnet_small", 0.25, (1, 8, 8)) == [0.25, 0.25]
 
 
 def test_cuda_graph_on_the_cpu_trains_eagerly_and_says_so(tmp_path, caplog):

@@ -112,6 +112,20 @@ class Module:
             for name, b in m._buffers.items():
                 yield (f"{prefix}.{name}" if prefix else name), b
 
+    # ---- random draws ------------------------------------------------------------------
+    def draws_random_numbers(self) -> bool:
+        """Whether this module's own forward (its children aside) draws random numbers in training mode.
+
+        False here; a layer that samples (Dropout with p > 0) overrides it. A CUDA graph would replay
+        one draw on every step, so a captured training step refuses such a model before capturing.
+        """
+        return False
+
+    def random_modules(self) -> list[tuple[str, Module]]:
+        """(dotted name, module) of every module in this tree that draws random numbers in training
+        mode (``draws_random_numbers``), depth first; the root is named ""."""
+        return [(name, m) for name, m in self.named_modules() if m.draws_random_numbers()]
+
     # ---- modes and gradients -----------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
         """Training behaviour (dropout active, batch statistics) for this module and its children."""

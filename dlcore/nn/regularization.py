@@ -17,5 +17,9 @@ class Dropout(Module):
     def forward(self, x):
         return dropout(x, self.p)
 
+    def draws_random_numbers(self) -> bool:
+        """True for p > 0: training draws a keep mask (p = 0 passes x through)."""
+        return self.p > 0
+
     def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 
 from backends import axpby
-from backends.capture import is_capturing
 from backends.fused import fused
 from dlcore.optim.optimizer import Optimizer
 
@@ -102,16 +101,13 @@ class Adam(Optimizer):
 
     buffers = ("m", "v")
     hyper_ranges = {"beta1": "[0, 1)", "beta2": "[0, 1)"}
+    capture_refusal = "Adam's bias correction changes every step and a graph replays the captured one"
 
     def __init__(self, params, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
                  weight_decay: float = 0.0, l1: float = 0.0):
         super().__init__(params, lr, weight_decay, l1, beta1=beta1, beta2=beta2, eps=eps)
 
     def update(self, xp, param, g, state):
-        if is_capturing():
-            raise RuntimeError("Adam cannot be captured in a CUDA graph: its bias correction changes every step "
-                               "and a graph replays the values of the captured one; use eager steps, or "
-                               "Momentum/Nesterov/SGD/RMSprop/AdaGrad")
         root_c2 = math.sqrt(1.0 - self.beta2 ** self.t)
         _adam(xp, g, self.lr * root_c2 / (1.0 - self.beta1 ** self.t), self.beta1, self.beta2, self.eps * root_c2,
               param, state["m"], state["v"])

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy
 
 import backends
+from backends.capture import is_capturing
 from dlcore.checks import ArgumentTypeError, ArgumentValueError, finite_number
 from dlcore.core import Tensor
 
@@ -82,12 +83,22 @@ class Optimizer:
     ``hyper_ranges`` gives it another interval. ``__setattr__`` checks it, so a bad
     value fails at construction, on assignment (schedules) and in ``load_state_dict``, with
     the class, the name and the value in the message; ``step()`` checks nothing.
+
+    For a training step captured as a CUDA graph (``dlcore.training.GraphStep``) an optimizer
+    declares whether its step can be replayed (``capture_refusal``), puts its state back after
+    the capture's own steps (``snapshot``) and counts the steps a graph replays
+    (``count_replayed_step``).
     """
 
     buffers: tuple[str, ...] = ()
     #: {hyperparameter name: interval}, e.g. {"momentum": "[0, 1)"}, as ``checks.finite_number``
     #: reads it. Names not listed (lr, weight_decay, l1, eps, …) must be ≥ 0. Subclasses replace the table.
     hyper_ranges: dict[str, str] = {}
+    #: None when a CUDA graph can replay ``step()``: its update reads only state arrays, whose addresses
+    #: the graph keeps, and hyperparameters, with which ``GraphStep`` captures again when one changes.
+    #: Otherwise why not (a clause naming what changes from step to step); ``step()`` then raises while
+    #: a graph is being captured, and ``GraphStep`` and ``run.cuda_graph`` refuse the optimizer up front.
+    capture_refusal: str | None = None
 
     def __init__(self, params, lr: float, weight_decay: float = 0.0, l1: float = 0.0, **hyper):
         self.params = named_params(params, type(self).__name__)
@@ -123,7 +134,12 @@ class Optimizer:
         raise NotImplementedError
 
     def step(self) -> None:
-        """One update of every parameter whose ``grad`` is not None; ``t`` counts steps."""
+        """One update of every parameter whose ``grad`` is not None; ``t`` counts steps.
+
+        Raises RuntimeError while a CUDA graph is captured if the class has a ``capture_refusal``."""
+        if self.capture_refusal is not None and is_capturing():
+            raise RuntimeError(f"{type(self).__name__} cannot be captured in a CUDA graph: {self.capture_refusal}; "
+                               "train it with eager steps (Trainer(cuda_graph=False))")
         self.t += 1
         for name, p in self.params.items():
             grad, data = p.grad, p.data
@@ -159,6 +175,33 @@ class Optimizer:
         """Set every parameter's ``grad`` to None."""
         for p in self.params.values():
             p.grad = None
+
+    # ---- CUDA-graph capture ---------------------------------------------------------------
+    def snapshot(self):
+        """A function that puts the step count and the state back as they are now, in place.
+
+        Each state array keeps its identity and gets its values back (a CUDA graph holds its
+        address); state made after the snapshot is zeroed, the value it was made with.
+        ``dlcore.cuda_graph.CapturedStep(restore=...)`` undoes its warm-up and capture steps so.
+        """
+        t = self.t
+        saved = [(a, a.copy()) for bufs in self.state.values() for a in bufs.values()]
+        existing = {id(a) for a, _ in saved}  # ``saved`` keeps them alive: no id is reused
+
+        def restore() -> None:
+            self.t = t
+            for array, copy in saved:
+                array[...] = copy
+            for bufs in self.state.values():
+                for array in bufs.values():
+                    if id(array) not in existing:
+                        array.fill(0)
+        return restore
+
+    def count_replayed_step(self) -> None:
+        """Count one step that a replayed CUDA graph made: the graph updated the arrays on the device
+        without running ``step()``, so only the host's step count ``t`` is left to move."""
+        self.t += 1
 
     # ---- saving and resuming --------------------------------------------------------------
     def state_dict(self) -> dict:

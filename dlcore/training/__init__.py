@@ -1,7 +1,8 @@
-"""Training: the Trainer, its callbacks, History and run configurations (``dlcore.training``)."""
+"""Training: the Trainer, its training steps and callbacks, History and run configurations (``dlcore.training``)."""
 from dlcore.training.callbacks import Callback, Checkpoint, CosineLR, EarlyStopping, ExponentialLR, LRSchedule, StepLR
 from dlcore.training.history import History
+from dlcore.training.step import CaptureError, EagerStep, GraphStep
 from dlcore.training.trainer import DivergenceError, Trainer, summary_table
 
-__all__ = ["Trainer", "DivergenceError", "History", "Callback", "Checkpoint", "EarlyStopping", "LRSchedule", "StepLR", "ExponentialLR", "CosineLR",
+__all__ = ["Trainer", "DivergenceError", "EagerStep", "GraphStep", "CaptureError", "History", "Callback", "Checkpoint", "EarlyStopping", "LRSchedule", "StepLR", "ExponentialLR", "CosineLR",
            "summary_table"]

@@ -15,7 +15,7 @@ from dlcore.config import no_grad
 from dlcore.core import Tensor
 from dlcore.data import DATASETS, CorruptDatasetError, FlipShift, prepare, standardize
 from dlcore.training.callbacks import Callback, CosineLR, EarlyStopping, ExponentialLR, StepLR
-from dlcore.training.runconfig import ConfigError, model_dropout
+from dlcore.training.runconfig import ConfigError
 from dlcore.unsupervised import DBN, StackedAutoencoder
 
 
@@ -67,8 +67,8 @@ def build_model(cfg, sample_shape, n_out: int):
     options = {key: m[key] for key in models.OPTIONS[m["kind"]]}
     if "weight_init" in options:
         options["weight_init"] = m["weight_init"] or None  # "" in a config: each layer's default
-    if "dropout" in options:
-        options["dropout"] = model_dropout(m)
+    if options.get("dropout") == 0:  # the config's default: the kind's own (AlexNet's 0.5, an MLP's none)
+        del options["dropout"]
     with from_config(cfg, *(f"model.{key}" for key in ("kind", *options))):
         return models.build(m["kind"], sample_shape, n_out, **options)
 

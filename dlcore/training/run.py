@@ -30,7 +30,7 @@ from dlcore.training.build import (build_augmentation, build_early_stopping, bui
                                    build_schedule, check_loss_fits, from_config, prepare_data, pretrained_model)
 from dlcore.training.callbacks import Callback, Checkpoint
 from dlcore.training.history import History, write_text_atomic
-from dlcore.training.runconfig import ConfigError
+from dlcore.training.runconfig import ConfigError, check_cuda_graph_model
 from dlcore.training.trainer import Trainer
 
 _log = logging.getLogger("dlcore")
@@ -155,6 +155,7 @@ def _train_and_report(cfg, run_dir, resume_from, console, comm) -> dict:
     loader, optimizer = _training_loader(cfg, model, optimizer, x_train, y_train, data["task"], comm)
     val_loader = ArrayLoader(x_val, y_val, 1024, shuffle=False) if len(x_val) else None
     check_loss_fits(cfg, model, loss, x_train, y_train, data["task"])
+    check_cuda_graph_model(cfg, model)
 
     history = callback_states = None
     if resume_from is not None:

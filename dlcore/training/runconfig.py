@@ -119,30 +119,28 @@ def _check_values(config: dict, source: str) -> None:
 
 
 def _check_cuda_graph(config: dict, source: str) -> None:
-    """``run.cuda_graph = true`` with what a graph cannot replay: ConfigError naming both keys."""
-    if not config["run"]["cuda_graph"]:
-        return
-    if config["optim"]["name"] == "adam":
-        raise ConfigError(f"{source}: run.cuda_graph = true cannot train with optim.name = 'adam': Adam's bias "
-                          "correction changes every step and a graph replays the captured one; choose another "
-                          "optimizer or set run.cuda_graph = false")
-    model = config["model"]
-    p = model_dropout(model)
-    if p > 0:
-        fix = "set model.dropout = 0 or" if model["kind"] == "mlp" else "set"
-        raise ConfigError(f"{source}: run.cuda_graph = true cannot train a model with dropout (model.kind = "
-                          f"{model['kind']!r}, model.dropout = {model['dropout']}: p = {p}): a graph would replay "
-                          f"one dropout mask on every step; {fix} run.cuda_graph = false")
+    """``run.cuda_graph = true`` with an optimizer that declares a graph cannot replay its step
+    (``Optimizer.capture_refusal``): ConfigError naming both keys. The model is asked once it is
+    built (``check_cuda_graph_model``)."""
+    from dlcore.optim import OPTIMIZERS
+
+    name = config["optim"]["name"]
+    refusal = OPTIMIZERS[name].capture_refusal
+    if config["run"]["cuda_graph"] and refusal is not None:
+        raise ConfigError(f"{source}: run.cuda_graph = true cannot train with optim.name = {name!r}: {refusal}; "
+                          "choose another optimizer or set run.cuda_graph = false")
 
 
-def model_dropout(model: dict) -> float:
-    """The dropout probability the model ``[model]`` describes is built with: ``model.dropout`` for an
-    MLP, ``model.dropout`` or else AlexNet's 0.5 for alexnet_small, 0 for kinds without dropout."""
-    if model["kind"] == "mlp":
-        return model["dropout"]
-    if model["kind"] == "alexnet_small":
-        return model["dropout"] or 0.5
-    return 0.0
+def check_cuda_graph_model(config: dict, model) -> None:
+    """``run.cuda_graph = true`` for a built ``model`` with modules that draw random numbers in training
+    (``Module.random_modules``, e.g. dropout): ConfigError naming the keys and the modules."""
+    drawing = model.random_modules()
+    if config["run"]["cuda_graph"] and drawing:
+        m = config["model"]
+        names = ", ".join(f"{name or 'the model'} {module!r}" for name, module in drawing)
+        raise ConfigError(f"run.cuda_graph = true cannot train a model that draws random numbers (model.kind = "
+                          f"{m['kind']!r}, model.dropout = {m['dropout']}: {names}): a graph would replay one "
+                          "draw on every step; set run.cuda_graph = false")
 
 
 def _check_type(key: str, value, default):

@@ -9,9 +9,11 @@ import numpy
 
 import backends
 from backends import UserError
+from dlcore.checks import ArgumentTypeError
 from dlcore.config import no_grad
 from dlcore.core import Tensor
 from dlcore.training.history import History
+from dlcore.training.step import EagerStep, GraphStep
 
 #: The metrics an epoch's row holds: train_loss always, val_loss with a validation loader, and
 #: *_accuracy when the targets are integer class labels (besides "epoch", "lr" and "seconds").
@@ -73,51 +75,35 @@ class Trainer:
     train, val, epochs)`` returns a History. Each step's loss (and, for integer class labels,
     its number of correct predictions) is written into a buffer on the device; the buffer
     reaches the host once per epoch, so a step never waits for the GPU. A non-finite loss
-    stops training with an error naming the epoch and the step. ``cuda_graph=True`` (CuPy
-    only) captures the training step once per batch shape (and again after a hyperparameter
-    change) and replays it (``dlcore.cuda_graph``); a final short batch runs eagerly.
+    stops training with an error naming the epoch and the step.
+
+    How a batch trains is the ``step`` object's business (``dlcore.training.step``): an
+    ``EagerStep`` by default; ``cuda_graph=True`` is short for ``step=GraphStep()`` (CuPy only),
+    which captures the step as a CUDA graph and replays it.
     """
 
     def __init__(self, callbacks=(), log_every: int = 1, progress: bool | None = None, console=None,
-                 cuda_graph: bool = False):
+                 cuda_graph: bool = False, step=None):
+        if step is not None and cuda_graph:
+            raise ArgumentTypeError("Trainer: give step or cuda_graph=True, not both (cuda_graph=True is "
+                                    "step=GraphStep())")
+        if isinstance(step, type):
+            raise ArgumentTypeError(f"Trainer: step is the class {step.__name__}, not an instance of it; make one "
+                                    f"first, e.g. {step.__name__}()")
+        if step is not None and not (callable(step) and callable(getattr(step, "bind", None))):
+            raise ArgumentTypeError(f"Trainer: step must be a training step with bind() and __call__ (EagerStep, "
+                                    f"GraphStep), got {_describe(step)}")
         self.callbacks = sorted(callbacks, key=lambda callback: getattr(callback, "order", 0))
         self.log_every = max(1, int(log_every))
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.console = console
-        self.cuda_graph = cuda_graph
+        self.step = step if step is not None else GraphStep() if cuda_graph else EagerStep()
 
-    # ---- one step, one epoch ----------------------------------------------------------
-    def _step(self, xb, yb, train: bool):
-        """Forward (and backward and update when training): (outputs, loss) tensors."""
+    # ---- one epoch ----------------------------------------------------------------------
+    def _forward(self, xb, yb):
+        """Forward and loss without an update (evaluation): (outputs, loss) tensors."""
         out = self.model(Tensor(xb))
-        loss = self.loss(out, yb)
-        if train:
-            self.optimizer.zero_grad()
-            loss.backward()
-            self.optimizer.step()
-        return out, loss
-
-    def _replayed_step(self, xb, yb):
-        """The training step as a replayed CUDA graph.
-
-        A graph holds the optimizer's hyperparameters as they were at capture, so the step is
-        captured again whenever the batch shapes or a hyperparameter change (a learning-rate
-        schedule's new lr, say). A replay leaves the host's step count alone: it is counted here.
-        """
-        key = (xb.shape, yb.shape, tuple(self.optimizer.hyperparameters().items()))
-        if self._graph is None or self._graph[0] != key:
-            from dlcore.cuda_graph import CapturedStep
-
-            self._graph = None  # let the old graph's memory go before the new capture
-            x_buf, y_buf = xb.copy(), yb.copy()
-            step = CapturedStep(lambda: self._step(x_buf, y_buf, True), restore=(self.model, self.optimizer))
-            self._graph = (key, x_buf, y_buf, step)
-        _, x_buf, y_buf, step = self._graph
-        x_buf[...] = xb
-        y_buf[...] = yb
-        outputs = step()
-        self.optimizer.t += 1
-        return outputs
+        return out, self.loss(out, yb)
 
     def _run_epoch(self, loader, train: bool, epoch: int | None) -> dict:
         losses = correct = xp = None
@@ -128,10 +114,7 @@ class Trainer:
                 losses = xp.empty(len(loader), dtype=numpy.float64)
                 if yb.dtype.kind in "iu":
                     correct = xp.zeros(len(loader), dtype=numpy.int64)
-            if train and self.cuda_graph and len(xb) == loader.batch_size:
-                out, loss = self._replayed_step(xb, yb)
-            else:
-                out, loss = self._step(xb, yb, train)
+            out, loss = self.step(xb, yb) if train else self._forward(xb, yb)
             losses[i] = loss.data
             if correct is not None and out.ndim == 2:
                 correct[i] = (out.data.argmax(axis=1) == yb).sum()
@@ -197,7 +180,8 @@ class Trainer:
         epochs = int(epochs)
         self.model, self.loss, self.optimizer = model, loss, optimizer
         self.history = history if history is not None else History()
-        self.stop, self._graph = False, None
+        self.stop = False
+        self.step.bind(model, loss, optimizer, getattr(train, "batch_size", None))
         first = len(self.history) + 1
         for key, callback in self._keyed_callbacks():
             if callback_states and key in callback_states:
