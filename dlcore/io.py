@@ -16,6 +16,9 @@ Arrays are saved as NumPy copies (saving never moves the model) and load as NumP
 the GPU loads on the CPU and back. Writing is atomic: a temporary file in the same folder,
 flushed and fsynced, then ``os.replace``, so a crash never leaves a half-written checkpoint
 and a failed save leaves the previous file intact.
+
+Weights alone, for other frameworks: ``save_safetensors``/``load_safetensors`` (the safetensors
+format, with PyTorch's layout of Linear weights on request), at the end of this file.
 """
 from __future__ import annotations
 
@@ -28,8 +31,10 @@ from pathlib import Path
 
 import numpy
 
+import backends
 from backends import UserError
-from dlcore.nn import Module
+from dlcore.core import Tensor
+from dlcore.nn import BatchNorm1d, BatchNorm2d, Linear, Module
 
 FORMAT = 1
 _HEADER = "__dlcore__"
@@ -214,3 +219,188 @@ def restore(path, model, optimizer=None) -> dict:
     except (KeyError, ValueError) as why:
         raise CheckpointError(f"{path}: {why.args[0] if why.args else why}") from why
     return {k: v for k, v in ckpt.items() if k not in _RESERVED}
+
+
+# ---- safetensors: weights for other frameworks ----------------------------------------------------
+# The format (https://github.com/huggingface/safetensors, "Format"): an 8-byte little-endian unsigned
+# header length N, N bytes of UTF-8 JSON {name: {"dtype", "shape", "data_offsets": [begin, end]}, …,
+# "__metadata__": {str: str}}, then the raw little-endian C-order bytes of every tensor, the offsets
+# counted from the end of the header and covering that byte buffer exactly. Written here in a few
+# lines rather than with the ``safetensors`` package (the tests check both agree when it is installed).
+
+#: safetensors dtype name → NumPy dtype (little-endian); bfloat16 and the float8s have no NumPy dtype
+SAFETENSORS_DTYPES = {"BOOL": numpy.dtype("?"), "U8": numpy.dtype("u1"), "I8": numpy.dtype("i1"),
+                      "U16": numpy.dtype("<u2"), "I16": numpy.dtype("<i2"), "F16": numpy.dtype("<f2"),
+                      "U32": numpy.dtype("<u4"), "I32": numpy.dtype("<i4"), "F32": numpy.dtype("<f4"),
+                      "U64": numpy.dtype("<u8"), "I64": numpy.dtype("<i8"), "F64": numpy.dtype("<f8")}
+_SAFETENSORS_NAMES = {dtype.newbyteorder("="): name for name, dtype in SAFETENSORS_DTYPES.items()}
+#: the layouts of save_safetensors/load_safetensors
+LAYOUTS = ("dlcore", "pytorch")
+_LAYOUT_KEY = "dlcore.layout"  # the __metadata__ entry that records the layout a file was written in
+
+
+def _linear_weight_keys(model) -> set[str]:
+    """The state_dict keys of every ``nn.Linear`` weight in ``model``: the arrays the layouts differ in."""
+    return {f"{prefix}.weight" if prefix else "weight" for prefix, m in model.named_modules() if isinstance(m, Linear)}
+
+
+def _check_layout(owner: str, layout) -> str:
+    if layout not in LAYOUTS:
+        raise ValueError(f"{owner}: layout must be one of {', '.join(map(repr, LAYOUTS))}, got {layout!r}")
+    return layout
+
+
+def save_safetensors(path, model, layout: str = "dlcore", metadata: dict | None = None) -> Path:
+    """Write the weights of ``model`` (a Module, or a ``{name: array}`` dict such as a state_dict) to
+    ``path`` in the safetensors format, atomically (``atomic_write``); returns the path.
+
+    Every parameter and buffer of ``model.state_dict()`` is one tensor under its dotted name
+    (``0.weight``, ``layer1.0.block.1.running_mean`` …), in its own dtype, on the host.
+    ``layout``:
+
+    - ``"dlcore"``: the arrays as the state_dict has them; ``nn.Linear`` weights are
+      (in_features, out_features), since y = x @ W + b;
+    - ``"pytorch"``: ``nn.Linear`` weights transposed to (out_features, in_features), PyTorch's
+      y = x Wᵀ + b, so that ``torch.nn.Linear(in, out).load_state_dict(safetensors.torch.load_file(path))``
+      loads them (a ``torch.nn.Sequential`` of the same layers loads a dlcore ``Sequential``/``MLP``).
+      Conv2d (out, in, kh, kw), ConvTranspose2d (in, out, kh, kw), BatchNorm's weight, bias and
+      running statistics and PReLU's slopes already match PyTorch and are written as they are.
+      Needs a Module (a bare dict does not say which arrays are Linear weights).
+
+    ``metadata`` (str → str) goes into the header's ``__metadata__``, with ``dlcore.layout`` = the
+    layout when a Module is saved (a dict is written as given and records no layout), which
+    ``load_safetensors`` reads back. Raises ValueError for a dtype safetensors lacks.
+    """
+    layout = _check_layout("save_safetensors", layout)
+    if isinstance(model, Module):
+        state = model.state_dict()
+        transposed = _linear_weight_keys(model) if layout == "pytorch" else set()
+    elif isinstance(model, dict):
+        if layout == "pytorch":
+            raise TypeError("save_safetensors(layout='pytorch') needs the Module, not a dict: the dict does not "
+                            "say which arrays are Linear weights to transpose")
+        state = {k: numpy.asarray(backends.to_numpy(v.data if isinstance(v, Tensor) else v)) for k, v in model.items()}
+        transposed = set()
+    else:
+        raise TypeError(f"save_safetensors(path, model): model must be a dlcore.nn.Module or a dict of arrays, "
+                        f"got {type(model).__name__}")
+    metadata = dict(metadata or {})
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+        raise TypeError(f"save_safetensors: metadata must map str to str (the format allows nothing else), "
+                        f"got {metadata!r}")
+    if isinstance(model, Module):  # a dict's layout is unknown: it records none
+        metadata[_LAYOUT_KEY] = layout
+
+    header, arrays, offset = {"__metadata__": metadata}, [], 0
+    for name, array in state.items():
+        if not isinstance(name, str) or name == "__metadata__":
+            raise ValueError(f"save_safetensors: tensor names must be strings other than '__metadata__', got {name!r}")
+        array = array.T if name in transposed else array
+        kind = _SAFETENSORS_NAMES.get(array.dtype.newbyteorder("="))
+        if kind is None:
+            raise ValueError(f"save_safetensors: {name!r} has dtype {array.dtype}, which safetensors cannot hold "
+                             f"(it holds {', '.join(SAFETENSORS_DTYPES)})")
+        array = array.astype(SAFETENSORS_DTYPES[kind], order="C", copy=False)  # 0-d stays 0-d
+        header[name] = {"dtype": kind, "shape": list(array.shape), "data_offsets": [offset, offset + array.nbytes]}
+        arrays.append(array)
+        offset += array.nbytes
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)  # the data starts 8-byte aligned, as the reference writer pads it
+    path = Path(path)
+    with atomic_write(path, "wb") as f:
+        f.write(len(text).to_bytes(8, "little"))
+        f.write(text)
+        for array in arrays:
+            if array.nbytes:
+                f.write(memoryview(array.reshape(-1)).cast("B"))
+    return path
+
+
+def read_safetensors(path) -> tuple[dict, dict]:
+    """({name: NumPy array}, metadata) of the safetensors file ``path``, the arrays in file order.
+
+    The arrays are writable views of one buffer read from the file (native byte order). Raises
+    FileNotFoundError for a missing file and CheckpointError naming the file (and the tensor) for a
+    header that is not the format's: a length past the end, JSON that is not an object, an unknown
+    dtype, a shape and byte range that disagree, or byte ranges that overlap or leave gaps.
+    """
+    path = Path(path)
+    buffer = bytearray(path.read_bytes())
+
+    def fail(why):
+        return CheckpointError(f"{path}: not a readable safetensors file: {why}")
+
+    if len(buffer) < 8:
+        raise fail(f"{len(buffer)} bytes, shorter than the 8-byte header length")
+    n = int.from_bytes(buffer[:8], "little")
+    if n > len(buffer) - 8:
+        raise fail(f"the header length {n} runs past the end of the file ({len(buffer)} bytes; truncated?)")
+    try:
+        header = json.loads(buffer[8:8 + n].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as why:
+        raise fail(f"the header is not UTF-8 JSON ({why})") from why
+    if not isinstance(header, dict):
+        raise fail(f"the header is a JSON {type(header).__name__}, not an object")
+    metadata = header.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise fail(f"__metadata__ must map str to str, got {metadata!r}")
+    start, size = 8 + n, len(buffer) - 8 - n
+    arrays, spans = {}, []
+    for name, entry in header.items():
+        try:
+            dtype = SAFETENSORS_DTYPES[entry["dtype"]]
+            shape = tuple(entry["shape"])
+            begin, end = entry["data_offsets"]
+            if not all(isinstance(d, int) and d >= 0 for d in (*shape, begin, end)):
+                raise ValueError("shape and data_offsets must be non-negative integers")
+        except (KeyError, TypeError, ValueError) as why:
+            raise fail(f"tensor {name!r} has a malformed entry {entry!r} ({type(why).__name__}: {why})") from why
+        count = int(numpy.prod(shape, dtype=numpy.int64))
+        if end - begin != count * dtype.itemsize or end > size:
+            raise fail(f"tensor {name!r}: {entry['dtype']} {list(shape)} needs {count * dtype.itemsize} bytes but "
+                       f"data_offsets {[begin, end]} give {end - begin} of a {size}-byte buffer")
+        array = numpy.frombuffer(buffer, dtype, count, start + begin) if count else numpy.zeros(0, dtype)
+        arrays[name] = array.reshape(shape).astype(dtype.newbyteorder("="), copy=False)
+        spans.append((begin, end, name))
+    covered = 0
+    for begin, end, name in sorted(spans):
+        if begin != covered:
+            raise fail(f"tensor {name!r} starts at byte {begin}, expected {covered} (overlapping or gapped data)")
+        covered = end
+    if covered != size:
+        raise fail(f"the tensors cover {covered} of the {size} data bytes")
+    return arrays, metadata
+
+
+def load_safetensors(path, model=None, layout: str | None = None, strict: bool = True) -> dict:
+    """The weights in the safetensors file ``path`` as {name: NumPy array}, loaded into ``model`` if given.
+
+    ``layout`` ("dlcore" or "pytorch", see ``save_safetensors``) defaults to the one the file
+    records (``dlcore.layout`` in its metadata), else "dlcore"; a file that records the other one
+    is a CheckpointError rather than a silent transpose. With a ``model``, each ``nn.Linear``
+    weight of a "pytorch" file is transposed back to (in_features, out_features), PyTorch's
+    BatchNorm ``num_batches_tracked`` counters are dropped, and the arrays go through
+    ``model.load_state_dict(state, strict)`` onto the model's device; the returned dict is then in
+    dlcore's layout. Without a model the arrays are returned as stored. Missing or unexpected keys
+    (when ``strict``) and shape or dtype mismatches are CheckpointErrors naming the file.
+    """
+    arrays, metadata = read_safetensors(path)
+    recorded = metadata.get(_LAYOUT_KEY)
+    layout = _check_layout("load_safetensors", layout if layout is not None else recorded or "dlcore")
+    if recorded is not None and recorded != layout:
+        raise CheckpointError(f"{path}: written in the {recorded!r} layout, asked to load it as {layout!r}; "
+                              f"pass layout={recorded!r} (or leave it out)")
+    if model is None:
+        return arrays
+    if layout == "pytorch":
+        for key in _linear_weight_keys(model) & set(arrays):
+            arrays[key] = numpy.ascontiguousarray(arrays[key].T)
+        norms = {prefix for prefix, m in model.named_modules() if isinstance(m, (BatchNorm1d, BatchNorm2d))}
+        for key in [k for k in arrays if k.endswith("num_batches_tracked")]:
+            if key.rpartition(".")[0] in norms or key == "num_batches_tracked" and "" in norms:
+                del arrays[key]
+    try:
+        model.load_state_dict(arrays, strict=strict)
+    except (KeyError, ValueError) as why:
+        raise CheckpointError(f"{path}: {why.args[0] if why.args else why}") from why
+    return arrays
