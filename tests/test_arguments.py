@@ -326,6 +326,8 @@ SHAPES = [
     ("conv_transpose2d channels", lambda: F.conv_transpose2d(_map(c=3), _kernel(1, 2, 2)),
      r"conv_transpose2d needs x .*C on axis 0"),
     ("max_pool2d not NCHW", lambda: F.max_pool2d(Tensor(_x()), 2), r"max_pool2d needs an NCHW input"),
+    ("global_avg_pool2d empty map", lambda: F.global_avg_pool2d(Tensor(numpy.ones((1, 1, 0, 4), numpy.float32))),
+     r"global_avg_pool2d needs an NCHW input \(N, C, H, W\) with H, W ≥ 1, got shape \(1, 1, 0, 4\)"),
     ("linear features", lambda: F.linear(Tensor(_x()), _kernel(4, 2, 1).reshape(4, 2)),
      r"linear needs x \(\.\.\., n_in\) and W \(n_in, n_out\), got x of shape \(4, 2\) and W of shape \(4, 2\)"),
     ("linear bias shape", lambda: F.linear(Tensor(_x()), _kernel(2, 3, 1).reshape(2, 3), _vector(2)),

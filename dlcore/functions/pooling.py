@@ -182,10 +182,12 @@ class Upsample2d(Function):
         return gy.reshape(n, c, h // sh, sh, w // sw, sw).sum(axis=(3, 5))
 
 
-def _check(who, x):
-    """ShapeError naming ``who`` unless x is (N, C, H, W); TypeError unless it is a Tensor or an array."""
-    if checks.array(who, "x", x).ndim != 4:
-        raise ShapeError(f"{who} needs an NCHW input (N, C, H, W), got shape {tuple(x.shape)}")
+def _check(who, x, whole_map=False):
+    """ShapeError naming ``who`` unless x is (N, C, H, W), with H, W ≥ 1 when the window is the ``whole_map``;
+    TypeError unless it is a Tensor or an array."""
+    if checks.array(who, "x", x).ndim != 4 or (whole_map and min(x.shape[2:]) < 1):
+        raise ShapeError(f"{who} needs an NCHW input (N, C, H, W){' with H, W ≥ 1' if whole_map else ''}, "
+                         f"got shape {tuple(x.shape)}")
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0):
@@ -205,13 +207,13 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
 
 def global_avg_pool2d(x):
     """y[n, c] = (1/(H·W)) Σ_hw x[n, c, h, w]."""
-    _check("global_avg_pool2d", x)
+    _check("global_avg_pool2d", x, whole_map=True)
     return reshape(AvgPool2d(ConvGeometry(x.shape[2:], x.shape[2:]), "global_avg_pool2d")(x), x.shape[:2])
 
 
 def global_max_pool2d(x):
     """y[n, c] = max_hw x[n, c, h, w]; the gradient goes to one arg-max per map."""
-    _check("global_max_pool2d", x)
+    _check("global_max_pool2d", x, whole_map=True)
     return reshape(MaxPool2d(ConvGeometry(x.shape[2:], x.shape[2:]), "global_max_pool2d")(x), x.shape[:2])
 
 
