@@ -287,12 +287,15 @@ def split(x, y, ratios=(0.8, 0.1, 0.1), seed: int = 0):
     return [(x[order[a:b]], y[order[a:b]]) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def standardize(x_train, *others, eps: float = 1e-8):
-    """[z_train, *z_others] with z = (x − μ) / σ, μ and σ per feature of ``x_train`` only.
-
-    Features with σ < eps (constant pixels) are only centred (σ taken as 1).
-    """
+def standardization(x_train, eps: float = 1e-8):
+    """(μ, σ) per feature of ``x_train`` for z = (x − μ) / σ; σ < eps (a constant pixel) is taken as 1."""
     xp = backends.backend_of(x_train).xp
     mean, std = x_train.mean(axis=0), x_train.std(axis=0)
-    std = xp.where(std < eps, xp.ones_like(std), std)
+    return mean, xp.where(std < eps, xp.ones_like(std), std)
+
+
+def standardize(x_train, *others, eps: float = 1e-8):
+    """[z_train, *z_others] with z = (x − μ) / σ, μ and σ per feature of ``x_train`` only
+    (``standardization``): features with σ < eps (constant pixels) are only centred."""
+    mean, std = standardization(x_train, eps)
     return [((a - mean) / std).astype(a.dtype, copy=False) for a in (x_train, *others)]

@@ -62,3 +62,51 @@ def labelled_subset(x, y, per_class: int, seed: int):
     order = numpy.random.default_rng(seed).permutation(len(y))
     keep = numpy.sort(numpy.concatenate([order[y[order] == c][:per_class] for c in numpy.unique(y)]))
     return x[keep], y[keep]
+
+
+class Preprocessing:
+    """What turns raw inputs into a run's model inputs, fitted on its training split, and the names
+    that go with its outputs; saved in the run folder (``preprocessing.json``) so that a trained
+    model can be used on new raw data (``dlcore.load_run``).
+
+    ``apply(x)``: x → reshaped to (N, D) when ``flatten`` → z = (x − μ)/σ with the training
+    split's ``mean`` and ``std`` when standardizing → (N, 1, S, S) when ``image_side`` is S.
+    ``task`` ("classify", "regress" or "segment"), ``classes`` (class index → label),
+    ``features`` (input column names of a table), ``input_shape`` (one raw sample's shape) and
+    ``outputs`` (the model's number of outputs).
+    """
+
+    FIELDS = ("task", "input_shape", "outputs", "flatten", "mean", "std", "image_side", "classes", "features")
+
+    def __init__(self, task="classify", input_shape=(), outputs=1, flatten=False, mean=None, std=None,
+                 image_side=None, classes=None, features=None):
+        self.task, self.input_shape, self.outputs, self.flatten = task, tuple(input_shape), int(outputs), bool(flatten)
+        self.mean = None if mean is None else numpy.asarray(mean, numpy.float32)
+        self.std = None if std is None else numpy.asarray(std, numpy.float32)
+        self.image_side = image_side
+        self.classes = None if classes is None else list(classes)
+        self.features = None if features is None else list(features)
+
+    def apply(self, x):
+        """Model inputs from raw inputs of ``input_shape`` per sample (NumPy, float32)."""
+        x = numpy.asarray(x, numpy.float32)
+        if x.shape[1:] != self.input_shape:
+            raise ValueError(f"inputs of shape {x.shape[1:]} per sample, but the model was trained on "
+                             f"{self.input_shape}")
+        if self.flatten:
+            x = x.reshape(len(x), -1)
+        if self.mean is not None:
+            x = ((x - self.mean) / self.std).astype(numpy.float32)
+        if self.image_side:
+            x = as_images(x)
+        return x
+
+    def to_dict(self) -> dict:
+        """JSON-ready fields (arrays as lists of floats: float32 values come back exactly)."""
+        return {name: (value.tolist() if isinstance(value, numpy.ndarray) else
+                       list(value) if isinstance(value, tuple) else value)
+                for name, value in ((name, getattr(self, name)) for name in self.FIELDS)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Preprocessing:
+        return cls(**{name: data[name] for name in cls.FIELDS if name in data})

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+import numpy
+
 import backends
 from dlcore import losses, models, optim
 from dlcore.config import no_grad
 from dlcore.core import Tensor
-from dlcore.data import DATASETS, CorruptDatasetError, FlipShift, prepare, standardize
+from dlcore.data import DATASETS, CorruptDatasetError, FlipShift, files, prepare, standardization
 from dlcore.training.callbacks import Callback, CosineLR, EarlyStopping, ExponentialLR, StepLR
 from dlcore.training.runconfig import ConfigError
 from dlcore.unsupervised import DBN, StackedAutoencoder
@@ -26,7 +28,7 @@ def from_config(cfg, *keys):
     is what to fix. Other exceptions (bugs) pass through unchanged."""
     try:
         yield
-    except (ConfigError, CorruptDatasetError):  # they name their cause already
+    except (ConfigError, CorruptDatasetError, files.DataFileError):  # they name their cause already
         raise
     except (ValueError, KeyError) as error:
         values = ", ".join(f"{key} = {cfg[key.split('.')[0]][key.split('.')[1]]!r}" for key in keys)
@@ -35,30 +37,58 @@ def from_config(cfg, *keys):
 
 
 def prepare_data(cfg) -> dict:
-    """{"train", "val", "test": (x, y) NumPy pairs, "classes": int or None, "task"}: the steps of
-    ``dlcore.data.prepare`` as ``[data]`` and ``model.kind`` ask, an error naming the keys to change."""
+    """{"train", "val", "test": (x, y) NumPy pairs, "classes": int or None, "task", "preprocessing"}:
+    the steps of ``dlcore.data.prepare`` as ``[data]`` and ``model.kind`` ask (your own file when
+    ``data.path`` is set), an error naming the keys to change. "preprocessing" is the fitted
+    ``Preprocessing`` that a trained model's users apply to new raw inputs."""
     data = cfg["data"]
-    if data["task"] not in ("classify", "segment"):
-        raise ConfigError(f"data.task {data['task']!r} is unknown; choose classify or segment")
+    x, y, own_test, names = _load(cfg)
+    fractions = ("data.val_fraction",) if own_test is not None else ("data.val_fraction", "data.test_fraction")
+    with from_config(cfg, *fractions):
+        parts = prepare.cut(x, y, own_test, data["val_fraction"], data["test_fraction"], data["seed"])
+    image_model = cfg["model"]["kind"] in models.IMAGE_MODELS
+    flatten = not image_model and x.ndim > 2  # images from a folder into an MLP
+    if flatten:
+        parts = [(x.reshape(len(x), -1), y) for x, y in parts]
+    mean = std = None
+    if data["standardize"]:
+        mean, std = standardization(parts[0][0])
+        parts = [(((x - mean) / std).astype(x.dtype), y) for x, y in parts]
+    image_side = None
+    if image_model and parts[0][0].ndim == 2:
+        with from_config(cfg, "data.path" if data["path"] else "data.name", "model.kind"):
+            parts = [(prepare.as_images(x, data["path"] or data["name"]), y) for x, y in parts]
+        image_side = parts[0][0].shape[-1]
+    if data["task"] == "segment":
+        parts = prepare.segmentation(parts, data["image_noise"], data["mask_threshold"], data["seed"] + 1)
+        classes = None
+    elif data["task"] == "regress":
+        parts = [(x, y.astype(numpy.float32).reshape(len(y), -1)) for x, y in parts]
+        classes = None
+    else:
+        classes = len(names.classes) if names.classes else prepare.count_classes(parts[0][1], parts[2][1])
+    task = data["task"] if data["task"] != "classify" or classes else "regress"
+    outputs = classes or parts[0][1].shape[1]
+    preprocessing = prepare.Preprocessing(task, x.shape[1:], outputs, flatten, mean, std, image_side,
+                                          names.classes if classes else None, names.features)
+    return {"train": parts[0], "val": parts[1], "test": parts[2], "classes": classes, "task": task,
+            "preprocessing": preprocessing}
+
+
+def _load(cfg):
+    """(x, y, the set's own test pair or None, Data names) of ``data.path`` or the built-in ``data.name``."""
+    data = cfg["data"]
+    if data["path"]:
+        size = (data["image_size"],) * 2 if data["image_size"] else None
+        task = "regress" if data["task"] == "regress" else "classify"
+        with from_config(cfg, "data.path", "data.target", "data.features", "data.task"):
+            table = files.from_path(data["path"], data["target"], data["features"], task, size)
+        return table.x, table.y, None, table
     sizes = ("data.n_samples", "data.noise") if data["name"] in DATASETS else ()
     with from_config(cfg, "data.name", *sizes):
         x, y, own_test = prepare.load_set(data["name"], data["seed"], n_samples=data["n_samples"],
                                           noise=data["noise"], limit=data["limit"])
-    fractions = ("data.val_fraction",) if own_test is not None else ("data.val_fraction", "data.test_fraction")
-    with from_config(cfg, *fractions):
-        parts = prepare.cut(x, y, own_test, data["val_fraction"], data["test_fraction"], data["seed"])
-    if data["standardize"]:
-        parts = [(x, y) for x, (_, y) in zip(standardize(*(x for x, _ in parts)), parts)]
-    if cfg["model"]["kind"] in models.IMAGE_MODELS:
-        with from_config(cfg, "data.name", "model.kind"):
-            parts = [(prepare.as_images(x, data["name"]), y) for x, y in parts]
-    if data["task"] == "segment":
-        parts = prepare.segmentation(parts, data["image_noise"], data["mask_threshold"], data["seed"] + 1)
-        classes, task = None, "segment"
-    else:
-        classes = prepare.count_classes(parts[0][1], parts[2][1])
-        task = "classify" if classes else "regress"
-    return {"train": parts[0], "val": parts[1], "test": parts[2], "classes": classes, "task": task}
+    return x, y, own_test, files.Data(x, y)
 
 
 def build_model(cfg, sample_shape, n_out: int):

@@ -19,13 +19,11 @@ import numpy
 from rich.console import Console
 
 import backends
-from dlcore import io, metrics
-from dlcore.config import no_grad
-from dlcore.core import Tensor
+from dlcore import io
 from dlcore.data import ArrayLoader, prepare
 from dlcore.distributed import DistributedOptimizer, LocalCommunicator, ShardedLoader, sync_batch_norm
 from dlcore.random import manual_seed
-from dlcore.training import plots
+from dlcore.training import plots, saved
 from dlcore.training.build import (build_augmentation, build_early_stopping, build_loss, build_model, build_optimizer,
                                    build_schedule, check_loss_fits, from_config, prepare_data, pretrained_model)
 from dlcore.training.callbacks import Callback, Checkpoint
@@ -74,24 +72,6 @@ def _resumed_history(path: Path, meta: dict) -> History:
     return History.from_dict(meta["history"])
 
 
-def evaluate_test_set(model, x, y, data) -> tuple[dict, numpy.ndarray | None]:
-    """Test-set metrics of ``model`` (eval mode) and, for classification, the confusion matrix."""
-    model.eval()
-    backend = backends.current()
-    with no_grad():
-        out = xp_concat(backend.xp, [model(Tensor(backend.from_numpy(x[i:i + 1024]))).data
-                                     for i in range(0, len(x), 1024)])
-    y = backend.from_numpy(y)
-    if data["task"] == "segment":
-        return {"mean_iou": metrics.mean_iou(y, out > 0)}, None
-    classes = data["classes"]
-    if classes is None:
-        return {name: getattr(metrics, name)(y, out) for name in ("mse", "rmse", "mae", "r2_score")}, None
-    matrix = metrics.confusion_matrix(y, out, num_classes=classes)
-    scores = {"accuracy": metrics.accuracy(y, out), "f1_macro": metrics.f1_score(y, out, average="macro")}
-    return scores, matrix
-
-
 class RunInterrupted(KeyboardInterrupt):
     """Ctrl-C during training: ``run_dir``'s ``last.npz`` holds the last finished epoch, to resume from."""
 
@@ -119,10 +99,6 @@ def new_run_dir(out_dir: Path, name: str) -> Path:
     raise FileExistsError(f"could not make a new run directory for {stem} in {out_dir}")
 
 
-def xp_concat(xp, arrays):
-    return arrays[0] if len(arrays) == 1 else xp.concatenate(arrays)
-
-
 def execute(cfg: dict, run_dir: Path | None = None, resume_from: Path | None = None, console=None,
             comm=None) -> dict:
     """Train the run ``cfg`` describes; returns the summary (also written to metrics.json).
@@ -142,7 +118,7 @@ def _train_and_report(cfg, run_dir, resume_from, console, comm) -> dict:
     manual_seed(cfg["run"]["seed"])
     data = prepare_data(cfg)
     (x_train, y_train), (x_val, y_val) = data["train"], data["val"]
-    n_out = data["classes"] or y_train.shape[1]
+    n_out = data["preprocessing"].outputs
     pretrain_errors = None
     if cfg["pretrain"]["method"] != "none" and resume_from is None:
         model, pretrain_errors = pretrained_model(cfg, x_train, n_out, console)  # all training inputs, no labels
@@ -161,7 +137,7 @@ def _train_and_report(cfg, run_dir, resume_from, console, comm) -> dict:
     if resume_from is not None:
         history, callback_states = _resume(cfg, run_dir, resume_from, model, optimizer, loader, comm)
     done = len(history) if history is not None else 0
-    run_dir = _run_folder(cfg, run_dir, comm)  # a resume rewrites its config only now, once the checkpoint loaded
+    run_dir = _run_folder(cfg, run_dir, data["preprocessing"], comm)  # a resume writes only once the checkpoint loaded
 
     callbacks = [_RankMean(comm)] if comm.distributed else []
     if comm.is_main:
@@ -207,13 +183,15 @@ def _resume(cfg, run_dir, checkpoint, model, optimizer, loader, comm):
     return history, meta.get("callbacks", {})
 
 
-def _run_folder(cfg, run_dir, comm) -> Path:
-    """The run's folder (a new one unless resuming), the same on every rank, with ``config.json`` written."""
+def _run_folder(cfg, run_dir, preprocessing, comm) -> Path:
+    """The run's folder (a new one unless resuming), the same on every rank, with ``config.json`` and
+    ``preprocessing.json`` (what ``dlcore.load_run`` needs to use the model on new raw data) written."""
     if run_dir is None and comm.is_main:
         run_dir = new_run_dir(Path(cfg["run"]["out_dir"]), cfg["run"]["name"])
     run_dir = Path(comm.bcast_object(str(run_dir) if comm.is_main else None))
     if comm.is_main:
         write_text_atomic(run_dir / "config.json", json.dumps(cfg, indent=1))
+        write_text_atomic(run_dir / "preprocessing.json", json.dumps(preprocessing.to_dict()))
     return run_dir
 
 
@@ -229,7 +207,9 @@ def _report(cfg, run_dir, model, history, data, seconds, pretrain_errors, comm) 
     """The run's summary, with its test-set scores; rank 0 writes history, metrics and plots."""
     backend = backends.current()
     test = data["test"]
-    scores, matrix = evaluate_test_set(model, *test, data) if len(test[0]) else ({}, None)
+    x_test, y_test = test
+    scores, matrix = ({}, None) if not len(x_test) else saved.scores(
+        saved.model_outputs(model, x_test), backend.from_numpy(y_test), data["task"], data["classes"])
     summary = {"config": cfg["run"]["name"], "backend": backend.name, "device": backend.device_name,
                "epochs": len(history), "seconds": round(seconds, 3),
                "train_loss": history.last.get("train_loss"), "val_loss": history.last.get("val_loss"),

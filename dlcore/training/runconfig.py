@@ -5,6 +5,12 @@ misspelt key, or a value of the wrong type, raises ConfigError naming the key an
 the valid ones; so does a value of the right type that cannot work: a name that is not one
 of the choices (``loss.name``, ``model.activation``, …, see ``choices()``) or a number out of
 its range (``RANGES``).
+
+``[data]`` names a built-in set (``data.name``) or, with ``data.path``, your own file or folder
+(``dlcore.data.files``: a CSV/TSV table with ``data.target`` the label column and optionally
+``data.features`` the input columns, a ``.npz`` with arrays x and y, or a folder of images with
+one sub-folder per class, resized to ``data.image_size`` squared pixels when > 0); then
+``data.name`` is not used. ``data.task`` is "classify", "regress" (numeric targets) or "segment".
 """
 from __future__ import annotations
 
@@ -22,7 +28,8 @@ SCHEMA = {
             "tf32": False},
     "data": {"name": "spiral", "n_samples": 400, "noise": 0.1, "seed": 0, "val_fraction": 0.1,
              "test_fraction": 0.1, "limit": 0, "standardize": False, "task": "classify", "image_noise": 0.3,
-             "mask_threshold": 0.2, "labels_per_class": 0, "flip": False, "shift": 0},
+             "mask_threshold": 0.2, "labels_per_class": 0, "flip": False, "shift": 0, "path": "", "target": "",
+             "features": [], "image_size": 0},
     "model": {"kind": "mlp", "hidden": [32, 32], "activation": "tanh", "weight_init": "", "dropout": 0.0,
               "batch_norm": False, "depth": 2, "base_channels": 16},
     "pretrain": {"method": "none", "epochs": 10, "batch_size": 64, "lr": 0.05, "k": 1, "corruption": 0.0},
@@ -39,7 +46,7 @@ SCHEMA = {
 RANGES = {
     "run.seed": (0, None), "data.seed": (0, None), "data.n_samples": (1, None), "data.noise": (0, None),
     "data.val_fraction": (0, 1), "data.test_fraction": (0, 1), "data.limit": (0, None), "data.image_noise": (0, None),
-    "data.labels_per_class": (0, None), "data.shift": (0, None),
+    "data.labels_per_class": (0, None), "data.shift": (0, None), "data.image_size": (0, None),
     "model.dropout": (0, 1), "model.depth": (1, None), "model.base_channels": (1, None),
     "pretrain.epochs": (0, None), "pretrain.batch_size": (1, None), "pretrain.lr": (0, None), "pretrain.k": (1, None),
     "pretrain.corruption": (0, 1),
@@ -77,7 +84,7 @@ def choices() -> dict[str, tuple[str, ...]]:
     return {
         "run.backend": ("auto", *BACKENDS),
         "data.name": (*DATASETS, *REAL_DATASETS),
-        "data.task": ("classify", "segment"),
+        "data.task": ("classify", "regress", "segment"),
         "model.kind": tuple(MODEL_KINDS),
         "model.activation": tuple(ACTIVATIONS),
         "model.weight_init": ("", *INITIALIZERS),
@@ -107,6 +114,9 @@ def _check_values(config: dict, source: str) -> None:
             bound = (f"in [{low}, {high})" if high is not None else
                      f"a finite number ≥ {low}" if isinstance(value, float) else f"≥ {low}")
             raise ConfigError(f"{source}: {key} must be {bound}, got {value}")
+    features = config["data"]["features"]
+    if not all(isinstance(f, str) and f for f in features):
+        raise ConfigError(f"{source}: data.features must be a list of column names, got {features!r}")
     hidden = config["model"]["hidden"]
     if not all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in hidden):
         raise ConfigError(f"{source}: model.hidden must be a list of layer sizes ≥ 1, got {hidden!r}")

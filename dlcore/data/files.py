@@ -1,0 +1,218 @@
+"""Your own data from files: a CSV/TSV table, a ``.npz`` of arrays, or a folder of images.
+
+    x, y = dlcore.data.from_csv("flowers.csv", target="species")   # string labels → 0, 1, 2
+    data = dlcore.data.from_csv("houses.csv", target="price", task="regress")
+    x, y = dlcore.data.from_folder("pictures/")                      # pictures/<class>/<image>
+    data.classes   # ("setosa", "versicolor", "virginica"): class index → label
+
+Each returns a ``Data``: the pair (x, y) the loaders take (it unpacks as ``x, y``) with the
+names that go with it, ``classes`` (the label of each class index, for classification) and
+``features`` (the column names of x, for a table). Inputs are float32; class labels int64 in
+[0, len(classes)); regression targets float32 of shape (N, 1). ``from_path`` picks the reader
+from the path. Readers are NumPy's and the standard library's (``csv``); images need Pillow
+(``pip install -e ".[images]"``). Faults in a file are one-line ``DataFileError``s naming the
+file, the row or column and the fix.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy
+
+from backends import UserError
+
+TASKS = ("classify", "regress")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+class DataFileError(UserError, ValueError):
+    """A data file that cannot become (x, y): the message names the file and what is wrong in it."""
+
+
+class Data(tuple):
+    """(x, y) with ``classes`` (class index → label, or None for regression) and ``features``."""
+
+    def __new__(cls, x, y, classes=None, features=None):
+        data = super().__new__(cls, (x, y))
+        data.classes = None if classes is None else tuple(classes)
+        data.features = None if features is None else tuple(features)
+        return data
+
+    @property
+    def x(self):
+        return self[0]
+
+    @property
+    def y(self):
+        return self[1]
+
+
+def from_path(path, target: str = "", features=(), task: str = "classify", image_size=None) -> Data:
+    """The reader for ``path``: a folder → ``from_folder``, ``.npz`` → ``from_npz``, ``.csv``/``.tsv``/
+    ``.txt`` → ``from_csv`` (``target`` and ``features`` apply to tables only)."""
+    path = Path(path)
+    if path.is_dir():
+        return from_folder(path, size=image_size)
+    if not path.exists():
+        raise DataFileError(f"{path}: no such file or folder")
+    if path.suffix == ".npz":
+        return from_npz(path, task)
+    if path.suffix in (".csv", ".tsv", ".txt"):
+        return from_csv(path, target, features, task)
+    raise DataFileError(f"{path}: cannot read {path.suffix or 'a file without a suffix'}; give a .csv/.tsv table, "
+                        f"a .npz with arrays x and y, or a folder with one sub-folder of images per class")
+
+
+def from_csv(path, target: str, features=(), task: str = "classify", delimiter: str | None = None) -> Data:
+    """A table with a header row: x = the ``features`` columns (all but ``target`` when empty), y =
+    the ``target`` column, as class indices of its sorted distinct values (``task="classify"``) or
+    as numbers (``task="regress"``). The delimiter is a tab for ``.tsv``, else sniffed (comma,
+    semicolon, tab); quoted fields are read as ``csv`` does. Every feature must be a number."""
+    path = Path(path)
+    _check_task(task)
+    header, rows = _read_table(path, delimiter)
+    if not target:
+        raise DataFileError(f"{path}: say which column is the target (data.target); the columns are "
+                            f"{', '.join(header)}")
+    names = list(features) or [name for name in header if name != target]
+    for name in [target, *names]:
+        if name not in header:
+            raise DataFileError(f"{path}: no column {name!r}; the columns are {', '.join(header)}")
+    if target in names:
+        raise DataFileError(f"{path}: the target column {target!r} is also a feature")
+    columns = {name: header.index(name) for name in [target, *names]}
+    x = numpy.empty((len(rows), len(names)), numpy.float32)
+    for i, row in enumerate(rows):
+        for j, name in enumerate(names):
+            x[i, j] = _number(path, row[columns[name]], i, name)
+    labels = [row[columns[target]] for row in rows]
+    if task == "regress":
+        y = numpy.array([[_number(path, v, i, target)] for i, v in enumerate(labels)], numpy.float32)
+        return Data(x, y, None, names)
+    classes = sorted(set(labels), key=_label_order)
+    index = {label: i for i, label in enumerate(classes)}
+    return Data(x, numpy.array([index[v] for v in labels], numpy.int64), classes, names)
+
+
+def from_npz(path, task: str = "classify") -> Data:
+    """Arrays ``x`` (N, …) and ``y`` (N,) or (N, k) of a ``numpy.savez`` file. For classification
+    y must hold whole numbers ≥ 0 (its classes are named "0", "1", …); for regression any numbers."""
+    path = Path(path)
+    _check_task(task)
+    try:
+        with numpy.load(path, allow_pickle=False) as arrays:
+            missing = {"x", "y"} - set(arrays.files)
+            if missing:
+                raise DataFileError(f"{path}: needs arrays x and y (numpy.savez(path, x=..., y=...)); it has "
+                                    f"{', '.join(arrays.files) or 'none'}")
+            x, y = arrays["x"], arrays["y"]
+    except (OSError, ValueError) as why:
+        if isinstance(why, DataFileError):
+            raise
+        raise DataFileError(f"{path}: not a readable .npz file ({why})") from None
+    if len(x) != len(y):
+        raise DataFileError(f"{path}: x has {len(x)} samples but y has {len(y)}")
+    if x.dtype.kind not in "biuf" or y.dtype.kind not in "biuf":
+        raise DataFileError(f"{path}: x and y must be numeric, got {x.dtype} and {y.dtype}")
+    if task == "regress":
+        y = y.astype(numpy.float32)
+        return Data(x.astype(numpy.float32), y.reshape(len(y), -1))
+    if y.ndim != 1 or (len(y) and (y.min() < 0 or not numpy.array_equal(y, numpy.round(y)))):
+        raise DataFileError(f"{path}: class labels y must be whole numbers ≥ 0 of shape (N,), got {y.dtype} "
+                            f"of shape {y.shape}; for numeric targets set data.task = 'regress'")
+    y = y.astype(numpy.int64)
+    return Data(x.astype(numpy.float32), y, [str(c) for c in range(int(y.max()) + 1 if len(y) else 0)])
+
+
+def from_folder(path, size=None, grayscale: bool | None = None) -> Data:
+    """Images in ``path/<class>/``, one sub-folder per class (sorted names are the classes):
+    x (N, C, H, W) float32 in [0, 1], y the class indices. ``size`` (h, w) resizes every image;
+    without it all must have one size. ``grayscale`` (default: when every image is) gives C = 1,
+    else C = 3 (RGB). Needs Pillow."""
+    path = Path(path)
+    try:
+        from PIL import Image
+    except ImportError:
+        raise DataFileError(f"{path}: reading images needs Pillow: pip install -e \".[images]\"") from None
+    folders = sorted(p for p in path.iterdir() if p.is_dir()) if path.is_dir() else []
+    if not folders:
+        raise DataFileError(f"{path}: needs one sub-folder of images per class, found none")
+    files = {folder.name: sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+             for folder in folders}
+    for name, images in files.items():
+        if not images:
+            raise DataFileError(f"{path / name}: the class folder holds no image ({', '.join(IMAGE_SUFFIXES)})")
+    opened = []
+    for label, (name, images) in enumerate(files.items()):
+        for file in images:
+            try:
+                with Image.open(file) as image:
+                    image.load()
+                    opened.append((label, file, image.copy()))
+            except OSError as why:
+                raise DataFileError(f"{file}: not a readable image ({why})") from None
+    if grayscale is None:
+        grayscale = all(image.mode in ("L", "1", "I;16", "I", "F") for _, _, image in opened)
+    shape = (int(size[0]), int(size[1])) if size else (opened[0][2].height, opened[0][2].width)
+    x = numpy.empty((len(opened), 1 if grayscale else 3, *shape), numpy.float32)
+    for i, (_, file, image) in enumerate(opened):
+        if size:
+            image = image.resize((shape[1], shape[0]))
+        elif (image.height, image.width) != shape:
+            raise DataFileError(f"{file}: {image.height}×{image.width} pixels, but {opened[0][1].name} has "
+                                f"{shape[0]}×{shape[1]}; give a size (data.image_size) to resize them all")
+        pixels = numpy.asarray(image.convert("L" if grayscale else "RGB"), numpy.float32) / 255.0
+        x[i] = pixels[None] if grayscale else pixels.transpose(2, 0, 1)
+    y = numpy.array([label for label, _, _ in opened], numpy.int64)
+    return Data(x, y, list(files))
+
+
+def _check_task(task: str) -> None:
+    if task not in TASKS:
+        raise DataFileError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+
+
+def _read_table(path: Path, delimiter: str | None) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of a delimited text file; every row must have the header's number of fields."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise DataFileError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as why:
+        raise DataFileError(f"{path}: not a readable UTF-8 text file ({why})") from None
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        raise DataFileError(f"{path}: empty; a table needs a header row and at least one data row")
+    if delimiter is None:
+        delimiter = "\t" if path.suffix == ".tsv" else _sniff(lines[0])
+    table = [row for row in csv.reader(lines, delimiter=delimiter) if row]
+    header = [name.strip() for name in table[0]]
+    if len(table) < 2:
+        raise DataFileError(f"{path}: only a header row; the table has no data")
+    for number, row in enumerate(table[1:], start=2):
+        if len(row) != len(header):
+            raise DataFileError(f"{path}: row {number} has {len(row)} fields, the header has {len(header)} "
+                                f"({', '.join(header)})")
+    return header, [[field.strip() for field in row] for row in table[1:]]
+
+
+def _sniff(header_line: str) -> str:
+    """The delimiter of a header line: the most frequent of comma, semicolon and tab (comma on a tie)."""
+    return max((",", ";", "\t"), key=header_line.count)
+
+
+def _number(path: Path, text: str, row: int, column: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise DataFileError(f"{path}: row {row + 2}, column {column!r}: {text!r} is not a number (features must "
+                            f"be numeric; list the numeric columns in data.features)") from None
+
+
+def _label_order(label: str):
+    """Labels sort as numbers when they all are ("2" before "10"), else as text."""
+    try:
+        return (0, float(label), "")
+    except ValueError:
+        return (1, 0.0, label)
