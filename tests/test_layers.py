@@ -27,7 +27,8 @@ LAYERS = [
     ["dlcore.training", "dlcore.training.trainer", "dlcore.training.callbacks", "dlcore.training.history",
      "dlcore.training.plots"],
     ["dlcore.unsupervised"],
-    ["dlcore.training.runconfig", "dlcore.training.build", "dlcore.training.run", "dlcore.training.saved"],
+    ["dlcore.training.runconfig", "dlcore.training.build", "dlcore.training.run", "dlcore.training.saved",
+     "dlcore.cli"],
     ["dlcore"],
 ]
 #: Tensor's operators are the Functions of functions/math.py, which need Tensor: the one mutual import

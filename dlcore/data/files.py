@@ -143,29 +143,58 @@ def from_folder(path, size=None, grayscale: bool | None = None) -> Data:
     for name, images in files.items():
         if not images:
             raise DataFileError(f"{path / name}: the class folder holds no image ({', '.join(IMAGE_SUFFIXES)})")
-    opened = []
-    for label, (name, images) in enumerate(files.items()):
+    found = []  # (label, file, mode, (height, width)) from each image's header
+    for label, images in enumerate(files.values()):
         for file in images:
             try:
                 with Image.open(file) as image:
-                    image.load()
-                    opened.append((label, file, image.copy()))
+                    found.append((label, file, image.mode, (image.height, image.width)))
             except OSError as why:
                 raise DataFileError(f"{file}: not a readable image ({why})") from None
     if grayscale is None:
-        grayscale = all(image.mode in ("L", "1", "I;16", "I", "F") for _, _, image in opened)
-    shape = (int(size[0]), int(size[1])) if size else (opened[0][2].height, opened[0][2].width)
-    x = numpy.empty((len(opened), 1 if grayscale else 3, *shape), numpy.float32)
-    for i, (_, file, image) in enumerate(opened):
-        if size:
-            image = image.resize((shape[1], shape[0]))
-        elif (image.height, image.width) != shape:
-            raise DataFileError(f"{file}: {image.height}×{image.width} pixels, but {opened[0][1].name} has "
+        grayscale = all(mode in ("L", "1", "I;16", "I", "F") for _, _, mode, _ in found)
+    shape = (int(size[0]), int(size[1])) if size else found[0][3]
+    for _, file, _, pixels in found:
+        if not size and pixels != shape:
+            raise DataFileError(f"{file}: {pixels[0]}×{pixels[1]} pixels, but {found[0][1].name} has "
                                 f"{shape[0]}×{shape[1]}; give a size (data.image_size) to resize them all")
-        pixels = numpy.asarray(image.convert("L" if grayscale else "RGB"), numpy.float32) / 255.0
-        x[i] = pixels[None] if grayscale else pixels.transpose(2, 0, 1)
-    y = numpy.array([label for label, _, _ in opened], numpy.int64)
+    x = numpy.stack([read_image(file, size, grayscale) for _, file, _, _ in found])
+    y = numpy.array([label for label, _, _, _ in found], numpy.int64)
     return Data(x, y, list(files))
+
+
+def read_columns(path, features) -> numpy.ndarray:
+    """The ``features`` columns of a table (header row, as ``from_csv`` reads it) as float32 (N, D):
+    new inputs for a model trained on those columns (other columns, the target among them, are ignored)."""
+    path = Path(path)
+    header, rows = _read_table(path, None)
+    for name in features:
+        if name not in header:
+            raise DataFileError(f"{path}: no column {name!r}, which the model takes; the columns are "
+                                f"{', '.join(header)}")
+    columns = [header.index(name) for name in features]
+    x = numpy.empty((len(rows), len(columns)), numpy.float32)
+    for i, row in enumerate(rows):
+        x[i] = [_number(path, row[c], i, name) for c, name in zip(columns, features)]
+    return x
+
+
+def read_image(path, size=None, grayscale: bool = True) -> numpy.ndarray:
+    """One image file as float32 (C, H, W) in [0, 1] (C = 1 grayscale, else 3), resized to ``size`` (h, w)."""
+    path = Path(path)
+    try:
+        from PIL import Image
+    except ImportError:
+        raise DataFileError(f"{path}: reading images needs Pillow: pip install -e \".[images]\"") from None
+    try:
+        with Image.open(path) as image:
+            image = image.convert("L" if grayscale else "RGB")
+    except OSError as why:
+        raise DataFileError(f"{path}: not a readable image ({why})") from None
+    if size:
+        image = image.resize((int(size[1]), int(size[0])))
+    pixels = numpy.asarray(image, numpy.float32) / 255.0
+    return pixels[None] if grayscale else pixels.transpose(2, 0, 1)
 
 
 def _check_task(task: str) -> None:
