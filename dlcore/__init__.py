@@ -65,3 +65,12 @@ def from_dlpack(obj, requires_grad: bool = False) -> Tensor:
         raise UserError(f"dlcore.from_dlpack: {type(obj).__name__} lives on DLPack device type {device_type}, "
                         f"which dlcore cannot use; it reads device types {known}")
     return Tensor(backends.get(name).xp.from_dlpack(obj), requires_grad=requires_grad)
+
+
+def __getattr__(name):
+    """``dlcore.onnx`` (the exporter) is imported on first use; it imports the onnx package only when exporting."""
+    if name == "onnx":
+        import importlib
+
+        return importlib.import_module("dlcore.onnx")
+    raise AttributeError(f"module 'dlcore' has no attribute {name!r}")
