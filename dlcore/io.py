@@ -36,7 +36,10 @@ from backends import UserError
 from dlcore.core import Tensor
 from dlcore.nn import BatchNorm1d, BatchNorm2d, Linear, Module
 
-FORMAT = 1
+#: the checkpoint format this dlcore writes; it reads every format in READABLE.
+#: 1: model, optimizer and JSON meta; 2: arrays inside the meta's dicts (callback states) stored as arrays.
+FORMAT = 2
+READABLE = (1, 2)
 _HEADER = "__dlcore__"
 _RESERVED = ("model", "optimizer")
 
@@ -185,8 +188,11 @@ def load(path) -> dict:
                 return z[key]
 
             header = json.loads(bytes(get(_HEADER)).decode("utf-8"))
-            if header["format"] != FORMAT:
-                raise CheckpointError(f"{path}: checkpoint format {header['format']!r}, expected {FORMAT}")
+            if header["format"] not in READABLE:
+                newer = isinstance(header["format"], int) and header["format"] > FORMAT
+                raise CheckpointError(f"{path}: checkpoint format {header['format']!r}"
+                                      f"{', written by a newer dlcore' if newer else ''}; this dlcore reads formats "
+                                      f"{', '.join(map(str, READABLE))}{' (upgrade dlcore to read it)' if newer else ''}")
             result = {"model": {k: get(f"model/{k}") for k in header["model"]}, "optimizer": None}
             opt = header["optimizer"]
             if opt is not None:

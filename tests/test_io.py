@@ -190,3 +190,33 @@ def test_save_with_swapped_arguments_and_load_state_dict_of_a_module_say_what_to
     with pytest.raises(TypeError, match=r"Linear.load_state_dict takes a dict of arrays, got Linear "
                                         r"\(did you mean its .state_dict\(\)\?\)"):
         model.load_state_dict(nn.Linear(2, 2))
+
+
+def _with_format(path, fmt):
+    """The checkpoint at ``path`` rewritten with header format ``fmt`` (what another dlcore would write)."""
+    import json as _json
+
+    with numpy.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    header = _json.loads(bytes(arrays["__dlcore__"]).decode())
+    header["format"] = fmt
+    arrays["__dlcore__"] = numpy.frombuffer(_json.dumps(header).encode(), numpy.uint8)
+    with open(path, "wb") as f:
+        numpy.savez(f, **arrays)
+
+
+def test_checkpoints_say_their_format_and_old_ones_still_load(tmp_path):
+    from dlcore import io as dio
+    from dlcore.models import MLP
+
+    model = MLP([3, 4, 2])
+    dio.save(tmp_path / "a.npz", model, epoch=1, state={"weights": numpy.arange(3.0)})
+    assert dio.FORMAT == 2 and dio.READABLE == (1, 2)
+    numpy.testing.assert_array_equal(dio.load(tmp_path / "a.npz")["state"]["weights"], numpy.arange(3.0))
+    dio.save(tmp_path / "old.npz", model, epoch=1)
+    _with_format(tmp_path / "old.npz", 1)  # a format-1 file: no arrays in its meta
+    assert dio.load(tmp_path / "old.npz")["epoch"] == 1
+    _with_format(tmp_path / "a.npz", 7)
+    with pytest.raises(dio.CheckpointError, match=r"a.npz: checkpoint format 7, written by a newer dlcore; this dlcore "
+                                                  r"reads formats 1, 2 \(upgrade dlcore to read it\)"):
+        dio.load(tmp_path / "a.npz")
