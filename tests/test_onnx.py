@@ -262,3 +262,23 @@ def test_exporting_without_onnx_says_how_to_install_it():
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().split("\n")
     assert len(lines) == 1 and 'pip install -e ".[onnx]"' in lines[0] and "needs the onnx package" in lines[0]
+
+
+@needs_onnx
+def test_the_examples_of_docs_export_md_run(tmp_path, monkeypatch):
+    """Every python block of docs/export.md runs as written (those importing torch only where it is installed)."""
+    import importlib.util
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "export.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) == 4
+    monkeypatch.chdir(tmp_path)
+    ran = 0
+    for block in blocks:
+        if re.search(r"^import .*\btorch\b", block, re.M) and importlib.util.find_spec("torch") is None:
+            continue
+        exec(compile(block, "docs/export.md", "exec"), {})
+        ran += 1
+    assert ran >= 2 and (tmp_path / "lenet.onnx").exists() and (tmp_path / "mlp.safetensors").exists()
