@@ -132,3 +132,16 @@ def test_an_explicit_base_lr_is_the_schedules_eta_0_whatever_the_optimizer_start
     history = Trainer(callbacks=[StepLR(1, 0.5, base_lr=0.2)], progress=False).fit(
         model, losses.CrossEntropyLoss(), optim.SGD(model, lr=1.0), train, epochs=3)
     assert history["lr"] == [0.2, 0.1, 0.05]  # not the optimizer's 1.0
+
+
+def test_on_a_terminal_a_step_bar_shows_each_epoch_moving():
+    import io
+
+    from rich.console import Console
+
+    model, train, _ = _overfitting_setup()
+    screen = io.StringIO()
+    Trainer(progress=True, console=Console(file=screen, force_terminal=True, width=120)).fit(
+        model, losses.CrossEntropyLoss(), optim.SGD(model, lr=0.1), train, epochs=2)
+    shown = screen.getvalue()
+    assert " step" in shown and f"{len(train)}/{len(train)}" in shown and "epoch" in shown and "2/2" in shown

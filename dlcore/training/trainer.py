@@ -105,7 +105,7 @@ class Trainer:
         out = self.model(Tensor(xb))
         return out, self.loss(out, yb)
 
-    def _run_epoch(self, loader, train: bool, epoch: int | None) -> dict:
+    def _run_epoch(self, loader, train: bool, epoch: int | None, on_step=None) -> dict:
         losses = correct = xp = None
         sizes = []
         for i, (xb, yb) in enumerate(loader):
@@ -119,6 +119,8 @@ class Trainer:
             if correct is not None and out.ndim == 2:
                 correct[i] = (out.data.argmax(axis=1) == yb).sum()
             sizes.append(len(xb))
+            if on_step is not None:
+                on_step()
         if xp is None:
             raise ValueError("the loader yielded no batch (empty data set, or drop_last with too few samples)")
         step_losses = backends.to_numpy(losses[:len(sizes)])  # the one host synchronisation of the epoch
@@ -198,7 +200,9 @@ class Trainer:
                 start = time.perf_counter()
                 lr = getattr(optimizer, "lr", None)
                 model.train()
-                row = {"epoch": epoch, **{f"train_{k}": v for k, v in self._run_epoch(train, True, epoch).items()}}
+                display.begin_epoch(len(train))
+                trained = self._run_epoch(train, True, epoch, on_step=display.step)
+                row = {"epoch": epoch, **{f"train_{k}": v for k, v in trained.items()}}
                 if val is not None:
                     row.update({f"val_{k}": v for k, v in self.evaluate(model, loss, val, epoch).items()})
                 row["lr"] = lr
@@ -229,7 +233,8 @@ def format_row(row: dict) -> str:
 
 
 class _Display:
-    """An epoch progress bar on a terminal; one plain line per logged epoch otherwise (CI)."""
+    """On a terminal, a bar of epochs and a bar of the current epoch's training steps (a long epoch
+    shows it is moving); one plain line per logged epoch otherwise (CI, logs)."""
 
     def __init__(self, epochs, live: bool, console):
         from rich.console import Console
@@ -242,11 +247,22 @@ class _Display:
         if self.live:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self.bar = Progress(TextColumn("epoch"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                TextColumn("{task.fields[info]}"), console=self.console)
+            self.bar = Progress(TextColumn("{task.description:>5}"), BarColumn(), MofNCompleteColumn(),
+                                TimeElapsedColumn(), TextColumn("{task.fields[info]}"), console=self.console)
             self.bar.start()
-            self.task = self.bar.add_task("train", total=self.epochs, info="")
+            self.task = self.bar.add_task("epoch", total=self.epochs, info="")
+            self.steps = self.bar.add_task("step", total=None, info="")
         return self
+
+    def begin_epoch(self, steps: int) -> None:
+        """Start the step bar of an epoch of ``steps`` training steps."""
+        if self.bar is not None:
+            self.bar.reset(self.steps, total=steps)
+
+    def step(self) -> None:
+        """One more training step (no device read: a count on the host)."""
+        if self.bar is not None:
+            self.bar.advance(self.steps)
 
     def update(self, done, row):
         if self.bar is not None:
