@@ -89,8 +89,10 @@ def export(model: Module, path, example, input_name: str = "input", output_name:
     Onnxruntime reproduces the model's eval output, ``numpy.allclose(session.run(None,
     {"input": x})[0], model(Tensor(x)).numpy(), atol=1e-5)`` in float32 (see tests/test_onnx.py).
     An operation with no ONNX mapping raises ExportError naming it, the layer that computed it
-    and the layers that export (SUPPORTED_LAYERS); without the onnx package a UserError names
-    the command that installs it.
+    and the layers that export (SUPPORTED_LAYERS); so does an output that does not depend on the
+    input. Only what the forward records is exported: a value it takes out of the graph
+    (``Tensor(x.data)``, ``.numpy()``, a ``no_grad`` block) is written as the constant it was for
+    ``example``. Without the onnx package a UserError names the command that installs it.
     """
     onnx = _onnx()
     if not isinstance(model, Module):
@@ -163,13 +165,16 @@ def _trace(model: Module, x: Tensor):
         object.__setattr__(module, "forward", forward)
 
     try:
+        seen = set()
         for name, module in model.named_modules():
-            wrap(name, module)
+            if id(module) not in seen:  # a module registered under two names is wrapped once
+                seen.add(id(module))
+                wrap(name, module)
         model.eval()
         with config.enable_grad():
             y = model(x)
     finally:
-        for module, previous in wrapped:
+        for module, previous in reversed(wrapped):
             if previous is None:
                 del module.__dict__["forward"]
             else:
@@ -290,6 +295,10 @@ class _Graph:
         self.owner = ""
         for t, name in zip(outputs, final):  # also right for an output that is the input, a parameter, or repeated
             self.node("Identity", [self.value(t, t.dtype)], [name])
+        if not any(input_name in n.input for n in self.nodes):
+            raise ExportError("dlcore.onnx.export: the output does not depend on the input: the forward leaves the "
+                              "recorded graph (a no_grad block, Tensor(x.data), a NumPy round trip), so the file "
+                              "would return the example's result for every input")
         return final
 
 
@@ -307,9 +316,6 @@ def _output(fn: Function) -> Tensor:
 
 def _unsupported(fn: Function, owner) -> ExportError:
     where = f"layer {owner[0] or '(the model itself)'!r} ({type(owner[1]).__name__})" if owner else "the model"
-    who = getattr(fn, "who", None)
-    if isinstance(who, Module):
-        where = f"layer {type(who).__name__}"
     ops = ", ".join(sorted({f.__name__ for f in _HANDLERS}))
     return ExportError(f"dlcore.onnx.export: {where} computes {fn.name}, which has no ONNX mapping. "
                        f"Layers that export: {', '.join(SUPPORTED_LAYERS)}; operations: {ops}")

@@ -282,3 +282,36 @@ def test_the_examples_of_docs_export_md_run(tmp_path, monkeypatch):
         exec(compile(block, "docs/export.md", "exec"), {})
         ran += 1
     assert ran >= 2 and (tmp_path / "lenet.onnx").exists() and (tmp_path / "mlp.safetensors").exists()
+
+
+class Detached(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 2)
+
+    def forward(self, x):
+        with dlcore.no_grad():
+            return self.fc(x)
+
+
+class Shared(nn.Module):
+    """One Linear registered under two names and applied twice."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(3, 3)
+        self.b = self.a
+
+    def forward(self, x):
+        return self.b(F.relu(self.a(x)))
+
+
+@needs_onnx
+def test_a_detached_forward_is_refused_and_a_shared_layer_exports(tmp_path):
+    with pytest.raises(dlcore.onnx.ExportError, match="does not depend on the input"):
+        dlcore.onnx.export(Detached(), tmp_path / "d.onnx", example=numpy.ones((2, 3), numpy.float32))
+    model = Shared()
+    export_and_compare(model, (2, 3), tmp_path)
+    assert not any("forward" in vars(m) for m in model.modules())
+    weights = [i.name for i in onnx.load(str(tmp_path / "model.onnx")).graph.initializer]
+    assert sorted(weights) == ["a.bias", "a.weight"]  # one copy of the shared weights
