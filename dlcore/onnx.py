@@ -28,13 +28,14 @@ imported only when ``export`` runs, never by ``import dlcore``.
 """
 from __future__ import annotations
 
+from importlib import metadata
 from pathlib import Path
 
 import numpy
 
 import backends
 from backends import UserError
-from dlcore import __version__, config
+from dlcore import config
 from dlcore.core import Function, Tensor
 from dlcore.functions import activation as A
 from dlcore.functions import conv as C
@@ -105,13 +106,21 @@ def export(model: Module, path, example, input_name: str = "input", output_name:
         onnx.helper.make_graph(graph.nodes, type(model).__name__, [graph.value_info(input_name, x, dynamic_batch)],
                                [graph.value_info(n, y, dynamic_batch, x.shape[0]) for n, y in zip(names, outputs)],
                                graph.initializers),
-        opset_imports=[onnx.helper.make_opsetid("", OPSET)], producer_name="dlcore", producer_version=__version__)
+        opset_imports=[onnx.helper.make_opsetid("", OPSET)], producer_name="dlcore", producer_version=_version())
     proto.ir_version = IR_VERSION
     onnx.checker.check_model(proto, full_check=True)
     path = Path(path)
     with atomic_write(path, "wb") as f:
         f.write(proto.SerializeToString())
     return path
+
+
+def _version() -> str:
+    """dlcore's installed version, for the file's producer_version ("" when run from an uninstalled tree)."""
+    try:
+        return metadata.version("dlcore")
+    except metadata.PackageNotFoundError:
+        return ""
 
 
 def _example(model: Module, example) -> Tensor:
