@@ -5,7 +5,7 @@ graph of ``dlcore.core.Function`` calls) are written as ONNX nodes, opset ``OPSE
 parameters and BatchNorm statistics as initializers under their ``state_dict`` names. So any
 model whose forward is made of the supported operations exports, whatever Python its forward
 runs: Sequential stacks, the library's models (MLP, Perceptron, LeNet, AlexNetSmall, ResNet,
-UNet) and user modules alike. Operation → ONNX node:
+UNet, the autoencoders) and user modules alike. Operation → ONNX node:
 
     Linear               y = x @ W + b            MatMul(x, W) + Add(b)     (W stays (in, out))
     Conv2d               zero / edge padding      Conv / Pad(mode="edge") + Conv

@@ -11,6 +11,7 @@ import dlcore
 import dlcore.functional as F
 from dlcore import Tensor, nn
 from dlcore.models import MLP, AlexNetSmall, LeNet, Perceptron, ResNet, UNet
+from dlcore.unsupervised import Autoencoder, StackedAutoencoder
 
 try:
     import onnx
@@ -147,6 +148,8 @@ MODELS = {
     "UNet depth 2": (lambda: UNet(depth=2, base_channels=4), (2, 1, 8, 8)),
     "UNet depth 3, 2 classes": (lambda: UNet(depth=3, base_channels=2, in_channels=3, out_channels=2),
                                 (2, 3, 16, 8)),
+    "Autoencoder, tied weights": (lambda: Autoencoder(6, 3, tied=True), (4, 6)),
+    "StackedAutoencoder": (lambda: StackedAutoencoder((6, 4, 2), activation="relu"), (4, 6)),
 }
 
 

@@ -82,6 +82,10 @@ def test_pytorch_layout_transposes_linear_weights_only(tmp_path):
     numpy.testing.assert_array_equal(stored["4.weight"], model[4].weight.data.T)
     numpy.testing.assert_array_equal(stored["0.weight"], model[0].weight.data)           # conv (out, in, kh, kw)
     assert stored["0.weight"].shape == (3, 1, 3, 3) and stored["5.weight"].shape == (1,)
+    # PyTorch's formula y = x Wᵀ + b on the stored arrays gives the dlcore layer's output
+    h = numpy.random.default_rng(4).standard_normal((3, 48)).astype(numpy.float32)
+    numpy.testing.assert_allclose(h @ stored["4.weight"].T + stored["4.bias"], model[4](Tensor(h)).data,
+                                  rtol=1e-5, atol=1e-6)
     # loading it (layout read from the file) puts the weights back as (in, out)
     other = _model(1)
     state = io.load_safetensors(path, other)
