@@ -16,7 +16,7 @@ import numpy
 
 import backends
 from dlcore import config
-from dlcore.checks import NUMERIC_KINDS, ArgumentTypeError, ArgumentValueError, flag
+from dlcore.checks import NUMERIC_KINDS, ArgumentTypeError, ArgumentValueError, ShapeError, flag
 
 
 _call_counter = itertools.count()  # numbers recorded calls in the order they ran
@@ -146,7 +146,7 @@ class Tensor:
     def item(self):
         """The single value as a Python number (copies to the host)."""
         if self.data.size != 1:
-            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+            raise ShapeError(f"item() needs a tensor with one element, got shape {self.shape}")
         return self.data.item()
 
     def numpy(self):

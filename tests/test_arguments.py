@@ -11,9 +11,10 @@ import pytest
 
 import dlcore
 import dlcore.functional as F
-from dlcore import Tensor, checks, init, losses, metrics, nn, optim
+from dlcore import Tensor, checks, init, losses, metrics, models, nn, optim
 from dlcore.data import ArrayLoader, sine, spiral, xor
 from dlcore.functions.activation import LeakyReLU
+from dlcore.unsupervised import RBM
 
 NAN, INF = float("nan"), float("inf")
 
@@ -340,6 +341,15 @@ SHAPES = [
      r"batch_norm in training needs more than one value per channel"),
     ("dropout mask", lambda: F.dropout(_map(), 0.5, training=True, mask=numpy.ones(3, bool)),
      r"dropout: the mask of shape \(3,\) does not match x of shape \(1, 1, 4, 4\)"),
+    ("matmul shapes", lambda: Tensor(_x()) @ Tensor(_x()), r"matmul shapes \(4, 2\) and \(4, 2\) do not align"),
+    ("item of many", lambda: Tensor(_x()).item(), r"item\(\) needs a tensor with one element, got shape \(4, 2\)"),
+    ("loss shapes", lambda: losses.MSELoss()(Tensor(_x()), numpy.zeros(4, numpy.float32)),
+     r"MSELoss: prediction shape \(4, 2\) and target shape \(4,\) differ"),
+    ("cross-entropy shapes", lambda: losses.CrossEntropyLoss()(Tensor(_x()), numpy.zeros((4, 3), numpy.float32)),
+     r"CrossEntropyLoss: needs logits of shape \(N, C\) and targets"),
+    ("LeNet input size", lambda: models.LeNet(input_size=28)(_map(size=8)),
+     r"LeNet\(input_size=28\) expects input of shape \(N, C, 28, 28\), got \(1, 1, 8, 8\)"),
+    ("RBM input", lambda: RBM(3, 2).p_h_given_v(_x()), r"RBM.p_h_given_v of n_visible=3.* expects a \(N, 3\) input"),
 ]
 
 

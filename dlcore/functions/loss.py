@@ -73,7 +73,7 @@ class Loss(Function):
     def targets(self, xp, y, t):
         """``t`` as an array of ``y``'s dtype, after checking that it has ``y``'s shape."""
         if _shape(t) != y.shape:
-            raise ValueError(f"{self.name}: prediction shape {y.shape} and target shape {_shape(t)} differ; "
+            raise checks.ShapeError(f"{self.name}: prediction shape {y.shape} and target shape {_shape(t)} differ; "
                              f"they must be equal")
         return xp.asarray(t, dtype=y.dtype)
 
@@ -364,7 +364,7 @@ class SoftmaxCrossEntropy(Loss):
             return t
         if y.ndim == 2 and shape == y.shape:
             return xp.asarray(t, dtype=y.dtype)
-        raise ValueError(f"{self.name}: needs logits of shape (N, C) and targets of shape (N,) (integer labels) "
+        raise checks.ShapeError(f"{self.name}: needs logits of shape (N, C) and targets of shape (N,) (integer labels) "
                          f"or (N, C) (one-hot/probability rows); got logits of shape {y.shape} and targets of "
                          f"shape {shape} and dtype {dtype}")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy
 
 import backends
+from dlcore.checks import ShapeError
 from dlcore.core import Function, Tensor
 
 
@@ -125,9 +126,9 @@ class MatMul(Function):
 
     def forward(self, xp, a, b):
         if a.ndim == 0 or b.ndim == 0:
-            raise ValueError(f"matmul needs operands of at least one dimension, got shapes {a.shape} and {b.shape}")
+            raise ShapeError(f"matmul needs operands of at least one dimension, got shapes {a.shape} and {b.shape}")
         if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
-            raise ValueError(f"matmul shapes {a.shape} and {b.shape} do not align "
+            raise ShapeError(f"matmul shapes {a.shape} and {b.shape} do not align "
                              f"({a.shape[-1]} ≠ {b.shape[-2 if b.ndim > 1 else 0]})")
         self.a, self.b = a, b
         return xp.matmul(a, b)

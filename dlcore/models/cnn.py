@@ -1,6 +1,7 @@
 """Plain convolutional classifiers: LeNet-5 and the course's AlexNet pattern, scaled for 28×28 / 32×32 input."""
 from __future__ import annotations
 
+from dlcore.checks import ShapeError
 from dlcore.nn import Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential
 
 
@@ -25,7 +26,7 @@ class _Classifier(Chain):
     def forward(self, x):
         s = self.input_size
         if x.ndim != 4 or tuple(x.shape[2:]) != (s, s):
-            raise ValueError(f"{type(self).__name__}(input_size={s}) expects input of shape (N, C, {s}, {s}), "
+            raise ShapeError(f"{type(self).__name__}(input_size={s}) expects input of shape (N, C, {s}, {s}), "
                              f"got {tuple(x.shape)}; build it with input_size matching the images")
         return super().forward(x)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dlcore.functional as F
+from dlcore.checks import ShapeError
 from dlcore.models.cnn import check_ints
 from dlcore.nn import BatchNorm2d, Conv2d, ConvTranspose2d, MaxPool2d, Module, ReLU, Sequential
 
@@ -53,7 +54,7 @@ class UNet(Module):
     def forward(self, x):
         m = 2 ** self.depth
         if x.ndim != 4 or x.shape[2] % m or x.shape[3] % m:
-            raise ValueError(f"UNet(depth={self.depth}) needs NCHW input with height and width divisible by "
+            raise ShapeError(f"UNet(depth={self.depth}) needs NCHW input with height and width divisible by "
                              f"2**{self.depth} = {m}, got shape {tuple(x.shape)} "
                              f"(H×W {'×'.join(map(str, x.shape[2:]))}); pad or crop the images to a multiple of {m}")
         skips = []

@@ -20,6 +20,7 @@ import math
 
 import backends
 from dlcore import config, init
+from dlcore.checks import ShapeError
 from dlcore.core import Tensor
 from dlcore.functions.linear import linear
 from dlcore.nn import Linear, Module, Parameter, Sequential
@@ -86,7 +87,7 @@ class Autoencoder(Module):
         if not self.tied:
             return self.output(self.decoder(h))
         if h.ndim == 0 or h.shape[-1] != self.n_hidden:
-            raise ValueError(f"{type(self).__name__}.decode expects codes with {self.n_hidden} features, "
+            raise ShapeError(f"{type(self).__name__}.decode expects codes with {self.n_hidden} features, "
                              f"got shape {tuple(h.shape)}")
         return self.output(linear(h, self.encoder.weight.T, self.decoder_bias))
 

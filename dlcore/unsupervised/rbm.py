@@ -27,9 +27,10 @@ import numpy
 
 import backends
 from dlcore import init
+from dlcore.checks import ShapeError
 from dlcore.core import Tensor
-from dlcore.models.mlp import MLP
 from dlcore.functions.activation import sigmoid_array, softplus_array
+from dlcore.models.mlp import MLP
 from dlcore.nn.module import Module, Parameter
 from dlcore.optim.sgd import momentum_update
 
@@ -54,7 +55,7 @@ class _Uniforms:
         if u is None:
             raise ValueError(f"RBM: the supplied uniforms ran out; the next draw needs shape {shape}")
         if tuple(u.shape) != tuple(shape):
-            raise ValueError(f"RBM: a supplied uniform draw has shape {tuple(u.shape)}, expected {tuple(shape)}")
+            raise ShapeError(f"RBM: a supplied uniform draw has shape {tuple(u.shape)}, expected {tuple(shape)}")
         return u
 
     def finish(self):
@@ -133,7 +134,7 @@ class RBM(Module):
         backends.backend_for([v, self.W.data], op=op)  # raises DeviceMismatchError naming both devices
         n = self.n_visible if n is None else n
         if v.ndim != 2 or v.shape[1] != n:
-            raise ValueError(f"{op} of {self.extra_repr()} expects a (N, {n}) input, got shape {tuple(v.shape)}")
+            raise ShapeError(f"{op} of {self.extra_repr()} expects a (N, {n}) input, got shape {tuple(v.shape)}")
         return v.astype(self.W.dtype, copy=False)
 
     def p_h_given_v(self, v):
