@@ -127,7 +127,7 @@ def atomic_write(path, mode: str = "wb"):
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TEMPORARY_SUFFIX, dir=path.parent)
     try:
         os.chmod(tmp, 0o666 & ~_umask())
-        with os.fdopen(fd, mode) as f:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
@@ -136,6 +136,12 @@ def atomic_write(path, mode: str = "wb"):
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def write_text_atomic(path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` so that readers see the old file or the whole new one (``atomic_write``)."""
+    with atomic_write(path, "w") as f:
+        f.write(text)
 
 
 _TEMPORARY_SUFFIX = ".tmp"

@@ -29,7 +29,7 @@ from dlcore import Tensor, losses  # noqa: E402
 from dlcore.data import mnist_5k, split  # noqa: E402
 from dlcore.unsupervised import DBN  # noqa: E402
 from dlcore.training import plots, runconfig  # noqa: E402
-from dlcore.training.history import write_text_atomic  # noqa: E402
+from dlcore.io import write_text_atomic  # noqa: E402
 from dlcore.training.build import build_model, pretrained_model  # noqa: E402
 from dlcore.training.run import execute  # noqa: E402
 

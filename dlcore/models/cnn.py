@@ -2,22 +2,8 @@
 from __future__ import annotations
 
 from dlcore.checks import ShapeError
+from dlcore.models.common import Chain, check_sizes
 from dlcore.nn import Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential
-
-
-def check_ints(model: str, minimum: int = 1, **values) -> None:
-    """ValueError naming ``model`` and the argument unless each value is an int ≥ minimum (or a tuple of them)."""
-    for name, value in values.items():
-        seq = isinstance(value, (tuple, list))
-        items = value if seq else (value,)
-        if not items or not all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in items):
-            raise ValueError(f"{model}: {name} must be {'a non-empty tuple of integers' if seq else 'an integer'} "
-                             f"≥ {minimum}, got {value!r}")
-
-
-class Chain(Sequential):
-    """Named sub-modules applied in the order they were assigned (dotted names such as ``features.0.weight``);
-    Sequential's forward, with names chosen by the model instead of "0", "1", …"""
 
 
 class _Classifier(Chain):
@@ -55,8 +41,8 @@ class LeNet(_Classifier):
         super().__init__()
         if not isinstance(channels, (tuple, list)) or len(channels) != 2:
             raise ValueError(f"LeNet: channels must be 2 conv widths (c1, c2), got {channels!r}")
-        check_ints("LeNet", in_channels=in_channels, num_classes=num_classes, channels=channels, hidden=hidden)
-        check_ints("LeNet", 12, input_size=input_size)
+        check_sizes("LeNet", in_channels=in_channels, num_classes=num_classes, channels=channels, hidden=hidden)
+        check_sizes("LeNet", 12, input_size=input_size)
         c1, c2 = channels
         self.input_size = input_size
         s = (input_size // 2 - 4) // 2
@@ -84,8 +70,8 @@ class AlexNetSmall(_Classifier):
         if not all(isinstance(v, (tuple, list)) for v in (width, hidden)) or (len(width), len(hidden)) != (5, 2):
             raise ValueError(f"AlexNetSmall: width must give 5 conv widths and hidden 2 layer sizes, "
                              f"got width={width!r}, hidden={hidden!r}")
-        check_ints("AlexNetSmall", in_channels=in_channels, num_classes=num_classes, width=width, hidden=hidden)
-        check_ints("AlexNetSmall", 8, input_size=input_size)
+        check_sizes("AlexNetSmall", in_channels=in_channels, num_classes=num_classes, width=width, hidden=hidden)
+        check_sizes("AlexNetSmall", 8, input_size=input_size)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"AlexNetSmall: dropout must be in [0, 1), got {dropout!r}")
         self.input_size, layers, c_in = input_size, [], in_channels

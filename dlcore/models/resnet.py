@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import dlcore.functional as F
-from dlcore.models.cnn import Chain, check_ints
+from dlcore.models.common import Chain, check_sizes
 from dlcore.nn import BatchNorm2d, Conv2d, GlobalAvgPool2d, Linear, ReLU, Residual, Sequential
 
 
@@ -20,7 +20,7 @@ class BasicBlock(Residual):
     """
 
     def __init__(self, in_channels, out_channels, stride=1):
-        check_ints("BasicBlock", in_channels=in_channels, out_channels=out_channels, stride=stride)
+        check_sizes("BasicBlock", in_channels=in_channels, out_channels=out_channels, stride=stride)
         shortcut = None if stride == 1 and in_channels == out_channels else conv_bn(in_channels, out_channels, 1,
                                                                                      stride)
         super().__init__(Sequential(*conv_bn(in_channels, out_channels, 3, stride), ReLU(),
@@ -45,7 +45,7 @@ class ResNet(Chain):
 
     def __init__(self, depth=20, in_channels=1, num_classes=10, base_channels=16):
         super().__init__()
-        check_ints("ResNet", in_channels=in_channels, num_classes=num_classes, base_channels=base_channels)
+        check_sizes("ResNet", in_channels=in_channels, num_classes=num_classes, base_channels=base_channels)
         if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
             raise ValueError(f"ResNet: depth must be 6n + 2 with n ≥ 1 (8, 14, 20, 32, …: 2 + 3 stages of n "
                              f"two-conv blocks), got {depth!r}")

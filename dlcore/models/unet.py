@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dlcore.functional as F
 from dlcore.checks import ShapeError
-from dlcore.models.cnn import check_ints
+from dlcore.models.common import check_sizes
 from dlcore.nn import BatchNorm2d, Conv2d, ConvTranspose2d, MaxPool2d, Module, ReLU, Sequential
 
 
@@ -42,7 +42,7 @@ class UNet(Module):
 
     def __init__(self, depth=2, base_channels=16, in_channels=1, out_channels=1):
         super().__init__()
-        check_ints("UNet", depth=depth, base_channels=base_channels, in_channels=in_channels,
+        check_sizes("UNet", depth=depth, base_channels=base_channels, in_channels=in_channels,
                    out_channels=out_channels)
         self.depth, b = depth, base_channels
         self.down = Sequential(*(double_conv(in_channels if i == 0 else b << (i - 1), b << i) for i in range(depth)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dlcore.io import atomic_write
+from dlcore.io import write_text_atomic
 
 
 class History:
@@ -62,9 +62,3 @@ class History:
     @classmethod
     def load(cls, path) -> History:
         return cls.from_dict(json.loads(Path(path).read_text()))
-
-
-def write_text_atomic(path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the whole new one, never half."""
-    with atomic_write(path, "w") as f:
-        f.write(text)

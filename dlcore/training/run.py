@@ -20,6 +20,7 @@ from rich.console import Console
 
 import backends
 from dlcore import io
+from dlcore.io import write_text_atomic
 from dlcore.data import ArrayLoader, prepare
 from dlcore.distributed import DistributedOptimizer, LocalCommunicator, ShardedLoader, sync_batch_norm
 from dlcore.random import manual_seed
@@ -27,7 +28,7 @@ from dlcore.training import plots, saved
 from dlcore.training.build import (build_augmentation, build_early_stopping, build_loss, build_model, build_optimizer,
                                    build_schedule, check_loss_fits, from_config, prepare_data, pretrained_model)
 from dlcore.training.callbacks import Callback, Checkpoint
-from dlcore.training.history import History, write_text_atomic
+from dlcore.training.history import History
 from dlcore.training.runconfig import ConfigError, check_cuda_graph_model
 from dlcore.training.trainer import Trainer
 

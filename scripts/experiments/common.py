@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 import backends  # noqa: E402
 import dlcore  # noqa: E402
-from dlcore.training.history import write_text_atomic  # noqa: E402
+from dlcore.io import write_text_atomic  # noqa: E402
 
 
 class Experiment:

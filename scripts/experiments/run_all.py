@@ -18,7 +18,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from dlcore.training.history import write_text_atomic  # noqa: E402
+from dlcore.io import write_text_atomic  # noqa: E402
 
 SCRIPTS = ["universal_approximation", "perceptron_limits", "playground_spiral", "saturation_init",
            "vanishing_gradients", "optimizers", "dropout_early_stopping", "batch_size", "linear_regions",
