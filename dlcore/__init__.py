@@ -1,6 +1,6 @@
 """dlcore: a from-scratch deep-learning framework on one code path for NumPy and CuPy."""
 from backends import UserError
-from dlcore.config import (default_dtype, enable_grad, get_default_dtype, is_grad_enabled,
+from dlcore.modes import (default_dtype, enable_grad, get_default_dtype, is_grad_enabled,
                            is_training, no_grad, training_mode)
 from dlcore.core import Function, Tensor
 from dlcore.random import manual_seed

@@ -15,7 +15,7 @@ import weakref
 import numpy
 
 import backends
-from dlcore import config
+from dlcore import modes
 from dlcore.checks import NUMERIC_KINDS, ArgumentTypeError, ArgumentValueError, ShapeError, flag
 
 
@@ -45,7 +45,7 @@ class Function:
         arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
         backend = backends.backend_for(arrays, op=self)
         wants = [isinstance(x, Tensor) and x.requires_grad for x in inputs]
-        record = True in wants and config.is_grad_enabled()
+        record = True in wants and modes.is_grad_enabled()
         self.needs_input_grad = tuple(wants) if record else (False,) * len(inputs)
         try:
             ys = self.forward(backend.xp, *arrays)
@@ -336,7 +336,7 @@ def _as_array(data):
         raise ArgumentTypeError(f"Tensor: data must be numbers, got {type(data).__name__} {data!r:.60} "
                                 f"(dtype {host.dtype})")
     if host.dtype == numpy.float64:
-        host = host.astype(config.get_default_dtype())
+        host = host.astype(modes.get_default_dtype())
     return backends.current().from_numpy(host)
 
 

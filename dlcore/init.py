@@ -22,7 +22,7 @@ import numbers
 import numpy
 
 import backends
-from dlcore import checks, config
+from dlcore import checks, modes
 from dlcore.checks import ArgumentTypeError, ArgumentValueError
 from dlcore.random import host_generator
 
@@ -41,7 +41,7 @@ def fans(shape) -> tuple[int, int]:
 
 
 def _finish(host, dtype):
-    dtype = dtype if dtype is not None else config.get_default_dtype()
+    dtype = dtype if dtype is not None else modes.get_default_dtype()
     return backends.current().from_numpy(host.astype(dtype, copy=False))
 
 

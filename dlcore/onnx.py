@@ -35,7 +35,7 @@ import numpy
 
 import backends
 from backends import UserError
-from dlcore import config
+from dlcore import modes
 from dlcore.core import Function, Tensor
 from dlcore.functions import activation as A
 from dlcore.functions import conv as C
@@ -156,7 +156,7 @@ def _trace(model: Module, x: Tensor):
     Each module's ``forward`` is wrapped for the call: when it returns, the Functions between its
     inputs and its outputs that no inner module claimed are its own. Modes and forwards are put back.
     """
-    modes = [(m, m.training) for m in model.modules()]
+    was_training = [(m, m.training) for m in model.modules()]
     owners: dict[int, tuple[str, Module]] = {}
     wrapped = []
 
@@ -180,7 +180,7 @@ def _trace(model: Module, x: Tensor):
                 seen.add(id(module))
                 wrap(name, module)
         model.eval()
-        with config.enable_grad():
+        with modes.enable_grad():
             y = model(x)
     finally:
         for module, previous in reversed(wrapped):
@@ -188,7 +188,7 @@ def _trace(model: Module, x: Tensor):
                 del module.__dict__["forward"]
             else:
                 object.__setattr__(module, "forward", previous)
-        for module, mode in modes:
+        for module, mode in was_training:
             object.__setattr__(module, "training", mode)
     outputs = _tensors(y)
     if not outputs or (not isinstance(y, Tensor) and len(outputs) != len(y)):

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 LAYERS = [
     ["backends"],
-    ["dlcore.checks", "dlcore.config", "dlcore.random"],
+    ["dlcore.checks", "dlcore.modes", "dlcore.random"],
     ["dlcore.core", "dlcore.functions", "dlcore.functional", "dlcore.gradcheck", "dlcore.init"],
     ["dlcore.nn"],
     ["dlcore.losses", "dlcore.optim", "dlcore.metrics", "dlcore.io", "dlcore.data", "dlcore.distributed",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import backends
 from backends.fused import fused
-from dlcore import checks, config
+from dlcore import checks, modes
 from dlcore.core import Function, Tensor
 
 
@@ -40,7 +40,7 @@ def dropout(x, p: float = 0.5, training=None, mask=None):
     """
     checks.array("dropout", "x", x)
     p = checks.finite_number("dropout", "p", p, within="[0, 1)")
-    training = config.is_training() if training is None else checks.flag("dropout", "training", training)
+    training = modes.is_training() if training is None else checks.flag("dropout", "training", training)
     if not training or p == 0.0:
         return x
     data = x.data if isinstance(x, Tensor) else x

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import backends
 from backends.fused import fused
-from dlcore import checks, config
+from dlcore import checks, modes
 from dlcore.core import Function, Tensor
 from dlcore.functions.layout import channel_rows
 
@@ -141,7 +141,7 @@ def batch_norm(x, weight, bias, running_mean=None, running_var=None, training=No
         backends.backend_for((x.data if isinstance(x, Tensor) else x, running_mean, running_var), "batch_norm")
     momentum = checks.finite_number("batch_norm", "momentum", momentum, within="[0, 1]")
     eps = checks.finite_number("batch_norm", "eps", eps, within="(0, inf)")
-    training = config.is_training() if training is None else checks.flag("batch_norm", "training", training)
+    training = modes.is_training() if training is None else checks.flag("batch_norm", "training", training)
     if not training and running_mean is None:
         training = True
     ranks = comm.size if comm is not None and comm.distributed else 1  # equal batches on every rank assumed

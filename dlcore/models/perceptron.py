@@ -1,7 +1,7 @@
 """Rosenblatt's perceptron: one linear unit with the step activation."""
 from __future__ import annotations
 
-from dlcore.config import no_grad
+from dlcore.modes import no_grad
 from dlcore.core import Tensor
 from dlcore.functions.activation import step
 from dlcore.nn import Linear, Module

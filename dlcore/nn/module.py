@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import numpy
 
 import backends
-from dlcore import checks, config
+from dlcore import checks, modes
 from dlcore.core import Tensor
 
 
@@ -74,11 +74,11 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} defines no forward()")
 
     def __call__(self, *args, **kwargs):
-        token = config.set_training(self.training)
+        token = modes.set_training(self.training)
         try:
             return self.forward(*args, **kwargs)
         finally:
-            config.reset_training(token)
+            modes.reset_training(token)
 
     # ---- traversal ---------------------------------------------------------------
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:

@@ -13,7 +13,7 @@ import numpy
 
 import backends
 from dlcore import losses, models, optim
-from dlcore.config import no_grad
+from dlcore.modes import no_grad
 from dlcore.core import Tensor
 from dlcore.data import DATASETS, CorruptDatasetError, FlipShift, files, prepare, standardization
 from dlcore.training.callbacks import Callback, CosineLR, EarlyStopping, ExponentialLR, StepLR

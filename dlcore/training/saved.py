@@ -18,7 +18,7 @@ import numpy
 import backends
 from dlcore import io, metrics
 from dlcore.checks import ArgumentValueError
-from dlcore.config import no_grad
+from dlcore.modes import no_grad
 from dlcore.core import Tensor
 from dlcore.data.prepare import Preprocessing
 from dlcore.training import runconfig

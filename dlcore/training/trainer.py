@@ -10,7 +10,7 @@ import numpy
 import backends
 from backends import UserError
 from dlcore.checks import ArgumentTypeError
-from dlcore.config import no_grad
+from dlcore.modes import no_grad
 from dlcore.core import Tensor
 from dlcore.training.history import History
 from dlcore.training.step import EagerStep, GraphStep

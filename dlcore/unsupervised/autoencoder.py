@@ -19,7 +19,7 @@ import copy
 import math
 
 import backends
-from dlcore import config, init
+from dlcore import init, modes
 from dlcore.checks import ShapeError
 from dlcore.core import Tensor
 from dlcore.functions.linear import linear
@@ -68,7 +68,7 @@ class Autoencoder(Module):
         uniforms u₁, u₂ ∈ [0, 1)). Draws come from x's backend generator, on x's device.
         """
         x = x if isinstance(x, Tensor) else Tensor(x)
-        if self.corruption == 0.0 or not config.is_training():
+        if self.corruption == 0.0 or not modes.is_training():
             return x
         backend, dtype = backends.backend_of(x.data), x.dtype
         u = backend.random(x.shape, dtype)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import backends
 from dlcore import losses, optim
-from dlcore.config import no_grad
+from dlcore.modes import no_grad
 from dlcore.core import Tensor
 from dlcore.data.loader import ArrayLoader
 from dlcore.nn import Sigmoid
