@@ -1,7 +1,7 @@
 """dlcore: a from-scratch deep-learning framework on one code path for NumPy and CuPy."""
 from backends import UserError
-from dlcore.modes import (default_dtype, enable_grad, get_default_dtype, is_grad_enabled,
-                           is_training, no_grad, training_mode)
+from dlcore.modes import (default_dtype, enable_grad, get_default_dtype, is_grad_enabled, is_training, no_grad,
+                          training_mode)
 from dlcore.core import Function, Tensor
 from dlcore.random import manual_seed
 from dlcore import functional
@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "is_training", "training_mode",
     "default_dtype", "get_default_dtype", "manual_seed", "gradcheck", "functional", "nn", "losses",
-    "init", "optim", "metrics", "io", "tensor", "UserError", "from_dlpack",
+    "init", "optim", "metrics", "io", "tensor", "UserError", "from_dlpack", "load_run",
 ]
 
 
@@ -68,9 +68,12 @@ def from_dlpack(obj, requires_grad: bool = False) -> Tensor:
 
 
 def __getattr__(name):
-    """``dlcore.onnx`` (the exporter) is imported on first use; it imports the onnx package only when exporting."""
-    if name == "onnx":
-        import importlib
+    """Imported on first use: ``dlcore.onnx`` (the exporter; it imports the onnx package only when
+    exporting) and ``dlcore.load_run`` (a finished run's model and preprocessing, from the training layer)."""
+    import importlib
 
+    if name == "onnx":
         return importlib.import_module("dlcore.onnx")
+    if name == "load_run":
+        return importlib.import_module("dlcore.training.saved").load_run
     raise AttributeError(f"module 'dlcore' has no attribute {name!r}")

@@ -7,6 +7,7 @@ import numpy
 import pytest
 from rich.console import Console
 
+import dlcore
 from dlcore.data import DataFileError, from_csv, from_folder, from_npz, from_path, prepare, spiral
 from dlcore.training import runconfig
 from dlcore.training.run import execute
@@ -142,7 +143,7 @@ def test_a_csv_with_word_labels_trains_and_the_saved_run_predicts_words(tmp_path
     # the test split from the raw table, cut as the run cut it: load_run repeats the preprocessing exactly
     data = from_csv(tmp_path / "spiral.csv", "arm", ["x0", "x1"])
     _, _, (x_test, y_test) = prepare.cut(data.x, data.y, None, 0.2, 0.1, 0)
-    trained = load_run(run, weights="last")
+    trained = dlcore.load_run(run, weights="last")  # the top-level name
     assert trained.evaluate(x_test, numpy.array(data.classes)[y_test])["accuracy"] == summary["test_accuracy"]
     words = trained.predict(x_test)
     assert set(words) <= {"left", "right"} and (words == numpy.array(data.classes)[y_test]).mean() >= 0.95
