@@ -3,6 +3,7 @@
     dlcore train configs/default.toml [--backend numpy] [--set optim.lr=0.05] [--json]
     dlcore resume runs/NAME-TIMESTAMP [--set train.epochs=40]     # what --set may change: runconfig.RESUMABLE
     dlcore predict runs/NAME-TIMESTAMP --input new.csv [--output predictions.csv]
+    dlcore export runs/NAME-TIMESTAMP --onnx model.onnx [--safetensors model.safetensors --layout pytorch]
     dlcore bench [scripts/bench.py options]       dlcore experiments [--quick]   (from a source tree)
     mpirun -n 4 dlcore train configs/default.toml --distributed                # data-parallel
 
@@ -48,6 +49,14 @@ def main(argv=None) -> int:
     predict.add_argument("--weights", choices=["best", "last"], default="best")
     predict.add_argument("--backend", choices=["auto", "numpy", "cupy"], default="auto")
     predict.add_argument("--debug", action="store_true", help="show the traceback of a user error too")
+    export = commands.add_parser("export", help="a trained run's model as ONNX and/or safetensors")
+    export.add_argument("run_dir", metavar="RUN_DIR")
+    export.add_argument("--onnx", metavar="FILE", help="write the model (eval mode) as an ONNX graph")
+    export.add_argument("--safetensors", metavar="FILE", help="write the weights as safetensors")
+    export.add_argument("--layout", choices=["dlcore", "pytorch"], default="dlcore",
+                        help="safetensors layout: pytorch stores Linear weights as (out, in)")
+    export.add_argument("--weights", choices=["best", "last"], default="best")
+    export.add_argument("--debug", action="store_true", help="show the traceback of a user error too")
     for name, script in TOOLS.items():
         commands.add_parser(name, help=f"scripts/{script} with the arguments that follow (needs the source tree)")
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -56,6 +65,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.command == "predict":
         return _guarded(args.debug, lambda: _predict(args))
+    if args.command == "export":
+        return _guarded(args.debug, lambda: _export(args))
     return train_or_resume(args, resume_dir=args.run_dir if args.command == "resume" else None)
 
 
@@ -185,6 +196,27 @@ def _predict(args) -> int:
             f.write(out.getvalue())
     else:
         sys.stdout.write(out.getvalue())
+    return 0
+
+
+def _export(args) -> int:
+    """Write the run's model to the files asked for; one line per file on standard output."""
+    import numpy
+
+    from dlcore import io, onnx
+    from dlcore.training.saved import load_run
+
+    if not (args.onnx or args.safetensors):
+        raise backends.UserError("dlcore export: say what to write: --onnx FILE and/or --safetensors FILE")
+    backends.use("numpy")
+    run = load_run(args.run_dir, args.weights)
+    if args.onnx:
+        example = run.preprocessing.apply(numpy.zeros((1, *run.preprocessing.input_shape), numpy.float32))
+        onnx.export(run.model, args.onnx, example=example)
+        print(f"{args.onnx}: ONNX graph of {run.weights} (inputs after the run's preprocessing.json)")
+    if args.safetensors:
+        io.save_safetensors(args.safetensors, run.model, layout=args.layout)
+        print(f"{args.safetensors}: weights of {run.weights}, {args.layout} layout")
     return 0
 
 

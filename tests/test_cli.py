@@ -60,3 +60,24 @@ def test_the_installed_command_and_the_source_tree_tools():
     assert result.returncode == 0 and "--backend" in result.stdout, result.stderr
     result = subprocess.run([command, "frobnicate"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "invalid choice: 'frobnicate'" in result.stderr
+
+
+def test_export_a_trained_run_as_onnx_and_safetensors(tmp_path, capsys):
+    from dlcore import io
+    from dlcore.training.saved import load_run
+
+    assert cli.main(["train", str(ROOT / "configs/spiral.toml"), "--backend", "numpy", "--json", "--set",
+                     f"run.out_dir='{tmp_path}'", "--set", "data.n_samples=100", "--set", "train.epochs=2"]) == 0
+    run = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["run_dir"]
+    status = cli.main(["export", run, "--safetensors", str(tmp_path / "w.safetensors"), "--layout", "pytorch"])
+    assert status == 0
+    weights, metadata = io.read_safetensors(tmp_path / "w.safetensors")
+    model = load_run(run).model
+    numpy.testing.assert_array_equal(weights["0.weight"], model[0].weight.data.T)  # (out, in) for PyTorch
+    assert cli.main(["export", run]) == 2 and "say what to write" in capsys.readouterr().err
+    pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+    from dlcore import onnx
+
+    assert cli.main(["export", run, "--onnx", str(tmp_path / "m.onnx")]) == 0
+    x = numpy.random.default_rng(0).standard_normal((5, 2)).astype(numpy.float32)
+    numpy.testing.assert_allclose(onnx.run(tmp_path / "m.onnx", x), load_run(run).outputs(x), atol=1e-5)
