@@ -198,7 +198,8 @@ def load(path) -> dict:
                 newer = isinstance(header["format"], int) and header["format"] > FORMAT
                 raise CheckpointError(f"{path}: checkpoint format {header['format']!r}"
                                       f"{', written by a newer dlcore' if newer else ''}; this dlcore reads formats "
-                                      f"{', '.join(map(str, READABLE))}{' (upgrade dlcore to read it)' if newer else ''}")
+                                      f"{', '.join(map(str, READABLE))}"
+                                      f"{' (upgrade dlcore to read it)' if newer else ''}")
             result = {"model": {k: get(f"model/{k}") for k in header["model"]}, "optimizer": None}
             opt = header["optimizer"]
             if opt is not None:

@@ -4,5 +4,5 @@ from dlcore.training.history import History
 from dlcore.training.step import CaptureError, EagerStep, GraphStep
 from dlcore.training.trainer import DivergenceError, Trainer, summary_table
 
-__all__ = ["Trainer", "DivergenceError", "EagerStep", "GraphStep", "CaptureError", "History", "Callback", "Checkpoint", "EarlyStopping", "LRSchedule", "StepLR", "ExponentialLR", "CosineLR",
-           "summary_table"]
+__all__ = ["Trainer", "DivergenceError", "EagerStep", "GraphStep", "CaptureError", "History", "Callback",
+           "Checkpoint", "EarlyStopping", "LRSchedule", "StepLR", "ExponentialLR", "CosineLR", "summary_table"]

@@ -20,9 +20,9 @@ from rich.console import Console
 
 import backends
 from dlcore import io
-from dlcore.io import write_text_atomic
 from dlcore.data import ArrayLoader, prepare
 from dlcore.distributed import DistributedOptimizer, LocalCommunicator, ShardedLoader, sync_batch_norm
+from dlcore.io import write_text_atomic
 from dlcore.random import manual_seed
 from dlcore.training import plots, saved
 from dlcore.training.build import (build_augmentation, build_early_stopping, build_loss, build_model, build_optimizer,
