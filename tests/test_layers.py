@@ -4,10 +4,10 @@ two modules import each other (but the one pair below), and no package takes ano
 The layers, bottom to top (DESIGN.md's, with the places of the edges made exact):
 
     backends → checks, config, random → core, functions, functional, gradcheck, init → nn
-    → losses, optim, metrics, io, data, distributed, cuda_graph → models
+    → losses, optim, metrics, io, onnx, data, distributed, cuda_graph → models
     → training (Trainer, callbacks, history, plots) → unsupervised (energy models,
     autoencoders, greedy pre-training) → training.runconfig / build / run (a run from a config)
-    → the dlcore package itself, which re-exports the API.
+    (and the dlcore command, cli) → the dlcore package itself, which re-exports the API.
 
 Imports are read from the source (every ``import`` statement, those inside functions too).
 """
@@ -21,8 +21,8 @@ LAYERS = [
     ["dlcore.checks", "dlcore.modes", "dlcore.random"],
     ["dlcore.core", "dlcore.functions", "dlcore.functional", "dlcore.gradcheck", "dlcore.init"],
     ["dlcore.nn"],
-    ["dlcore.losses", "dlcore.optim", "dlcore.metrics", "dlcore.io", "dlcore.data", "dlcore.distributed",
-     "dlcore.cuda_graph"],
+    ["dlcore.losses", "dlcore.optim", "dlcore.metrics", "dlcore.io", "dlcore.onnx", "dlcore.data",
+     "dlcore.distributed", "dlcore.cuda_graph"],
     ["dlcore.models"],
     ["dlcore.training", "dlcore.training.trainer", "dlcore.training.callbacks", "dlcore.training.history",
      "dlcore.training.plots"],
