@@ -7,20 +7,30 @@ either conditionally.
     >>> backends.use("numpy")            # or "cupy", or "auto"
     >>> backends.current().xp            # the numpy module
     >>> backends.get_array_module(a, b)  # the backend owning a and b (error if mixed)
+
+The parts: ``base`` (what every backend provides, the errors), ``numpy_backend`` and
+``cupy_backend`` (the two backends), ``cublas`` (a ctypes GEMM binding that works during
+CUDA-graph capture), ``cudnn_conv`` (cuDNN convolutions through NVIDIA's frontend), ``blas``
+(NumPy's own BLAS ``?axpby``), ``scratch`` (host temporaries reused across steps), ``fused``
+(elementwise kernels with a portable body), ``capture`` and ``precision`` (TF32).
+
+Tests install a backend of their own, a stand-in or a simulation, with ``override``; and
+``unchosen`` lets them watch the first choice of a backend.
 """
 from __future__ import annotations
 
 import logging
 import os
+from contextlib import contextmanager
 
-from backends._base import Backend, BackendUnavailableError, DeviceMismatchError, UserError, element_strides
-from backends._numpy import NumpyBackend
+from backends.base import Backend, BackendUnavailableError, DeviceMismatchError, UserError, element_strides
+from backends.numpy_backend import NumpyBackend
 from backends.precision import set_tf32, tf32, tf32_enabled
 
 __all__ = [
     "Backend", "BackendUnavailableError", "DeviceMismatchError", "NAMES", "UserError",
     "use", "current", "chosen", "get", "existing", "backend_of", "axpby", "get_array_module", "to_numpy", "to_device",
-    "cuda_available", "element_strides", "set_tf32", "tf32", "tf32_enabled",
+    "cuda_available", "element_strides", "set_tf32", "tf32", "tf32_enabled", "override", "unchosen",
 ]
 
 NAMES = ("numpy", "cupy")
@@ -41,7 +51,10 @@ def get(name: str) -> Backend:
     if name not in _instances:
         if name in _unavailable:  # a failed import or device probe is not retried
             raise _unavailable[name]
-        from backends._cupy import CupyBackend  # imports cupy: only when asked for
+        if name == "numpy":  # made at import; again only inside an ``override("numpy", None)``
+            _instances[name] = NumpyBackend()
+            return _instances[name]
+        from backends.cupy_backend import CupyBackend  # imports cupy: only when asked for
         try:
             _instances[name] = CupyBackend()
         except BackendUnavailableError as error:
@@ -99,6 +112,48 @@ def chosen() -> Backend | None:
     return _current
 
 
+@contextmanager
+def override(name: str, backend: Backend | None):
+    """``with override(name, backend):`` inside the block ``get(name)`` is ``backend`` (for a test: a
+    stand-in, or the host simulation of CuPy); ``backend=None`` is as if none of that name had been
+    made yet (``existing(name)`` is None; ``get`` makes one, kept only inside the block).
+
+    Arrays of a type from a module named ``cupy…`` belong to the "cupy" backend in force when they
+    are first seen in the block. On the way out everything comes back as it was: the backend of
+    that name (or none, or the error it was unavailable with), the active backend, the types seen.
+    """
+    global _current
+    if name not in NAMES:
+        raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(NAMES)}")
+    saved = (_instances.get(name), _unavailable.get(name), _current)
+    _unavailable.pop(name, None)
+    _instances.pop(name, None)
+    if backend is not None:
+        _instances[name] = backend
+    _by_type.clear()
+    try:
+        yield backend
+    finally:
+        instance, unavailable, _current = saved
+        for table, value in ((_instances, instance), (_unavailable, unavailable)):
+            table.pop(name, None)
+            if value is not None:
+                table[name] = value
+        _by_type.clear()
+
+
+@contextmanager
+def unchosen():
+    """``with unchosen():`` no backend is chosen inside the block (``chosen()`` is None, and the first
+    ``current()`` chooses by ``DLCORE_BACKEND``); the choice made before comes back afterwards."""
+    global _current
+    saved, _current = _current, None
+    try:
+        yield
+    finally:
+        _current = saved
+
+
 def backend_of(array) -> Backend:
     """The backend whose array type ``array`` is; NumPy for Python scalars."""
     backend = _by_type.get(type(array))
@@ -113,7 +168,7 @@ def axpby(alpha: float, x, beta: float, y) -> None:
 def _classify(array) -> Backend:
     """Slow path of backend_of: look at the type's module once, then remember the type."""
     kind = type(array)
-    backend = get("cupy") if kind.__module__.startswith("cupy") else _instances["numpy"]
+    backend = get("cupy" if kind.__module__.startswith("cupy") else "numpy")
     if kind not in (int, float, bool, complex):
         _by_type[kind] = backend
     return backend

@@ -15,7 +15,7 @@ FUSED.scoped(False):``) makes CuPy use the portable bodies too, for debugging.
 """
 from __future__ import annotations
 
-from backends._base import Switch
+from backends.base import Switch
 
 FUSED = Switch("DLCORE_FUSED", True)
 set_enabled = FUSED.set  # set_enabled(False): CuPy runs the portable bodies; returns the previous setting
@@ -23,21 +23,26 @@ enabled = FUSED.get
 
 
 class Elementwise:
-    """An elementwise op: ``portable(xp, *args)`` everywhere, a CUDA kernel on CuPy."""
+    """An elementwise op: ``portable(xp, *args)`` everywhere, a CUDA kernel on CuPy.
+
+    ``kernel`` is the ``ElementwiseKernel`` built by the module ``kernel_module`` on the first
+    fused call (None before); a call with another CuPy module (a test's simulation) builds its own.
+    """
 
     def __init__(self, portable, in_params: str, out_params: str, cuda: str, name: str, preamble: str = ""):
         self.portable = portable
         self.in_params, self.out_params, self.cuda, self.name, self.preamble = (
             in_params, out_params, cuda, name, preamble)
-        self._kernel = None
+        self.kernel = self.kernel_module = None
         self.__doc__, self.__name__ = portable.__doc__, portable.__name__
 
     def __call__(self, xp, *args):
         if FUSED.on and xp.__name__ == "cupy":
-            if self._kernel is None:
-                self._kernel = xp.ElementwiseKernel(self.in_params, self.out_params, self.cuda, self.name,
-                                                    preamble=self.preamble)
-            return self._kernel(*args)
+            if self.kernel_module is not xp:
+                self.kernel = xp.ElementwiseKernel(self.in_params, self.out_params, self.cuda, self.name,
+                                                   preamble=self.preamble)
+                self.kernel_module = xp
+            return self.kernel(*args)
         return self.portable(xp, *args)
 
     def __repr__(self) -> str:

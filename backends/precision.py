@@ -15,7 +15,7 @@ captured with.
 """
 from __future__ import annotations
 
-from backends._base import Switch
+from backends.base import Switch
 
 TF32 = Switch("DLCORE_TF32", False)
 set_tf32 = TF32.set          # set_tf32(flag): allow or forbid TF32 from now on; returns the previous setting

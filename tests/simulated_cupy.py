@@ -1,9 +1,10 @@
 """A CuPy look-alike on the host, so that the GPU backend's Python path runs in CI (no GPU there).
 
-``simulated_gpu(kernel_dir)`` installs, inside a ``with`` block, a backend named "cupy" that is
-``CupyBackend`` itself with a host ``__init__``: every method the GPU runs (GEMMs and ones-GEMM
-sums through the ctypes cuBLAS binding, channel sums, the cuDNN switch, synchronize) runs here.
-The binding calls ``HostCublas``, a host stand-in for libcublas; cuDNN is off, so convolutions
+``simulated_gpu(kernel_dir)`` installs (``backends.override``), inside a ``with`` block, a backend
+named "cupy" that is ``CupyBackend`` itself, made by its own ``__init__`` on the simulated module:
+every method the GPU runs (the device probe, GEMMs and ones-GEMM sums through the ctypes cuBLAS
+binding, channel sums, the cuDNN switch, synchronize) runs here. The binding calls
+``HostCublas``, a host stand-in for libcublas; cuDNN is off, so convolutions
 take the portable im2col path, as on a GPU without the cuDNN frontend. Its module
 ``xp`` is NumPy cut down to what CuPy 14.2 has (``cupy_api.json``), and its arrays are
 ``DeviceArray``s, NumPy arrays that behave as CuPy's do where the difference bites:
@@ -54,10 +55,9 @@ from pathlib import Path
 import numpy
 
 import backends
-from backends._base import Backend
-from backends._cublas import Cublas
-from backends._cupy import CupyBackend
-from tests.fused_kernels import HostKernels, fused_kernels
+from backends.cublas import Cublas
+from backends.cupy_backend import CupyBackend
+from tests.fused_kernels import HostKernels
 
 API = json.loads(Path(__file__).with_name("cupy_api.json").read_text())
 CUPY = f"CuPy {API['cupy_version']}"
@@ -587,6 +587,11 @@ class _HostElementwiseKernel:
         return _device_op(lambda *a: _device(self._host_kernels(self._spec, *_host(a))), *args)
 
 
+# one device, as ``cupy.cuda.runtime`` describes it to the backend
+_RUNTIME = types.SimpleNamespace(getDeviceCount=lambda: 1,
+                                 getDeviceProperties=lambda device: {"name": b"simulated on the host"})
+
+
 def simulated_cupy_module(host_kernels: HostKernels) -> _Module:
     """The ``cupy`` module as the simulation sees it (see the module docstring)."""
     return _Module("cupy", numpy, {
@@ -597,7 +602,8 @@ def simulated_cupy_module(host_kernels: HostKernels) -> _Module:
         "asnumpy": _asnumpy,
         "ElementwiseKernel": lambda *args, **kwargs: _HostElementwiseKernel(host_kernels, *args, **kwargs),
         "cuda": types.SimpleNamespace(get_current_stream=_current_stream, Stream=_Stream, MemoryPool=_MemoryPool,
-                                      using_allocator=_using_allocator),
+                                      using_allocator=_using_allocator, runtime=_RUNTIME,
+                                      Device=lambda device=0: types.SimpleNamespace(id=device)),
         "lib": types.SimpleNamespace(stride_tricks=_Module("cupy.lib.stride_tricks", numpy.lib.stride_tricks)),
         "random": _Module("cupy.random", numpy.random, {"RandomState": _RandomState}),
         "linalg": _Module("cupy.linalg", numpy.linalg),
@@ -631,7 +637,7 @@ def _tf32(x):
 
 
 class HostCublas:
-    """The libcublas entry points ``backends._cublas.Cublas`` calls, on host memory.
+    """The libcublas entry points ``backends.cublas.Cublas`` calls, on host memory.
 
     The GEMMs are C functions (ctypes callbacks with cuBLAS's prototype, so the caller's argument
     types are marshalled as for the real library) computing cuBLAS's column-major
@@ -684,7 +690,7 @@ class HostCublas:
 
 
 class _RecordedGemms:
-    """``backends._cublas.Cublas`` whose GEMMs are device operations a capture records (``_device_op``)."""
+    """``backends.cublas.Cublas`` whose GEMMs are device operations a capture records (``_device_op``)."""
 
     def __init__(self, cublas: Cublas):
         self._cublas = cublas
@@ -696,52 +702,30 @@ class _RecordedGemms:
         return getattr(self._cublas, name)
 
 
-class SimulatedCupyBackend(CupyBackend):
-    """``CupyBackend`` on the simulated module: its methods unchanged, its GEMMs through ``backends._cublas``
-    on ``HostCublas``, cuDNN off."""
-
-    def __init__(self, host_kernels: HostKernels):
-        Backend.__init__(self)
-        self.host_kernels = host_kernels  # its ``calls`` name the fused kernels that ran
-        self.xp = simulated_cupy_module(host_kernels)
-        self.array_type = DeviceArray
-        self.device_id, self.device_name = 0, "simulated on the host"
-        self.generator = self.xp.random.RandomState()
-        self.cublas = _RecordedGemms(Cublas(self.xp, library=HostCublas()))
-        self.cudnn_enabled = False
-        self._cudnn = None
+def simulated_backend(host_kernels: HostKernels) -> CupyBackend:
+    """``CupyBackend`` made by its own ``__init__`` on the simulated module, its GEMMs through
+    ``backends.cublas`` on ``HostCublas`` (as ``host_cublas``) and recorded in captures, cuDNN off;
+    ``host_kernels`` (whose ``calls`` name the fused kernels that ran) compiles the fused bodies."""
+    host_cublas = HostCublas()
+    backend = CupyBackend(simulated_cupy_module(host_kernels), cublas_library=host_cublas)
+    backend.cublas = _RecordedGemms(backend.cublas)
+    backend.cudnn_enabled = False
+    backend.host_kernels, backend.host_cublas = host_kernels, host_cublas
+    return backend
 
 
 @contextmanager
 def simulated_gpu(kernel_dir):
-    """Inside the block, backend "cupy" is the simulation (fused kernels compiled into ``kernel_dir``).
-
-    The real CuPy backend, where there is one, comes back afterwards; the kernels that the fused
-    operations cache are emptied on the way in and out, so neither side runs the other's.
-    """
-    backend = SimulatedCupyBackend(HostKernels(str(kernel_dir)))
-    kernels = fused_kernels().values()
-    saved = {name: getattr(backends, name)["cupy"] for name in ("_instances", "_unavailable")
-             if "cupy" in getattr(backends, name)}
-    cached = [(k, k._kernel) for k in kernels]
-    backends._instances["cupy"] = backend
-    backends._unavailable.pop("cupy", None)
-    backends._by_type.pop(DeviceArray, None)
-    for k in kernels:
-        k._kernel = None
+    """Inside the block, backend "cupy" is the simulation (fused kernels compiled into ``kernel_dir``),
+    installed with ``backends.override``; whatever "cupy" was before comes back afterwards."""
+    backend = simulated_backend(HostKernels(str(kernel_dir)))
     _Stream.null_work = _Stream.null_synchronized = 0
     try:
-        yield backend
+        with backends.override("cupy", backend):
+            yield backend
     finally:
         if _Stream.capturing is not None:  # a test that failed mid-capture must not leave reads forbidden
             _Stream.capturing.end_capture()
-        backends._instances.pop("cupy", None)
-        for name, value in saved.items():
-            getattr(backends, name)["cupy"] = value
-        backends._by_type.pop(DeviceArray, None)
-        for k, kernel in cached:
-            k._kernel = kernel
-        backends.use("numpy")
 
 
 # ---- the snapshot ------------------------------------------------------------------------------

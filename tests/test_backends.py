@@ -9,8 +9,8 @@ import pytest
 
 import backends
 import dlcore
+from backends import Backend
 from dlcore import Tensor
-from backends._base import Backend
 
 
 def test_numpy_backend_basics():
@@ -35,13 +35,16 @@ def test_auto_logs_its_choice(caplog):
 
 
 def test_environment_variable_picks_backend(monkeypatch):
-    monkeypatch.setattr(backends, "_current", None)
+    before = backends.current()
     monkeypatch.setenv("DLCORE_BACKEND", "numpy")
-    assert backends.current().name == "numpy"
-    monkeypatch.setattr(backends, "_current", None)
+    with backends.unchosen():
+        assert backends.chosen() is None
+        assert backends.current().name == "numpy" and backends.chosen() is backends.get("numpy")
     monkeypatch.setenv("DLCORE_BACKEND", "gpu")
-    with pytest.raises(ValueError, match=r"DLCORE_BACKEND='gpu' in the environment is not a backend; .*numpy, cupy"):
-        backends.current()
+    with backends.unchosen():
+        with pytest.raises(ValueError, match=r"DLCORE_BACKEND='gpu' in the environment is not a backend; .*numpy, cupy"):
+            backends.current()
+    assert backends.chosen() is before  # the choice made before comes back
 
 
 @pytest.mark.skipif(backends.cuda_available(), reason="CUDA is here")
@@ -62,11 +65,10 @@ class _FakeCupy(Backend):
     xp = numpy
 
 
-def test_mixed_devices_raise_naming_op_and_inputs(monkeypatch):
-    monkeypatch.setitem(backends._instances, "cupy", _FakeCupy())
+def test_mixed_devices_raise_naming_op_and_inputs():
     host = Tensor(numpy.ones((2, 3), numpy.float32))
     device = Tensor(numpy.ones((2, 3), numpy.float32).view(_FakeDeviceArray))
-    with pytest.raises(backends.DeviceMismatchError) as info:
+    with backends.override("cupy", _FakeCupy()), pytest.raises(backends.DeviceMismatchError) as info:
         host + device
     message = str(info.value)
     assert "Add" in message and "input 0: numpy (2, 3)" in message and "input 1: cupy (2, 3)" in message
@@ -127,7 +129,7 @@ def test_numpy_channel_and_column_sums_match_numpy_reductions(layout):
 
 
 def test_cudnn_workspace_cap_is_read_and_checked(monkeypatch):
-    from backends._cudnn import workspace_limit_bytes
+    from backends.cudnn_conv import workspace_limit_bytes
     monkeypatch.delenv("DLCORE_CUDNN_WORKSPACE_MB", raising=False)
     assert workspace_limit_bytes() == 64 * 2**20
     monkeypatch.setenv("DLCORE_CUDNN_WORKSPACE_MB", "0")
@@ -139,15 +141,16 @@ def test_cudnn_workspace_cap_is_read_and_checked(monkeypatch):
 
 
 def test_bad_cudnn_workspace_cap_is_raised_not_a_silent_fallback(monkeypatch):
-    """A typo in DLCORE_CUDNN_WORKSPACE_MB stops the first convolution instead of quietly moving
-    every convolution to im2col (the CuPy backend is built bare: this needs no GPU)."""
-    from backends._cupy import CupyBackend
-    backend = object.__new__(CupyBackend)
-    backend.cudnn_enabled, backend._cudnn = True, None
+    """A typo in DLCORE_CUDNN_WORKSPACE_MB stops every convolution, the first and the next, instead of
+    quietly moving them to im2col (the CuPy backend is made on the host simulation: no GPU needed)."""
+    from tests.simulated_cupy import simulated_backend
+
+    backend = simulated_backend(host_kernels=None)
+    backend.cudnn_enabled = True
     monkeypatch.setenv("DLCORE_CUDNN_WORKSPACE_MB", "64MB")
-    with pytest.raises(ValueError, match="DLCORE_CUDNN_WORKSPACE_MB must be a number of MiB.*'64MB'"):
-        backend.convolution(numpy.dtype(numpy.float32))
-    assert backend._cudnn is None
+    for _ in range(2):
+        with pytest.raises(ValueError, match="DLCORE_CUDNN_WORKSPACE_MB must be a number of MiB.*'64MB'"):
+            backend.convolution(numpy.dtype(numpy.float32))
 
 
 def test_tf32_switch_defaults_off_reads_the_environment_and_restores():
@@ -208,7 +211,7 @@ def test_sums_stay_float32_under_tf32(monkeypatch):
 
 
 def test_scratch_pool_reuses_only_arrays_nothing_references():
-    from backends._scratch import ScratchPool
+    from backends.scratch import ScratchPool
     pool = ScratchPool(capacity=5 << 20)
     shape = (512, 1024)  # 2 MiB of float32: pooled
     first = pool.empty(shape, numpy.float32)
@@ -225,7 +228,7 @@ def test_scratch_pool_reuses_only_arrays_nothing_references():
 
 
 def test_scratch_pool_stays_within_its_capacity():
-    from backends._scratch import ScratchPool
+    from backends.scratch import ScratchPool
     pool = ScratchPool(capacity=5 << 20)
     busy = pool.empty((512, 1024), numpy.float32)  # 2 MiB, held
     pool.empty((1024, 1024), numpy.float32)  # 4 MiB would exceed 5 MiB: returned but not kept
@@ -242,7 +245,7 @@ def test_scratch_pool_stays_within_its_capacity():
 def _axpby_operands(layout, dtype, rng):
     """(x, y) of ``layout``: both C-, both F-contiguous, mixed orders, strided, 0-d, x a NumPy scalar,
     or "small" (C-contiguous under the NumPy backend's BLAS threshold); the others are above it."""
-    from backends._numpy import AXPBY_BLAS_MIN_SIZE
+    from backends.numpy_backend import AXPBY_BLAS_MIN_SIZE
     a, b = (rng.standard_normal((256, AXPBY_BLAS_MIN_SIZE // 256 + 2)).astype(dtype) for _ in range(2))
     return {"c": (a, b), "f": (numpy.asfortranarray(a), numpy.asfortranarray(b)),
             "mixed": (a, numpy.asfortranarray(b)), "strided": (a[:, ::2], b[:, ::2]),
@@ -280,9 +283,9 @@ def test_axpby_zero_factors_drop_their_operand_as_blas_does(layout):
 
 def test_axpby_on_numpy_runs_blas_for_contiguous_floats(monkeypatch):
     """Large contiguous float operands go to NumPy's own OpenBLAS, the others to the ufunc body."""
-    from backends._blas import axpby_kernels
+    from backends.blas import axpby_kernels
     if not axpby_kernels():
-        pytest.skip("this NumPy's BLAS has no axpby that backends._blas knows (ufuncs serve)")
+        pytest.skip("this NumPy's BLAS has no axpby that backends.blas knows (ufuncs serve)")
     calls = []
     monkeypatch.setattr(Backend, "axpby", lambda self, *args: calls.append(args))
     rng = numpy.random.default_rng(2)
@@ -308,3 +311,84 @@ def test_axpby_on_cupy_matches_numpy(alpha, beta):
     backends.axpby(alpha, gpu.from_numpy(x), beta, y_gpu)
     backends.axpby(alpha, x, beta, y)
     numpy.testing.assert_allclose(gpu.to_numpy(y_gpu), y, rtol=1e-6, atol=1e-7)
+
+
+# ---- installing a backend for a test ----------------------------------------------------------
+
+def test_override_installs_a_backend_for_the_block_and_puts_everything_back():
+    """Inside the block get/existing/use give the stand-in and arrays of a cupy* type belong to it;
+    afterwards the backend of that name, the active backend and the types seen are as before."""
+    active, made = backends.current(), backends.existing("cupy")
+    fake, device = _FakeCupy(), numpy.ones(2).view(_FakeDeviceArray)
+    with backends.override("cupy", fake) as given:
+        assert given is fake and backends.get("cupy") is fake and backends.existing("cupy") is fake
+        assert backends.backend_of(device) is fake
+        assert backends.use("cupy") is fake and backends.current() is fake
+    assert backends.current() is active and backends.existing("cupy") is made
+    if backends.cuda_available():
+        assert backends.backend_of(device) is backends.get("cupy")
+    else:  # the type seen inside is forgotten: outside it is CuPy's, which is not here
+        with pytest.raises(backends.BackendUnavailableError):
+            backends.backend_of(device)
+
+
+def test_override_with_none_is_a_backend_not_made_yet():
+    host = backends.get("numpy")
+    with backends.override("numpy", None):
+        assert backends.existing("numpy") is None
+        fresh = backends.get("numpy")
+        assert fresh is not host and fresh.name == "numpy" and backends.backend_of(numpy.ones(1)) is fresh
+    assert backends.get("numpy") is host and backends.backend_of(numpy.ones(1)) is host
+    with pytest.raises(ValueError, match="unknown backend 'tpu'"):
+        with backends.override("tpu", None):
+            pass
+
+
+@pytest.mark.skipif(backends.cuda_available(), reason="CUDA is here")
+def test_override_keeps_the_reason_a_backend_is_unavailable():
+    """A failed device probe is not retried: after an override the same error comes back."""
+    with pytest.raises(backends.BackendUnavailableError) as before:
+        backends.get("cupy")
+    with backends.override("cupy", _FakeCupy()):
+        backends.get("cupy")
+    with pytest.raises(backends.BackendUnavailableError) as after:
+        backends.get("cupy")
+    assert after.value is before.value
+
+
+def test_a_fused_operation_builds_a_kernel_for_each_cupy_module_it_is_called_with():
+    """The kernel is cached with the module that built it: a test's simulated module and CuPy itself
+    never run each other's kernels, and nothing has to empty the cache between them."""
+    from backends.fused import FUSED, Elementwise
+
+    def module(tag, built):
+        def kernel(*spec, preamble=""):
+            built.append(tag)
+            return lambda *args: (tag, args)
+        return type(sys)("cupy"), kernel
+
+    built = []
+    first, second = (module(tag, built) for tag in "ab")
+    for mod, kernel in (first, second):
+        mod.ElementwiseKernel = kernel
+    op = Elementwise(lambda xp, x: ("portable", x), "T x", "T y", "y = x", "dlcore_test_copy")
+    with FUSED.scoped(True):
+        assert [op(first[0], 1), op(first[0], 2), op(second[0], 3), op(first[0], 4)] == [
+            ("a", (1,)), ("a", (2,)), ("b", (3,)), ("a", (4,))]
+    assert built == ["a", "b", "a"] and op.kernel_module is first[0]
+    assert op(numpy, 5) == ("portable", 5)
+
+
+def test_the_cupy_backend_is_made_by_its_init_on_a_module_with_cupys_api():
+    """CupyBackend(cupy, cublas_library): the device probe, the generator and the cuBLAS binding come
+    from the module given (here the host simulation); kept_arrays lists the binding's workspace and
+    the ones rows that sums as GEMMs make."""
+    from tests.simulated_cupy import simulated_backend
+
+    backend = simulated_backend(host_kernels=None)
+    assert (backend.name, backend.device_id, backend.device_name) == ("cupy", 0, "simulated on the host")
+    kept = backend.kept_arrays()
+    assert len(kept) == 1 and kept[0] is backend.cublas.workspace
+    sums = backend.column_sums(backend.from_numpy(numpy.arange(6, dtype=numpy.float32).reshape(3, 2)))
+    assert backend.to_numpy(sums).tolist() == [6.0, 9.0]
+    assert len(backend.kept_arrays()) == 2 and backend.kept_arrays()[0].shape == (1, 3)

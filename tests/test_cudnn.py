@@ -1,6 +1,6 @@
 """The cuDNN fast path for convolutions agrees with the portable im2col + cuBLAS path on the GPU.
 
-The last tests, of what ``backends._cudnn`` decides about operand alignment and workspace lifetime,
+The last tests, of what ``backends.cudnn_conv`` decides about operand alignment and workspace lifetime,
 run on CuPy arrays with a stand-in for the frontend, so they also run on the host simulation.
 """
 import sys
@@ -11,7 +11,7 @@ import pytest
 
 import backends
 import dlcore.functional as F
-from backends._cudnn import CudnnConvolution, _contiguous, _packed
+from backends.cudnn_conv import CudnnConvolution, contiguous, packed
 from dlcore import Tensor
 from dlcore.cuda_graph import CapturedStep
 from tests.cases import all_cases
@@ -75,7 +75,7 @@ def test_cudnn_plans_follow_the_tf32_switch(cupy_backend):
         with backends.tf32(allowed):
             y = F.conv2d(Tensor(cupy.asarray(x, numpy.float32)), Tensor(cupy.asarray(w, numpy.float32)), padding=1)
         errors[allowed] = numpy.abs(cupy.asnumpy(y.data) - exact).max() / scale
-    plans = cupy_backend.convolution(numpy.dtype("float32"))._plans
+    plans = cupy_backend.convolution(numpy.dtype("float32")).plans
     assert {key[-1] for key in plans if key[0] == "fprop" and key[1] == x.shape} == {False, True}
     assert errors[False] < 1e-4 and errors[True] < 5e-3, errors  # float32 engines include Winograd and FFT
 
@@ -90,16 +90,16 @@ def test_operands_off_a_16_byte_boundary_reach_cudnn_as_aligned_copies():
     assert x.data.ptr % 16 == 0  # CuPy allocates on 512-byte boundaries
     for start in range(5):
         view = x[start:]
-        given = _packed(cupy, view)
+        given = packed(cupy, view)
         assert (given is view) == (start % 4 == 0), start
         assert given.data.ptr % 16 == 0 and given.flags.c_contiguous
         numpy.testing.assert_array_equal(cupy.asnumpy(given), cupy.asnumpy(view))
     channels = cupy.asarray(numpy.arange(9, dtype=numpy.float32).reshape(1, 3, 1, 3))[:, 1:]
-    assert channels.flags.c_contiguous and _packed(cupy, channels) is not channels
-    assert _packed(cupy, channels).data.ptr % 16 == 0
+    assert channels.flags.c_contiguous and packed(cupy, channels) is not channels
+    assert packed(cupy, channels).data.ptr % 16 == 0
     w = cupy.asarray(numpy.ones((3, 3, 1, 1), numpy.float32))
-    assert _contiguous(cupy, w) is w and _contiguous(cupy, w[1:]) is not w[1:]  # 3 floats a filter
-    assert _contiguous(cupy, w[1:]).data.ptr % 16 == 0
+    assert contiguous(cupy, w) is w and contiguous(cupy, w[1:]) is not w[1:]  # 3 floats a filter
+    assert contiguous(cupy, w[1:]).data.ptr % 16 == 0
 
 
 class _Frontend(types.ModuleType):
@@ -138,12 +138,12 @@ def test_a_workspace_a_graph_captured_lives_as_long_as_the_graph(monkeypatch):
     monkeypatch.setitem(sys.modules, "cudnn", _Frontend())
     conv = CudnnConvolution(cupy, workspace_limit=0)
     plans = {}
-    monkeypatch.setattr(conv, "_build", lambda op, a, *_: plans.setdefault(a.shape, _Plan(a.shape[0] * 1024)))
+    monkeypatch.setattr(conv, "build_plan", lambda op, a, *_: plans.setdefault(a.shape, _Plan(a.shape[0] * 1024)))
     w = cupy.ones((2, 1, 3, 3), numpy.float32)
     small = cupy.ones((2, 1, 4, 4), numpy.float32)
     step = CapturedStep(lambda: conv.forward(small, w, (1, 1), (1, 1), (1, 1)) + 1)
-    captured = conv._workspace
+    captured = conv.workspace
     assert plans[small.shape].workspaces[-1] == captured.data.ptr  # the address the graph holds
     conv.forward(cupy.ones((8, 1, 4, 4), numpy.float32), w, (1, 1), (1, 1), (1, 1))
-    assert conv._workspace is not captured and conv._workspace.size == 8 * 1024  # replaced by a larger one
+    assert conv.workspace is not captured and conv.workspace.size == 8 * 1024  # replaced by a larger one
     assert any(held is captured for held in step.kept_alive)

@@ -385,16 +385,16 @@ def test_each_rank_takes_the_gpu_of_its_rank_on_the_node():
     assert chosen == [0, 3, 1]
 
 
-def test_a_rank_refuses_a_gpu_other_than_the_backends(monkeypatch):
+def test_a_rank_refuses_a_gpu_other_than_the_backends():
     """A CuPy backend made on GPU 0 before the communicator: rank 0 goes on, rank 1 is told why it cannot."""
     from dlcore.distributed.communicator import use_local_gpu
     chosen = []
     fake_cupy = _fake_cupy(4, chosen)
-    monkeypatch.setitem(backends._instances, "cupy", type("MadeOnGpu0", (), {"device_id": 0})())
-    assert use_local_gpu(fake_cupy, 0) == 0
-    with pytest.raises(RuntimeError, match=r"trains on GPU 1, but dlcore's CuPy backend was already created on "
-                                           r"GPU 0.*before the first backends.use\('cupy'\)"):
-        use_local_gpu(fake_cupy, 1)
+    with backends.override("cupy", type("MadeOnGpu0", (), {"device_id": 0})()):
+        assert use_local_gpu(fake_cupy, 0) == 0
+        with pytest.raises(RuntimeError, match=r"trains on GPU 1, but dlcore's CuPy backend was already created on "
+                                               r"GPU 0.*before the first backends.use\('cupy'\)"):
+            use_local_gpu(fake_cupy, 1)
     assert chosen == [0]
 
 
@@ -468,8 +468,8 @@ def _nccl_on_fakes(monkeypatch, comm, device_count, chosen):
                                            NCCL_FLOAT64=8, NcclCommunicator=lambda size, uid, rank: (size, uid, rank))
     for name, module in (("mpi4py", mpi), ("cupy", cupy), ("cupy.cuda", cupy.cuda)):
         monkeypatch.setitem(sys.modules, name, module)
-    monkeypatch.delitem(backends._instances, "cupy", raising=False)
-    return NCCLCommunicator(comm)
+    with backends.override("cupy", None):  # no CuPy backend made yet
+        return NCCLCommunicator(comm)
 
 
 def test_nccl_takes_the_gpu_of_its_rank_among_the_ranks_of_the_communicator_given(monkeypatch):
@@ -501,15 +501,15 @@ def test_create_communicator_selects_the_gpu_before_the_backend_is_chosen(monkey
     monkeypatch.setattr(communicator, "select_gpu_before_backend", lambda: selected.append(backends.chosen()))
     monkeypatch.setattr(communicator, "NCCLCommunicator", communicator.LocalCommunicator)
     monkeypatch.setattr(communicator, "MPICommunicator", communicator.LocalCommunicator)
-    monkeypatch.setattr(backends, "_current", None)
     monkeypatch.setenv("DLCORE_BACKEND", "numpy")
-    communicator.create_communicator()
-    assert selected == [None] and backends.chosen() is backends.get("numpy")  # selected, then chosen
-    communicator.create_communicator()
-    communicator.create_communicator("numpy")
-    assert selected == [None]
-    communicator.create_communicator("cupy")
-    assert len(selected) == 2
+    with backends.unchosen():
+        communicator.create_communicator()
+        assert selected == [None] and backends.chosen() is backends.get("numpy")  # selected, then chosen
+        communicator.create_communicator()
+        communicator.create_communicator("numpy")
+        assert selected == [None]
+        communicator.create_communicator("cupy")
+        assert len(selected) == 2
 
 
 @needs_mpi
@@ -553,22 +553,22 @@ def test_gpu_gradients_are_averaged_without_reading_the_device(monkeypatch):
     from tests.test_backends import _FakeCupy, _FakeDeviceArray
 
     model, mine, theirs = _two_ranks_gradients()
-    monkeypatch.setitem(backends._instances, "cupy", _FakeCupy())
-    real_to_numpy = backends.to_numpy
+    with backends.override("cupy", _FakeCupy()):
+        real_to_numpy = backends.to_numpy
 
-    def refuse_device_reads(a):
-        assert not isinstance(a, _FakeDeviceArray), "a device array was read back to the host"
-        return real_to_numpy(a)
+        def refuse_device_reads(a):
+            assert not isinstance(a, _FakeDeviceArray), "a device array was read back to the host"
+            return real_to_numpy(a)
 
-    monkeypatch.setattr(backends, "to_numpy", refuse_device_reads)
-    params = list(model.parameters())
-    other = [_has_grad(theirs), pack(_zero_filled(theirs, params)).view(_FakeDeviceArray)]
-    for p in params:
-        p.data = p.data.view(_FakeDeviceArray)
-        p.grad = None if p.grad is None else p.grad.view(_FakeDeviceArray)
-    comm = FakeTwoRanks(other=other)
-    comm.allreduce_grads(params)
-    assert comm.calls == [len(params), sum(p.data.size for p in params)]  # host counts, then one buffer
-    assert comm.sent[0].tolist() == [0.0] + [1.0] * (len(params) - 2) + [0.0]
-    assert all(isinstance(p.grad, _FakeDeviceArray) for p in params[:-1])
-    _assert_averaged(params, mine, theirs)
+        monkeypatch.setattr(backends, "to_numpy", refuse_device_reads)
+        params = list(model.parameters())
+        other = [_has_grad(theirs), pack(_zero_filled(theirs, params)).view(_FakeDeviceArray)]
+        for p in params:
+            p.data = p.data.view(_FakeDeviceArray)
+            p.grad = None if p.grad is None else p.grad.view(_FakeDeviceArray)
+        comm = FakeTwoRanks(other=other)
+        comm.allreduce_grads(params)
+        assert comm.calls == [len(params), sum(p.data.size for p in params)]  # host counts, then one buffer
+        assert comm.sent[0].tolist() == [0.0] + [1.0] * (len(params) - 2) + [0.0]
+        assert all(isinstance(p.grad, _FakeDeviceArray) for p in params[:-1])
+        _assert_averaged(params, mine, theirs)

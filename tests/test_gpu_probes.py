@@ -49,8 +49,7 @@ def test_1_long_lived_state_is_not_in_the_capture_pool(gpu):
     captured = CapturedStep(step, restore=(model, opt))
     with cp.cuda.using_allocator(captured.pool.malloc):
         private = cp.empty(1).data.mem.pool()  # the graph pool's allocator, as its allocations name it
-    long_lived = [a for bufs in opt.state.values() for a in bufs.values()] + list(gpu._ones.values())
-    long_lived.append(gpu.cublas._workspace)
+    long_lived = [a for bufs in opt.state.values() for a in bufs.values()] + gpu.kept_arrays()
     assert len(long_lived) > 2
     for a in long_lived:
         owner = getattr(a.data.mem, "pool", None)
@@ -116,9 +115,9 @@ def test_4_a_captured_cudnn_workspace_outlives_a_larger_one(gpu, cudnn):
     w = Tensor(cp.asarray(rng.standard_normal((16, 8, 3, 3)), cp.float32))
     small = cp.asarray(rng.standard_normal((2, 8, 16, 16)), cp.float32)
     captured = CapturedStep(lambda: F.conv2d(Tensor(small), w, padding=1))
-    workspace = cudnn._workspace
+    workspace = cudnn.workspace
     F.conv2d(Tensor(cp.asarray(rng.standard_normal((256, 8, 64, 64)), cp.float32)), w, padding=1)
-    if cudnn._workspace is not workspace:
+    if cudnn.workspace is not workspace:
         assert any(held is workspace for held in captured.kept_alive)
     expected = cp.asnumpy(F.conv2d(Tensor(small), w, padding=1).data)
     numpy.testing.assert_allclose(cp.asnumpy(captured().data), expected, rtol=1e-5, atol=1e-5)

@@ -33,7 +33,8 @@ def _loaded_library(stem: str) -> str:
 
 
 class Cublas:
-    """cuBLAS GEMM through ctypes on a handle of its own (see the module docstring)."""
+    """cuBLAS GEMM through ctypes on a handle of its own (see the module docstring); ``workspace``
+    is the device buffer the handle works in."""
 
     def __init__(self, cupy, library=None):
         """``library``: the loaded libcublas (``ctypes.CDLL``); by default the one CuPy loads."""
@@ -48,7 +49,7 @@ class Cublas:
             fn.restype = integer
         self._handle = pointer()
         self._check(lib.cublasCreate_v2(ctypes.byref(self._handle)), "cublasCreate_v2")
-        self._workspace = cupy.empty(_WORKSPACE_BYTES, dtype=numpy.uint8)
+        self.workspace = cupy.empty(_WORKSPACE_BYTES, dtype=numpy.uint8)
         self._set_workspace()
         self._tf32 = None  # the math mode the handle has; set at the first GEMM
         self._cupy = cupy
@@ -60,7 +61,7 @@ class Cublas:
 
     def _set_workspace(self) -> None:
         """Make the handle use dlcore's workspace (needed again after each ``cublasSetStream_v2``)."""
-        self._check(self._lib.cublasSetWorkspace_v2(self._handle, ctypes.c_void_p(self._workspace.data.ptr),
+        self._check(self._lib.cublasSetWorkspace_v2(self._handle, ctypes.c_void_p(self.workspace.data.ptr),
                                                     ctypes.c_size_t(_WORKSPACE_BYTES)), "cublasSetWorkspace_v2")
 
     @staticmethod

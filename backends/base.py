@@ -99,6 +99,11 @@ class Backend:
             ones = self._ones[key] = self.xp.ones(shape, dtype)
         return ones
 
+    def kept_arrays(self) -> list:
+        """The arrays this backend made once and keeps using from call to call (rows of ones for sums
+        as matrix products): state that outlives a training step, as a CUDA-graph capture must know."""
+        return list(self._ones.values())
+
     def seed(self, seed: int) -> None:
         """Reseed this backend's generator (used by dropout and other in-step sampling)."""
         raise NotImplementedError

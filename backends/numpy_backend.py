@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy
 
-from backends._base import Backend
-from backends._blas import axpby_kernels
-from backends._scratch import ScratchPool
+from backends.base import Backend
+from backends.blas import axpby_kernels
+from backends.scratch import ScratchPool
 
 
 # Below this many elements the ufuncs are faster: a BLAS call costs ~10 µs of ctypes and
@@ -30,7 +30,7 @@ class NumpyBackend(Backend):
         return self.scratch_pool.empty(shape, dtype)
 
     def axpby(self, alpha, x, beta, y):
-        """y ← αx + βy in one multithreaded pass of BLAS ``?axpby`` (see ``backends._blas``) when x
+        """y ← αx + βy in one multithreaded pass of BLAS ``?axpby`` (see ``backends.blas``) when x
         and y are float32 or float64 arrays of one dtype, shape and memory order and at least
         ``AXPBY_BLAS_MIN_SIZE`` elements; else by ufuncs."""
         kernel = axpby_kernels().get(y.dtype) if y.size >= AXPBY_BLAS_MIN_SIZE else None

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 
-from backends._base import element_strides
+from backends.base import element_strides
 from backends.capture import keep_alive
 from backends.precision import tf32_enabled
 
@@ -42,7 +42,7 @@ def _row_major_strides(shape) -> list[int]:
 ALIGNMENT = 16  # bytes: the frontend's tensors are built for 16-byte aligned data
 
 
-def _packed(xp, a):
+def packed(xp, a):
     """``a`` itself when its memory is packed NCHW or NHWC (cuDNN's layouts) and starts on a 16-byte
     boundary, else an NCHW copy (CuPy allocates on 512-byte boundaries). A C-contiguous view with an
     offset, such as a batch slice or a channel slice of an N = 1 map, may start anywhere."""
@@ -52,7 +52,7 @@ def _packed(xp, a):
     return xp.array(a, order="C")  # a copy even where ascontiguousarray would return ``a`` itself
 
 
-def _contiguous(xp, w):
+def contiguous(xp, w):
     """``w`` itself when C-contiguous and 16-byte aligned (filters go to cuDNN as KCRS), else a copy that is."""
     return w if w.flags.c_contiguous and w.data.ptr % ALIGNMENT == 0 else xp.array(w, order="C")
 
@@ -102,7 +102,11 @@ class _Plan:
 
 
 class CudnnConvolution:
-    """Forward, input-gradient and weight-gradient convolutions on cuDNN (see the module docstring)."""
+    """Forward, input-gradient and weight-gradient convolutions on cuDNN (see the module docstring).
+
+    ``plans`` caches the built graph of each (operation, shapes, strides, geometry, TF32 switch);
+    ``workspace`` is the buffer they share, replaced by a larger one when a plan needs more.
+    """
 
     def __init__(self, cupy, workspace_limit: int):
         import cudnn  # ImportError: the frontend is not installed
@@ -111,8 +115,8 @@ class CudnnConvolution:
         self.handle = cudnn.create_handle()
         self.version = cudnn.backend_version_string()
         self.workspace_limit = workspace_limit  # bytes an engine may ask for; 0: no cap
-        self._plans: dict = {}
-        self._workspace = cupy.empty(0, cupy.uint8)  # one buffer for every plan, grown on demand
+        self.plans: dict = {}
+        self.workspace = cupy.empty(0, cupy.uint8)  # one buffer for every plan, grown on demand
 
     @staticmethod
     def supports(dtype) -> bool:
@@ -120,8 +124,8 @@ class CudnnConvolution:
 
     def forward(self, x, w, padding, stride, dilation):
         """y = x ⋆ w for x (N, C, H, W), w (K, C, R, S): (N, K, P, Q), NCHW-contiguous."""
-        x = _packed(self.xp, x)
-        w = _contiguous(self.xp, w)
+        x = packed(self.xp, x)
+        w = contiguous(self.xp, w)
         n, _, h, wd = x.shape
         k, _, r, s = w.shape
         out = tuple((size + 2 * p - d * (kk - 1) - 1) // st + 1
@@ -132,37 +136,40 @@ class CudnnConvolution:
 
     def backward_data(self, gy, w, x_shape, padding, stride, dilation):
         """dx (N, C, H, W) from dy (N, K, P, Q) and w (K, C, R, S): the adjoint of ``forward`` in x."""
-        gy = _packed(self.xp, gy)
+        gy = packed(self.xp, gy)
         gx = self.xp.empty(x_shape, gy.dtype)
-        self._run("dgrad", gy, _contiguous(self.xp, w), gx, padding, stride, dilation)
+        self._run("dgrad", gy, contiguous(self.xp, w), gx, padding, stride, dilation)
         return gx
 
     def backward_filter(self, x, gy, w_shape, padding, stride, dilation):
         """dw (K, C, R, S) = Σ over batch and output pixels of dy ⊗ the windows of x."""
         gw = self.xp.empty(w_shape, gy.dtype)
-        self._run("wgrad", _packed(self.xp, x), _packed(self.xp, gy), gw, padding, stride, dilation)
+        self._run("wgrad", packed(self.xp, x), packed(self.xp, gy), gw, padding, stride, dilation)
         return gw
 
     def _run(self, op, a, b, out, padding, stride, dilation):
         tf32 = tf32_enabled()
         key = (op, a.shape, a.strides, b.shape, b.strides, out.shape, padding, stride, dilation, tf32)
-        plan = self._plans.get(key)
+        plan = self.plans.get(key)
         if plan is None:
             try:
-                plan = self._build(op, a, b, out, padding, stride, dilation, tf32)
+                plan = self.build_plan(op, a, b, out, padding, stride, dilation, tf32)
             except Exception as error:  # the frontend raises its own types; say what was asked for
                 raise RuntimeError(
                     f"cuDNN {self.version} has no {op} convolution plan for operands {a.shape} and {b.shape} "
                     f"(output {out.shape}, padding {padding}, stride {stride}, dilation {dilation}): {error}. "
                     f"DLCORE_CUDNN=0 runs convolutions as im2col + GEMM instead") from error
-            self._plans[key] = plan
-        if plan.workspace_bytes > self._workspace.size:
-            self._workspace = self.xp.empty(plan.workspace_bytes, self.xp.uint8)
-        keep_alive(self._workspace)  # a graph captured now writes there on every replay, even once it is replaced
+            self.plans[key] = plan
+        if plan.workspace_bytes > self.workspace.size:
+            self.workspace = self.xp.empty(plan.workspace_bytes, self.xp.uint8)
+        keep_alive(self.workspace)  # a graph captured now writes there on every replay, even once it is replaced
         self.cudnn.set_stream(self.handle, self.xp.cuda.get_current_stream().ptr)
-        plan.execute((a.data.ptr, b.data.ptr, out.data.ptr), self._workspace.data.ptr, self.handle)
+        plan.execute((a.data.ptr, b.data.ptr, out.data.ptr), self.workspace.data.ptr, self.handle)
 
-    def _build(self, op, a, b, out, padding, stride, dilation, tf32: bool) -> _Plan:
+    def build_plan(self, op, a, b, out, padding, stride, dilation, tf32: bool) -> _Plan:
+        """The single-node cuDNN graph of ``op`` ("fprop", "dgrad" or "wgrad") for operands shaped and
+        strided as ``a``, ``b`` and ``out``: the heuristics' engines within ``workspace_limit``, without
+        tensor-core (TF32) math unless ``tf32``."""
         cudnn = self.cudnn
         f32 = cudnn.data_type.FLOAT
         graph = cudnn.pygraph(io_data_type=f32, intermediate_data_type=f32, compute_data_type=f32,

@@ -5,7 +5,7 @@ import logging
 
 import numpy
 
-from backends._base import Backend, BackendUnavailableError, env_flag
+from backends.base import Backend, BackendUnavailableError, env_flag
 from backends.capture import is_capturing
 from backends.precision import tf32_enabled
 
@@ -14,14 +14,23 @@ _INSTALL = ("Install CuPy for your CUDA version with `pip install dlcore[cuda12]
 
 
 class CupyBackend(Backend):
+    """The GPU backend: CuPy arrays on the device CuPy has current when it is made.
+
+    ``cupy``: the CuPy module, imported when None (a test may give a stand-in with CuPy's API, as
+    the host simulation ``tests/simulated_cupy.py`` does). ``cublas_library``: the libcublas that the
+    GEMM binding calls (``backends.cublas``), by default the one CuPy loads. Raises
+    BackendUnavailableError when CuPy is missing or no CUDA device answers.
+    """
+
     name = "cupy"
 
-    def __init__(self):
+    def __init__(self, cupy=None, cublas_library=None):
         super().__init__()
-        try:
-            import cupy
-        except ImportError as error:
-            raise BackendUnavailableError("cupy", f"CuPy is not installed ({error})", _INSTALL) from None
+        if cupy is None:
+            try:
+                import cupy
+            except ImportError as error:
+                raise BackendUnavailableError("cupy", f"CuPy is not installed ({error})", _INSTALL) from None
         try:
             count = cupy.cuda.runtime.getDeviceCount()
         except Exception as error:  # CUDA driver missing or broken
@@ -37,8 +46,8 @@ class CupyBackend(Backend):
         self.device_name = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
         self.generator = cupy.random.RandomState()
         try:
-            from backends._cublas import Cublas
-            self.cublas = Cublas(cupy)
+            from backends.cublas import Cublas
+            self.cublas = Cublas(cupy, cublas_library)
         except (OSError, AttributeError, RuntimeError) as why:  # fall back to cupy.matmul
             self.cublas = None
             logging.getLogger("dlcore").warning("dlcore: direct cuBLAS GEMM unavailable (%s); using cupy.matmul", why)
@@ -47,6 +56,10 @@ class CupyBackend(Backend):
 
     def seed(self, seed: int) -> None:
         self.generator = self.xp.random.RandomState(seed)
+
+    def kept_arrays(self) -> list:
+        """The cached ones rows and the cuBLAS binding's workspace."""
+        return super().kept_arrays() + ([self.cublas.workspace] if self.cublas is not None else [])
 
     def random(self, shape, dtype):
         if is_capturing():
@@ -97,7 +110,7 @@ class CupyBackend(Backend):
         if not self.cudnn_enabled or padding_mode != "zeros":
             return None
         if self._cudnn is None:
-            from backends._cudnn import CudnnConvolution, workspace_limit_bytes
+            from backends.cudnn_conv import CudnnConvolution, workspace_limit_bytes
             limit = workspace_limit_bytes()  # a bad DLCORE_CUDNN_WORKSPACE_MB is raised, not a quiet fallback
             try:
                 self._cudnn = CudnnConvolution(self.xp, limit)
