@@ -12,7 +12,8 @@ The parts: ``base`` (what every backend provides, the errors), ``numpy_backend``
 ``cupy_backend`` (the two backends), ``cublas`` (a ctypes GEMM binding that works during
 CUDA-graph capture), ``cudnn_conv`` (cuDNN convolutions through NVIDIA's frontend), ``blas``
 (NumPy's own BLAS ``?axpby``), ``scratch`` (host temporaries reused across steps), ``fused``
-(elementwise kernels with a portable body), ``capture`` and ``precision`` (TF32).
+(elementwise kernels with a portable body), ``capture`` (whether a CUDA graph is being captured,
+what it must keep alive) and ``precision`` (the TF32 switch).
 
 Tests install a backend of their own, a stand-in or a simulation, with ``override``; and
 ``unchosen`` lets them watch the first choice of a backend.
@@ -119,8 +120,9 @@ def override(name: str, backend: Backend | None):
     made yet (``existing(name)`` is None; ``get`` makes one, kept only inside the block).
 
     Arrays of a type from a module named ``cupy…`` belong to the "cupy" backend in force when they
-    are first seen in the block. On the way out everything comes back as it was: the backend of
-    that name (or none, or the error it was unavailable with), the active backend, the types seen.
+    are first seen in the block. On the way out the backend of that name (or none, or the error it
+    was unavailable with) and the active backend come back as they were; array types seen inside
+    are forgotten.
     """
     global _current
     if name not in NAMES:
