@@ -39,7 +39,9 @@ class Function:
 
     @property
     def name(self) -> str:
-        return type(self).__name__
+        """The op as errors name it: the class name without the suffix "Function" that a class sharing
+        its name with a layer or loss carries (ReLUFunction → "ReLU", MSELossFunction → "MSELoss")."""
+        return type(self).__name__.removesuffix("Function")
 
     def __call__(self, *inputs):
         arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
@@ -215,7 +217,7 @@ class Tensor:
     def zero_grad(self) -> None:
         self.grad = None
 
-    # ---- operators (defined in dlcore.functions.math) --------------------------------
+    # ---- operators (defined in dlcore.ops.math) --------------------------------
     def __add__(self, other): return _m.add(self, other)
     def __radd__(self, other): return _m.add(other, self)
     def __sub__(self, other): return _m.sub(self, other)
@@ -389,4 +391,4 @@ def _call_number(fn: Function) -> int:
     return fn._order
 
 
-from dlcore.functions import math as _m  # noqa: E402  (operators need Tensor defined first)
+from dlcore.ops import math as _m  # noqa: E402  (operators need Tensor defined first)

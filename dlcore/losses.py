@@ -14,14 +14,14 @@ Every loss takes ``reduction="mean"|"sum"|"none"``:
   shape (N,) (½Σ(y−t)² over the non-batch axes, or −Σ_c t_c ln softmax(y)_c), "mean" the
   batch mean of those, "sum" their sum.
 
-The math, derivatives included, lives in ``dlcore.functions.loss``; each call is one graph
+The math, derivatives included, lives in ``dlcore.ops.loss``; each call is one graph
 node. ``LOSSES`` maps config names to the classes and ``get(name, **kwargs)`` builds one.
 """
 from __future__ import annotations
 
 from dlcore import checks
 from dlcore.checks import ArgumentTypeError, ArgumentValueError
-from dlcore.functions import loss as _loss
+from dlcore.ops import loss as _loss
 
 
 class Loss:
@@ -30,7 +30,7 @@ class Loss:
     hyper-parameter). The Function checks them, so a bad setting fails when the loss is made; it
     also refuses a prediction ``y`` that is not floating (integer logits give a meaningless loss)."""
 
-    function: type = _loss.Loss
+    function: type = _loss.LossFunction
 
     def __init__(self, reduction="mean", **settings):
         self.__dict__.update(settings, reduction=reduction)
@@ -49,29 +49,29 @@ class Loss:
 
 class SumSquaredError(Loss):
     """½ Σ (y − t)² per sample (over the non-batch axes), batch-mean by default;  ∂/∂y = (y − t)/N."""
-    function = _loss.HalfSquaredError
+    function = _loss.SumSquaredErrorFunction
 
 
 class MSELoss(Loss):
     """Mean squared error, mean of (y − t)² over all n elements;  ∂/∂y = 2(y − t)/n."""
-    function = _loss.SquaredError
+    function = _loss.MSELossFunction
 
 
 class MAELoss(Loss):
     """Mean absolute error, mean of |y − t| over all n elements;  ∂/∂y = sign(y − t)/n."""
-    function = _loss.AbsoluteError
+    function = _loss.MAELossFunction
 
 
 class CrossEntropyLoss(Loss):
     """Multi-class cross-entropy from logits y (N, C): −Σ_c t_c ln softmax(y)_c per sample, batch mean;
     t integer labels (N,) or one-hot/probability rows (N, C);  ∂/∂y = (softmax(y) − t)/N."""
-    function = _loss.SoftmaxCrossEntropy
+    function = _loss.CrossEntropyLossFunction
 
 
 class BinaryCrossEntropy(Loss):
     """−[t ln p + (1−t) ln(1−p)] from probabilities, p = clip(y, eps, 1−eps), mean over elements;
     ∂/∂y = (p − t)/(p(1−p))/n inside the clip range, 0 outside."""
-    function = _loss.BinaryCrossEntropy
+    function = _loss.BinaryCrossEntropyFunction
 
     def __init__(self, eps=1e-7, reduction="mean"):
         super().__init__(reduction, eps=eps)
@@ -80,29 +80,29 @@ class BinaryCrossEntropy(Loss):
 class BCEWithLogitsLoss(Loss):
     """Binary cross-entropy of σ(y), stably max(y,0) − y·t + ln(1+e^(−|y|)), mean over elements;
     ∂/∂y = (σ(y) − t)/n."""
-    function = _loss.SigmoidBinaryCrossEntropy
+    function = _loss.BCEWithLogitsLossFunction
 
 
 class LogisticLoss(Loss):
     """ln(1 + e^(−t·y)), t ∈ {−1, +1}, computed without overflow, mean over elements;
     ∂/∂y = −t·σ(−t·y)/n."""
-    function = _loss.Logistic
+    function = _loss.LogisticLossFunction
 
 
 class ExponentialLoss(Loss):
     """e^(−t·y), t ∈ {−1, +1}, mean over elements;  ∂/∂y = −t·e^(−t·y)/n."""
-    function = _loss.Exponential
+    function = _loss.ExponentialLossFunction
 
 
 class HingeLoss(Loss):
     """max(1 − t·y, 0), t ∈ {−1, +1}, mean over elements;  ∂/∂y = −t/n where t·y < 1, else 0."""
-    function = _loss.Hinge
+    function = _loss.HingeLossFunction
 
 
 class QuantileLoss(Loss):
     """τ-quantile (pinball) loss (1−τ)·max(y−t, 0) + τ·max(t−y, 0), 0 < τ < 1, mean over elements;
     ∂/∂y = (1−τ)/n where y > t, −τ/n where y < t."""
-    function = _loss.Quantile
+    function = _loss.QuantileLossFunction
 
     def __init__(self, tau=0.5, reduction="mean"):
         super().__init__(reduction, tau=tau)
@@ -110,7 +110,7 @@ class QuantileLoss(Loss):
 
 class HuberLoss(Loss):
     """½r² if |r| ≤ δ else δ(|r| − ½δ), r = y − t, mean over elements;  ∂/∂y = clip(r, −δ, δ)/n."""
-    function = _loss.Huber
+    function = _loss.HuberLossFunction
 
     def __init__(self, delta=1.0, reduction="mean"):
         super().__init__(reduction, delta=delta)
@@ -118,7 +118,7 @@ class HuberLoss(Loss):
 
 class EpsilonInsensitiveLoss(Loss):
     """max(|t − y| − ε, 0), mean over elements;  ∂/∂y = sign(y − t)/n outside the ε-tube, 0 inside."""
-    function = _loss.EpsilonInsensitive
+    function = _loss.EpsilonInsensitiveLossFunction
 
     def __init__(self, epsilon=0.1, reduction="mean"):
         super().__init__(reduction, epsilon=epsilon)

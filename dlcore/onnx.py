@@ -37,12 +37,12 @@ import backends
 from backends import UserError
 from dlcore import modes
 from dlcore.core import Function, Tensor
-from dlcore.functions import activation as A
-from dlcore.functions import conv as C
-from dlcore.functions import linear as L
-from dlcore.functions import math as M
-from dlcore.functions import normalization as N
-from dlcore.functions import pooling as P
+from dlcore.ops import activation as A
+from dlcore.ops import conv as C
+from dlcore.ops import linear as L
+from dlcore.ops import math as M
+from dlcore.ops import normalization as N
+from dlcore.ops import pooling as P
 from dlcore.io import atomic_write
 from dlcore.nn import Module
 
@@ -441,23 +441,23 @@ def _simple(op: str, **attributes_of):
 
 
 _HANDLERS = {
-    L.Linear: _linear,
-    C.Conv2d: _conv,
-    C.ConvTranspose2d: _conv_transpose,
-    P.MaxPool2d: _pool("MaxPool", "GlobalMaxPool"),
-    P.AvgPool2d: _pool("AveragePool", "GlobalAveragePool", count_include_pad=1),
-    P.Upsample2d: _upsample,
+    L.LinearFunction: _linear,
+    C.Conv2dFunction: _conv,
+    C.ConvTranspose2dFunction: _conv_transpose,
+    P.MaxPool2dFunction: _pool("MaxPool", "GlobalMaxPool"),
+    P.AvgPool2dFunction: _pool("AveragePool", "GlobalAveragePool", count_include_pad=1),
+    P.Upsample2dFunction: _upsample,
     N.BatchNorm: _batch_norm,
-    A.ReLU: _simple("Relu"),
-    A.Sigmoid: _simple("Sigmoid"),
-    A.Tanh: _simple("Tanh"),
-    A.Softplus: _simple("Softplus"),
-    A.LeakyReLU: _simple("LeakyRelu", alpha=lambda fn: float(fn.alpha)),
-    A.ELU: _simple("Elu", alpha=lambda fn: float(fn.alpha)),
-    A.PReLU: _prelu,
-    A.Swish: _swish,
-    A.Step: _step,
-    A.Softmax: _simple("Softmax", axis=lambda fn: int(fn.axis)),
+    A.ReLUFunction: _simple("Relu"),
+    A.SigmoidFunction: _simple("Sigmoid"),
+    A.TanhFunction: _simple("Tanh"),
+    A.SoftplusFunction: _simple("Softplus"),
+    A.LeakyReLUFunction: _simple("LeakyRelu", alpha=lambda fn: float(fn.alpha)),
+    A.ELUFunction: _simple("Elu", alpha=lambda fn: float(fn.alpha)),
+    A.PReLUFunction: _prelu,
+    A.SwishFunction: _swish,
+    A.StepFunction: _step,
+    A.SoftmaxFunction: _simple("Softmax", axis=lambda fn: int(fn.axis)),
     A.LogSoftmax: _simple("LogSoftmax", axis=lambda fn: int(fn.axis)),
     M.Add: _simple("Add"),
     M.Sub: _simple("Sub"),

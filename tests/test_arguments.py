@@ -13,7 +13,7 @@ import dlcore
 import dlcore.functional as F
 from dlcore import Tensor, checks, init, losses, metrics, models, nn, optim
 from dlcore.data import ArrayLoader, sine, spiral, xor
-from dlcore.functions.activation import LeakyReLU
+from dlcore.ops.activation import LeakyReLUFunction
 from dlcore.unsupervised import RBM
 
 NAN, INF = float("nan"), float("inf")
@@ -373,7 +373,7 @@ def test_numpy_errors_inside_an_op_come_back_as_a_plain_type_error_naming_the_op
     """A setting nothing checked (a string slope given to the Function itself, past F.leaky_relu's check)
     fails inside NumPy with a UFuncTypeError; it is re-raised as a TypeError that starts with the op's name."""
     with pytest.raises(TypeError, match=r"^LeakyReLU: .*\(inputs: \(2,\) float32\)") as caught:
-        LeakyReLU("a")(Tensor(numpy.ones(2, numpy.float32)))
+        LeakyReLUFunction("a")(Tensor(numpy.ones(2, numpy.float32)))
     assert type(caught.value) is TypeError
 
 

@@ -8,7 +8,7 @@ import pytest
 import dlcore
 import dlcore.functional as F
 from dlcore import Tensor, losses, nn, optim
-from dlcore.functions.conv import Conv2d as Conv2dFunction, ConvGeometry
+from dlcore.ops.conv import Conv2dFunction, ConvGeometry
 
 
 def direct_conv2d(x, W, b=None, stride=1, padding=0, dilation=1, mode="constant"):
@@ -192,8 +192,8 @@ def test_max_pool_gradient_goes_to_one_element_per_window_on_ties(k, s):
 @pytest.mark.parametrize("channels_last", [False, True])
 @pytest.mark.parametrize("value", [0.0, -numpy.inf])
 def test_zero_padding_equals_numpy_pad_and_keeps_the_memory_order(channels_last, value):
-    from dlcore.functions.conv import ConvGeometry, pad
-    from dlcore.functions.layout import is_channels_last
+    from dlcore.ops.conv import ConvGeometry, pad
+    from dlcore.ops.layout import is_channels_last
 
     rng = numpy.random.default_rng(0)
     x = rng.standard_normal((2, 5, 4, 3)).transpose(0, 3, 1, 2) if channels_last else rng.standard_normal((2, 3, 5, 4))

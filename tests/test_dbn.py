@@ -6,7 +6,7 @@ import backends
 import dlcore
 from dlcore import Tensor, losses, optim
 from dlcore.data import mnist_5k, split
-from dlcore.functions.activation import sigmoid_array
+from dlcore.ops.activation import sigmoid_array
 from dlcore.models import MLP
 from dlcore.unsupervised import DBM, DBN
 

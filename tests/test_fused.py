@@ -9,7 +9,7 @@ pytestmark = pytest.mark.gpu
 
 
 def test_switch_forces_portable_bodies_on_cupy():
-    from dlcore.functions.activation import _relu_grad
+    from dlcore.ops.activation import _relu_grad
 
     cp = backends.get("cupy").xp
     gy = cp.asarray(numpy.random.default_rng(0).standard_normal(1000).astype(numpy.float32))

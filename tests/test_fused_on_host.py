@@ -61,7 +61,7 @@ def _max_pool_ties(dtype):
 def _labels_out_of_range(dtype):
     """Cross-entropy's unchecked device path: labels −1 and C give NaN, the other rows their loss; in
     the gradient, their rows get no one-hot."""
-    from dlcore.functions.loss import _softmax_ce, _softmax_ce_grad
+    from dlcore.ops.loss import _softmax_ce, _softmax_ce_grad
 
     x = numpy.random.default_rng(0).standard_normal((4, 3)).astype(dtype)
     t = numpy.array([2, -1, 3, 0])
@@ -159,7 +159,7 @@ def test_fused_body_equals_portable_body(kernel, runs):
 
 def test_a_wrong_fused_body_is_caught(tmp_path):
     """The host path runs the CUDA body, not the portable one: a body with a wrong formula differs."""
-    from dlcore.functions.activation import _relu_grad
+    from dlcore.ops.activation import _relu_grad
 
     wrong = Elementwise(_relu_grad.portable, _relu_grad.in_params, _relu_grad.out_params,
                         "gx = y >= 0 ? gy : (T)0", "relu_grad_wrong_at_zero")

@@ -3,7 +3,7 @@ two modules import each other (but the one pair below), and no package takes ano
 
 The layers, bottom to top (DESIGN.md's, with the places of the edges made exact):
 
-    backends → checks, config, random → core, functions, functional, gradcheck, init → nn
+    backends → checks, modes, random → core, ops, functional, gradcheck, init → nn
     → losses, optim, metrics, io, onnx, data, distributed, cuda_graph → models
     → training (Trainer, callbacks, history, plots) → unsupervised (energy models,
     autoencoders, greedy pre-training) → training.runconfig / build / run (a run from a config)
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS = [
     ["backends"],
     ["dlcore.checks", "dlcore.modes", "dlcore.random"],
-    ["dlcore.core", "dlcore.functions", "dlcore.functional", "dlcore.gradcheck", "dlcore.init"],
+    ["dlcore.core", "dlcore.ops", "dlcore.functional", "dlcore.gradcheck", "dlcore.init"],
     ["dlcore.nn"],
     ["dlcore.losses", "dlcore.optim", "dlcore.metrics", "dlcore.io", "dlcore.onnx", "dlcore.data",
      "dlcore.distributed", "dlcore.cuda_graph"],
@@ -31,8 +31,8 @@ LAYERS = [
      "dlcore.cli"],
     ["dlcore"],
 ]
-#: Tensor's operators are the Functions of functions/math.py, which need Tensor: the one mutual import
-MUTUAL = {("dlcore.core", "dlcore.functions.math"), ("dlcore.functions.math", "dlcore.core")}
+#: Tensor's operators are the Functions of ops/math.py, which need Tensor: the one mutual import
+MUTUAL = {("dlcore.core", "dlcore.ops.math"), ("dlcore.ops.math", "dlcore.core")}
 
 
 def _modules() -> dict[str, Path]:

@@ -262,7 +262,7 @@ def test_a_target_that_requires_a_gradient_may_take_any_value():
 def test_cross_entropy_body_gives_nan_for_a_label_outside_the_classes_and_reads_no_logit_for_it():
     """The unchecked device path: rows with labels −1 or C get NaN, the other rows their exact loss;
     the gradient subtracts no one-hot in their rows (the CUDA body's rule), reading nothing out of range."""
-    from dlcore.functions.loss import _softmax_ce, _softmax_ce_grad
+    from dlcore.ops.loss import _softmax_ce, _softmax_ce_grad
 
     x = numpy.arange(12, dtype=numpy.float64).reshape(4, 3) / 4
     t = numpy.array([2, -1, 3, 0])

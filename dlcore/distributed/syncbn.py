@@ -4,7 +4,7 @@
 
 In training each BatchNorm layer then normalizes with μ = Σ_r Σx / n and
 σ² = Σ_r Σ(x − μ)² / n, n = Σ_r n_r (two small allreduces per layer in the forward pass and
-one of [Σg, Σg·x̂] in the backward pass; formulas in ``dlcore.functions.normalization.BatchNorm``),
+one of [Σg, Σg·x̂] in the backward pass; formulas in ``dlcore.ops.normalization.BatchNorm``),
 so N ranks × batch B normalize exactly like one process with batch N·B, and the running
 statistics stay identical on every rank. Eval uses the running statistics, no communication.
 """

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dlcore.modes import no_grad
 from dlcore.core import Tensor
-from dlcore.functions.activation import step
+from dlcore.ops.activation import step
 from dlcore.nn import Linear, Module
 
 

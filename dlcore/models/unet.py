@@ -43,7 +43,7 @@ class UNet(Module):
     def __init__(self, depth=2, base_channels=16, in_channels=1, out_channels=1):
         super().__init__()
         check_sizes("UNet", depth=depth, base_channels=base_channels, in_channels=in_channels,
-                   out_channels=out_channels)
+                    out_channels=out_channels)
         self.depth, b = depth, base_channels
         self.down = Sequential(*(double_conv(in_channels if i == 0 else b << (i - 1), b << i) for i in range(depth)))
         self.pool = MaxPool2d(2)

@@ -1,9 +1,9 @@
-"""Activation layers: thin Modules over ``dlcore.functions.activation``."""
+"""Activation layers: thin Modules over ``dlcore.ops.activation``."""
 from __future__ import annotations
 
 from dlcore import checks
 from dlcore import init as initializers
-from dlcore.functions import activation as A
+from dlcore.ops import activation as A
 from dlcore.nn.module import Module, Parameter
 
 

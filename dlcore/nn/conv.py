@@ -1,9 +1,9 @@
-"""Convolution, pooling and up-sampling layers on NCHW maps (over ``dlcore.functions.conv``/``pooling``)."""
+"""Convolution, pooling and up-sampling layers on NCHW maps (over ``dlcore.ops.conv``/``pooling``)."""
 from __future__ import annotations
 
 from dlcore import checks, init
-from dlcore.functions import conv as C
-from dlcore.functions import pooling as P
+from dlcore.ops import conv as C
+from dlcore.ops import pooling as P
 from dlcore.nn.module import Module, Parameter, check_input_type
 
 
@@ -63,7 +63,7 @@ class Conv2d(_Conv):
     "zeros" or "edge" (repeat the nearest pixel). ``weight_init`` a name from dlcore.init or a callable.
     """
 
-    function = C.Conv2d
+    function = C.Conv2dFunction
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, padding_mode="zeros",
                  bias=True, dilation=1, weight_init="he"):
@@ -89,7 +89,7 @@ class ConvTranspose2d(_Conv):
         self.output_padding = output_padding
 
     def function(self, geometry, who):
-        return C.ConvTranspose2d(geometry, who, self.output_padding)
+        return C.ConvTranspose2dFunction(geometry, who, self.output_padding)
 
     def extra_repr(self) -> str:
         extra = f", output_padding={self.output_padding}" if any(self.output_padding) else ""
@@ -122,13 +122,13 @@ class MaxPool2d(_Pool):
     The gradient goes to one arg-max per window.
     """
 
-    function = P.MaxPool2d
+    function = P.MaxPool2dFunction
 
 
 class AvgPool2d(_Pool):
     """y[n, c, oh, ow] = mean of x over the window at (oh·S, ow·S); zero padding counts in the divisor."""
 
-    function = P.AvgPool2d
+    function = P.AvgPool2dFunction
 
 
 class GlobalAvgPool2d(Module):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dlcore import checks, init
-from dlcore.functions.linear import linear
+from dlcore.ops.linear import linear
 from dlcore.nn.module import Module, Parameter, check_input_type
 
 

@@ -1,8 +1,8 @@
-"""Batch normalization layers (over ``dlcore.functions.normalization.batch_norm``)."""
+"""Batch normalization layers (over ``dlcore.ops.normalization.batch_norm``)."""
 from __future__ import annotations
 
 from dlcore import checks, init
-from dlcore.functions.normalization import batch_norm
+from dlcore.ops.normalization import batch_norm
 from dlcore.nn.module import Module, Parameter
 
 

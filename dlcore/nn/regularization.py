@@ -1,8 +1,8 @@
-"""Dropout layer (over ``dlcore.functions.dropout``)."""
+"""Dropout layer (over ``dlcore.ops.dropout``)."""
 from __future__ import annotations
 
 from dlcore.checks import finite_number
-from dlcore.functions.dropout import dropout
+from dlcore.ops.dropout import dropout
 from dlcore.nn.module import Module
 
 

@@ -22,7 +22,7 @@ import backends
 from dlcore import init, modes
 from dlcore.checks import ShapeError
 from dlcore.core import Tensor
-from dlcore.functions.linear import linear
+from dlcore.ops.linear import linear
 from dlcore.nn import Linear, Module, Parameter, Sequential
 from dlcore.nn.activation import get as activation_layer
 from dlcore.unsupervised.greedy import pretrain_autoencoders

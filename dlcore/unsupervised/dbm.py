@@ -21,7 +21,7 @@ updates of the joint likelihood): the parameters are the greedy ones until fine-
 """
 from __future__ import annotations
 
-from dlcore.functions.activation import sigmoid_array
+from dlcore.ops.activation import sigmoid_array
 from dlcore.nn.module import Module
 from dlcore.unsupervised.greedy import pretrain_rbms
 from dlcore.unsupervised.rbm import RBM, stack_to_mlp

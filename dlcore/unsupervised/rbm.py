@@ -29,7 +29,7 @@ import backends
 from dlcore import init
 from dlcore.checks import ShapeError
 from dlcore.core import Tensor
-from dlcore.functions.activation import sigmoid_array, softplus_array
+from dlcore.ops.activation import sigmoid_array, softplus_array
 from dlcore.models.mlp import MLP
 from dlcore.nn.module import Module, Parameter
 from dlcore.optim.sgd import momentum_update

@@ -5,7 +5,7 @@ integer class labels are constants. Inputs keep central differences off each los
 """
 import numpy
 
-from dlcore.functions import loss as L
+from dlcore.ops import loss as L
 from tests.cases import Case
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 from backends.fused import fused
 from dlcore import checks
 from dlcore.core import Function
-from dlcore.functions.activation import log_softmax_array, sigmoid_array
+from dlcore.ops.activation import log_softmax_array, sigmoid_array
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -56,10 +56,11 @@ def _require(ok: bool, loss: str, what: str, a) -> None:
         raise ValueError(f"{loss}: {what}, got values from {a.min()} to {a.max()}")
 
 
-class Loss(Function):
+class LossFunction(Function):
     """Base of the losses: an elementwise value l(y, t), reduced as the module docstring says.
 
-    Subclasses set ``name`` (the public loss class, for error messages) and implement
+    Each subclass is named after the public loss it computes (``MSELossFunction`` for ``losses.MSELoss``:
+    errors name "MSELoss", see ``Function.name``) and implements
     ``value(xp, y, t)`` → l elementwise, saving on ``self`` what the derivatives need, and
     ``grad_y(xp)`` → ∂l/∂y, ``grad_t(xp)`` → ∂l/∂t, both elementwise. ``per_sample = True``
     makes "none" sum l over the non-batch axes and "mean" divide by the batch size N.
@@ -73,8 +74,8 @@ class Loss(Function):
     def targets(self, xp, y, t):
         """``t`` as an array of ``y``'s dtype, after checking that it has ``y``'s shape."""
         if _shape(t) != y.shape:
-            raise checks.ShapeError(f"{self.name}: prediction shape {y.shape} and target shape {_shape(t)} differ; "
-                             f"they must be equal")
+            raise checks.ShapeError(f"{self.name}: prediction shape {y.shape} and target shape {_shape(t)} "
+                                    f"differ; they must be equal")
         return xp.asarray(t, dtype=y.dtype)
 
     def forward(self, xp, y, t):
@@ -109,7 +110,7 @@ class Loss(Function):
         raise NotImplementedError
 
 
-class ResidualLoss(Loss):
+class ResidualLossFunction(LossFunction):
     """l = f(r) of the residual r = y − t;  ∂l/∂y = f′(r), ∂l/∂t = −f′(r) (subclasses give f, f′)."""
 
     def value(self, xp, y, t):
@@ -123,7 +124,7 @@ class ResidualLoss(Loss):
         return -self.df(xp, self.r)
 
 
-class MarginLoss(Loss):
+class MarginLossFunction(LossFunction):
     """l = f(m) of the margin m = t·y, t ∈ {−1, +1};  ∂l/∂y = f′(m)·t, ∂l/∂t = f′(m)·y."""
 
     def targets(self, xp, y, t):
@@ -143,39 +144,32 @@ class MarginLoss(Loss):
         return self.df(xp, self.m) * self.y
 
 
-class HalfSquaredError(ResidualLoss):
+class SumSquaredErrorFunction(ResidualLossFunction):
     """Sum of squares, per sample: L = ½ Σ (y − t)² over the non-batch axes;  ∂l/∂y = y − t."""
 
-    name = "SumSquaredError"
     per_sample = True
 
     def f(self, xp, r): return 0.5 * r * r
     def df(self, xp, r): return r
 
 
-class SquaredError(ResidualLoss):
+class MSELossFunction(ResidualLossFunction):
     """Mean squared error: l = (y − t)²;  ∂l/∂y = 2(y − t)."""
-
-    name = "MSELoss"
 
     def f(self, xp, r): return r * r
     def df(self, xp, r): return 2 * r
 
 
-class AbsoluteError(ResidualLoss):
+class MAELossFunction(ResidualLossFunction):
     """Mean absolute error: l = |y − t|;  ∂l/∂y = sign(y − t) (0 at y = t)."""
-
-    name = "MAELoss"
 
     def f(self, xp, r): return xp.abs(r)
     def df(self, xp, r): return xp.sign(r)
 
 
-class Huber(ResidualLoss):
+class HuberLossFunction(ResidualLossFunction):
     """l = ½r² if |r| ≤ δ else δ(|r| − ½δ), r = y − t;  ∂l/∂y = clip(r, −δ, δ). Quadratic near 0,
     linear (robust to outliers) beyond δ, continuous with a continuous derivative at |r| = δ."""
-
-    name = "HuberLoss"
 
     def __init__(self, delta=1.0, reduction="mean"):
         super().__init__(reduction)
@@ -188,11 +182,9 @@ class Huber(ResidualLoss):
     def df(self, xp, r): return xp.clip(r, -self.delta, self.delta)
 
 
-class Quantile(ResidualLoss):
+class QuantileLossFunction(ResidualLossFunction):
     """τ-quantile (pinball) loss: l = (1−τ)·max(y−t, 0) + τ·max(t−y, 0);
     ∂l/∂y = 1−τ if y > t else −τ. Its minimiser over y is the τ-quantile of t."""
-
-    name = "QuantileLoss"
 
     def __init__(self, tau=0.5, reduction="mean"):
         super().__init__(reduction)
@@ -202,11 +194,9 @@ class Quantile(ResidualLoss):
     def df(self, xp, r): return (r > 0).astype(r.dtype) - self.tau
 
 
-class EpsilonInsensitive(ResidualLoss):
+class EpsilonInsensitiveLossFunction(ResidualLossFunction):
     """ε-insensitive loss (support-vector regression): l = max(|t − y| − ε, 0);
     ∂l/∂y = sign(y − t) if |y − t| > ε else 0 (no penalty inside the tube)."""
-
-    name = "EpsilonInsensitiveLoss"
 
     def __init__(self, epsilon=0.1, reduction="mean"):
         super().__init__(reduction)
@@ -216,40 +206,32 @@ class EpsilonInsensitive(ResidualLoss):
     def df(self, xp, r): return xp.sign(r) * (xp.abs(r) > self.epsilon)
 
 
-class Logistic(MarginLoss):
+class LogisticLossFunction(MarginLossFunction):
     """Logistic loss: l = ln(1 + e^(−m)), m = t·y, evaluated as max(−m, 0) + ln(1 + e^(−|m|)) so it
     never overflows;  ∂l/∂m = −σ(−m)."""
-
-    name = "LogisticLoss"
 
     def f(self, xp, m): return xp.maximum(-m, 0) + xp.log1p(xp.exp(-xp.abs(m)))
     def df(self, xp, m): return -sigmoid_array(xp, -m)
 
 
-class Exponential(MarginLoss):
+class ExponentialLossFunction(MarginLossFunction):
     """Exponential (AdaBoost) loss: l = e^(−m), m = t·y;  ∂l/∂m = −e^(−m)."""
-
-    name = "ExponentialLoss"
 
     def f(self, xp, m): return xp.exp(-m)
     def df(self, xp, m): return -xp.exp(-m)
 
 
-class Hinge(MarginLoss):
+class HingeLossFunction(MarginLossFunction):
     """Hinge loss: l = max(1 − m, 0), m = t·y;  ∂l/∂m = −1 if m < 1 else 0."""
-
-    name = "HingeLoss"
 
     def f(self, xp, m): return xp.maximum(1 - m, 0)
     def df(self, xp, m): return -(m < 1).astype(m.dtype)
 
 
-class BinaryCrossEntropy(Loss):
+class BinaryCrossEntropyFunction(LossFunction):
     """Binary cross-entropy from probabilities: l = −[t ln p + (1−t) ln(1−p)], p = clip(y, ε, 1−ε);
     ∂l/∂y = (p − t) / (p(1−p)) inside [ε, 1−ε], 0 where the clip is active;
     ∂l/∂t = ln(1−p) − ln p. The clip keeps the loss finite at y = 0 and y = 1."""
-
-    name = "BinaryCrossEntropy"
 
     def __init__(self, eps=1e-7, reduction="mean"):
         super().__init__(reduction)
@@ -277,13 +259,11 @@ class BinaryCrossEntropy(Loss):
         return xp.log1p(-self.p) - xp.log(self.p)
 
 
-class SigmoidBinaryCrossEntropy(Loss):
+class BCEWithLogitsLossFunction(LossFunction):
     """Binary cross-entropy from logits x: l = −[t ln σ(x) + (1−t) ln(1−σ(x))], evaluated as
     (1−t)·max(x, 0) + t·max(−x, 0) + ln(1 + e^(−|x|)): a sum of non-negative terms, so neither e^x
     overflows nor anything cancels (max(x, 0) − x·t would lose the rounding of x·t, 5e-4 at x = 1e4 in
     float32, from a small loss);  ∂l/∂x = σ(x) − t,  ∂l/∂t = −x."""
-
-    name = "BCEWithLogitsLoss"
 
     def targets(self, xp, y, t):
         t = super().targets(xp, y, t)
@@ -344,7 +324,7 @@ def _softmax_ce_grad(xp, x, m, ls, t, g, scale, C, per_row):
     return gx * ((g[:, None] if per_row else g) * scale)
 
 
-class SoftmaxCrossEntropy(Loss):
+class CrossEntropyLossFunction(LossFunction):
     """Multi-class cross-entropy from logits y of shape (N, C), per sample: L = −Σ_c t_c ln softmax(y)_c,
     with ln softmax computed stably (max subtracted). Targets: integer labels of shape (N,)
     (then L = −ln softmax(y)_label = (max y − y_label) + ln Σ_c e^(y_c − max y), one fused kernel each way on CuPy)
@@ -352,7 +332,6 @@ class SoftmaxCrossEntropy(Loss):
     ∂L/∂y = softmax(y)·Σ_c t_c − t (= softmax(y) − t for rows that sum to 1);  ∂L/∂t = −ln softmax(y).
     """
 
-    name = "CrossEntropyLoss"
     per_sample = True
 
     def targets(self, xp, y, t):
@@ -364,9 +343,9 @@ class SoftmaxCrossEntropy(Loss):
             return t
         if y.ndim == 2 and shape == y.shape:
             return xp.asarray(t, dtype=y.dtype)
-        raise checks.ShapeError(f"{self.name}: needs logits of shape (N, C) and targets of shape (N,) (integer labels) "
-                         f"or (N, C) (one-hot/probability rows); got logits of shape {y.shape} and targets of "
-                         f"shape {shape} and dtype {dtype}")
+        raise checks.ShapeError(f"{self.name}: needs logits of shape (N, C) and targets of shape (N,) (integer "
+                                f"labels) or (N, C) (one-hot/probability rows); got logits of shape {y.shape} and "
+                                f"targets of shape {shape} and dtype {dtype}")
 
     def value(self, xp, y, t):
         self.y, self.t = xp.ascontiguousarray(y), t
@@ -393,59 +372,59 @@ class SoftmaxCrossEntropy(Loss):
 
 def sum_squared_error(y, t, reduction="mean"):
     """½ Σ (y − t)² per sample (sum over the non-batch axes), then the batch mean (or "sum"/"none")."""
-    return HalfSquaredError(reduction)(y, t)
+    return SumSquaredErrorFunction(reduction)(y, t)
 
 
 def mse_loss(y, t, reduction="mean"):
     """Mean squared error: mean of (y − t)² over all elements (or "sum"/"none")."""
-    return SquaredError(reduction)(y, t)
+    return MSELossFunction(reduction)(y, t)
 
 
 def mae_loss(y, t, reduction="mean"):
     """Mean absolute error: mean of |y − t| over all elements (or "sum"/"none")."""
-    return AbsoluteError(reduction)(y, t)
+    return MAELossFunction(reduction)(y, t)
 
 
 def cross_entropy(y, t, reduction="mean"):
     """−Σ_c t_c ln softmax(y)_c per sample from logits y (N, C); t integer labels (N,) or rows (N, C)."""
-    return SoftmaxCrossEntropy(reduction)(y, t)
+    return CrossEntropyLossFunction(reduction)(y, t)
 
 
 def binary_cross_entropy(y, t, eps=1e-7, reduction="mean"):
     """−[t ln p + (1−t) ln(1−p)] elementwise from probabilities, p = clip(y, eps, 1−eps)."""
-    return BinaryCrossEntropy(eps, reduction)(y, t)
+    return BinaryCrossEntropyFunction(eps, reduction)(y, t)
 
 
 def bce_with_logits(y, t, reduction="mean"):
     """Binary cross-entropy of σ(y) against t, computed stably as (1−t)·max(y,0) + t·max(−y,0) + ln(1+e^(−|y|))."""
-    return SigmoidBinaryCrossEntropy(reduction)(y, t)
+    return BCEWithLogitsLossFunction(reduction)(y, t)
 
 
 def logistic_loss(y, t, reduction="mean"):
     """ln(1 + e^(−t·y)) elementwise, t ∈ {−1, +1}, computed without overflow."""
-    return Logistic(reduction)(y, t)
+    return LogisticLossFunction(reduction)(y, t)
 
 
 def exponential_loss(y, t, reduction="mean"):
     """e^(−t·y) elementwise, t ∈ {−1, +1}."""
-    return Exponential(reduction)(y, t)
+    return ExponentialLossFunction(reduction)(y, t)
 
 
 def hinge_loss(y, t, reduction="mean"):
     """max(1 − t·y, 0) elementwise, t ∈ {−1, +1}."""
-    return Hinge(reduction)(y, t)
+    return HingeLossFunction(reduction)(y, t)
 
 
 def quantile_loss(y, t, tau=0.5, reduction="mean"):
     """(1−τ)·max(y−t, 0) + τ·max(t−y, 0) elementwise."""
-    return Quantile(tau, reduction)(y, t)
+    return QuantileLossFunction(tau, reduction)(y, t)
 
 
 def huber_loss(y, t, delta=1.0, reduction="mean"):
     """½r² if |r| ≤ δ else δ(|r| − ½δ) elementwise, r = y − t."""
-    return Huber(delta, reduction)(y, t)
+    return HuberLossFunction(delta, reduction)(y, t)
 
 
 def epsilon_insensitive_loss(y, t, epsilon=0.1, reduction="mean"):
     """max(|t − y| − ε, 0) elementwise."""
-    return EpsilonInsensitive(epsilon, reduction)(y, t)
+    return EpsilonInsensitiveLossFunction(epsilon, reduction)(y, t)

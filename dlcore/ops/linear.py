@@ -6,7 +6,7 @@ from dlcore import checks
 from dlcore.core import Function
 
 
-class Linear(Function):
+class LinearFunction(Function):
     """y = x @ W + b for x of shape (..., n_in), W (n_in, n_out), b (n_out,) or None.
 
     ∂L/∂x = g Wᵀ,  ∂L/∂W = xᵀ g (summed over all leading axes),  ∂L/∂b = Σ g.
@@ -51,5 +51,5 @@ def linear(x, W, b=None):
         raise checks.ShapeError(f"linear needs a bias b of shape ({w_shape[1]},) for W of shape {tuple(w_shape)}, "
                                 f"got b of shape {tuple(b.shape)}")
     if b is None:
-        return Linear()(x, W)
-    return Linear()(x, W, b)
+        return LinearFunction()(x, W)
+    return LinearFunction()(x, W, b)

@@ -8,9 +8,9 @@ from backends.fused import fused
 from dlcore import checks
 from dlcore.checks import ShapeError
 from dlcore.core import Function
-from dlcore.functions.conv import ConvGeometry, fold, pad, window_entry, windows
-from dlcore.functions.layout import empty_nchw, is_channels_last, to_channels_last
-from dlcore.functions.math import reshape
+from dlcore.ops.conv import ConvGeometry, fold, pad, window_entry, windows
+from dlcore.ops.layout import empty_nchw, is_channels_last, to_channels_last
+from dlcore.ops.math import reshape
 
 # The window of output pixel (oh, ow) covers padded rows oh·S_h .. oh·S_h + K_h − 1, i.e. input rows
 # oh·S_h − P_h + a for a < K_h (likewise columns); ``index`` = a·K_w + b names the window entry.
@@ -130,7 +130,7 @@ class _Pool(Function):
         return fold(xp, g.transpose(0, 2, 3, 4, 5, 1), self.x_shape, self.geometry)
 
 
-class MaxPool2d(_Pool):
+class MaxPool2dFunction(_Pool):
     """y[n, c, oh, ow] = max_ij x_pad[n, c, oh·S + i, ow·S + j] (padding is −∞).
 
     ∂L/∂x: each window's gradient goes to its arg-max only (the first one on ties).
@@ -150,7 +150,7 @@ class MaxPool2d(_Pool):
         return _max_pool_grad(xp, gy, self.index, *self.sizes, *element_strides(gy), gx)
 
 
-class AvgPool2d(_Pool):
+class AvgPool2dFunction(_Pool):
     """y[n, c, oh, ow] = (1/(KH·KW)) Σ_ij x_pad[n, c, oh·S + i, ow·S + j] (zero padding counts in the divisor).
 
     ∂L/∂x: every entry of a window receives g/(KH·KW).
@@ -165,7 +165,7 @@ class AvgPool2d(_Pool):
         return self._fold(xp, xp.broadcast_to(g, (*gy.shape, kh, kw)))
 
 
-class Upsample2d(Function):
+class Upsample2dFunction(Function):
     """y[n, c, h, w] = x[n, c, ⌊h/s_h⌋, ⌊w/s_w⌋] (nearest neighbour); ∂L/∂x sums each s_h×s_w block of g."""
 
     def __init__(self, scale):
@@ -196,25 +196,25 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     Output size ⌊(H + 2P − K)/S⌋ + 1; padding is −∞; the gradient goes to one arg-max per window.
     """
     _check("max_pool2d", x)
-    return MaxPool2d(pool_geometry(kernel_size, stride, padding, "max_pool2d"), "max_pool2d")(x)
+    return MaxPool2dFunction(pool_geometry(kernel_size, stride, padding, "max_pool2d"), "max_pool2d")(x)
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0):
     """y[n, c, oh, ow] = mean of x_pad over the window at (oh·S, ow·S), zero padding included in the count."""
     _check("avg_pool2d", x)
-    return AvgPool2d(pool_geometry(kernel_size, stride, padding, "avg_pool2d"), "avg_pool2d")(x)
+    return AvgPool2dFunction(pool_geometry(kernel_size, stride, padding, "avg_pool2d"), "avg_pool2d")(x)
 
 
 def global_avg_pool2d(x):
     """y[n, c] = (1/(H·W)) Σ_hw x[n, c, h, w]."""
     _check("global_avg_pool2d", x, whole_map=True)
-    return reshape(AvgPool2d(ConvGeometry(x.shape[2:], x.shape[2:]), "global_avg_pool2d")(x), x.shape[:2])
+    return reshape(AvgPool2dFunction(ConvGeometry(x.shape[2:], x.shape[2:]), "global_avg_pool2d")(x), x.shape[:2])
 
 
 def global_max_pool2d(x):
     """y[n, c] = max_hw x[n, c, h, w]; the gradient goes to one arg-max per map."""
     _check("global_max_pool2d", x, whole_map=True)
-    return reshape(MaxPool2d(ConvGeometry(x.shape[2:], x.shape[2:]), "global_max_pool2d")(x), x.shape[:2])
+    return reshape(MaxPool2dFunction(ConvGeometry(x.shape[2:], x.shape[2:]), "global_max_pool2d")(x), x.shape[:2])
 
 
 def upsample2d(x, scale=2, mode="nearest"):
@@ -222,4 +222,4 @@ def upsample2d(x, scale=2, mode="nearest"):
     _check("upsample2d", x)
     scale = checks.int_pair("upsample2d", "scale", scale, minimum=1)
     checks.choice("upsample2d", "mode", mode, ("nearest",))
-    return Upsample2d(scale)(x)
+    return Upsample2dFunction(scale)(x)

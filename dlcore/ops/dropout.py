@@ -13,7 +13,7 @@ def _masked_scale(xp, x, keep, scale):
     return x * keep * scale
 
 
-class Dropout(Function):
+class DropoutFunction(Function):
     """y = x·m/(1 − p) with the keep mask m ∈ {0, 1};  ∂L/∂x = g·m/(1 − p).
 
     The mask is an input (a boolean array on x's device), so E[y] = x when P(m = 1) = 1 − p.
@@ -54,4 +54,4 @@ def dropout(x, p: float = 0.5, training=None, mask=None):
                                     f"{tuple(data.shape)}")
         if mask.dtype != bool:
             mask = mask != 0
-    return Dropout(p)(x, mask)
+    return DropoutFunction(p)(x, mask)

@@ -23,7 +23,7 @@ import backends
 from dlcore import checks
 from dlcore.checks import ShapeError
 from dlcore.core import Function
-from dlcore.functions.layout import channel_rows, empty_nchw, is_channels_last, to_channels_last
+from dlcore.ops.layout import channel_rows, empty_nchw, is_channels_last, to_channels_last
 
 PADDING_MODES = ("zeros", "edge")
 
@@ -234,7 +234,7 @@ def _add_bias(xp, y, b):
     return y
 
 
-class Conv2d(Function):
+class Conv2dFunction(Function):
     """y[n, o] = Σ_c Σ_ij W[o, c, i, j] · x_pad[n, c, oh·S + i·D, ow·S + j·D] + b[o] (NCHW cross-correlation).
 
     Where the backend has a convolution library (cuDNN on CuPy, see ``Backend.convolution``), its
@@ -275,7 +275,7 @@ class Conv2d(Function):
         return gx, gW, gb
 
 
-class ConvTranspose2d(Function):
+class ConvTranspose2dFunction(Function):
     """y = conv2dᵀ(x): the adjoint of conv2d with the weight W (C_in, C_out, KH, KW), plus b[o].
 
     y[n, o, h·S − P + i·D, w·S − P + j·D] += Σ_c x[n, c, h, w] · W[c, o, i, j]; output size
@@ -337,7 +337,7 @@ def conv2d(x, W, b=None, stride=1, padding=0, dilation=1, padding_mode="zeros"):
     (repeat the nearest pixel).
     """
     _check("conv2d", x, W, b, 1)
-    fn = Conv2d(ConvGeometry(W.shape[2:], stride, padding, dilation, padding_mode, owner="conv2d"))
+    fn = Conv2dFunction(ConvGeometry(W.shape[2:], stride, padding, dilation, padding_mode, owner="conv2d"))
     return fn(x, W) if b is None else fn(x, W, b)
 
 
@@ -358,5 +358,5 @@ def conv_transpose2d(x, W, b=None, stride=1, padding=0, dilation=1, output_paddi
     """
     _check("conv_transpose2d", x, W, b, 0)
     geometry = ConvGeometry(W.shape[2:], stride, padding, dilation, owner="conv_transpose2d")
-    fn = ConvTranspose2d(geometry, output_padding=output_padding_pair(output_padding, geometry))
+    fn = ConvTranspose2dFunction(geometry, output_padding=output_padding_pair(output_padding, geometry))
     return fn(x, W) if b is None else fn(x, W, b)

@@ -5,7 +5,7 @@ import backends
 from backends.fused import fused
 from dlcore import checks, modes
 from dlcore.core import Function, Tensor
-from dlcore.functions.layout import channel_rows
+from dlcore.ops.layout import channel_rows
 
 
 @fused("T x, T mean, T inv_std, T gamma, T beta", "T xhat, T y",

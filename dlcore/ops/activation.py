@@ -90,7 +90,7 @@ def _swish_grad(xp, gy, y, s, beta):
     return gy * (by + s * (1 - by))
 
 
-class Step(Function):
+class StepFunction(Function):
     """y = 1 if x > 0 else 0 (the perceptron's activation); its gradient is zero everywhere."""
 
     def forward(self, xp, x):
@@ -101,7 +101,7 @@ class Step(Function):
         return xp.zeros(self.shape, self.dtype)
 
 
-class Sigmoid(Function):
+class SigmoidFunction(Function):
     """y = σ(x) = 1/(1+e⁻ˣ);  ∂y/∂x = y(1−y)."""
 
     def forward(self, xp, x):
@@ -112,7 +112,7 @@ class Sigmoid(Function):
         return _sigmoid_grad(xp, gy, self.y)
 
 
-class Tanh(Function):
+class TanhFunction(Function):
     """y = tanh x;  ∂y/∂x = 1 − y²."""
 
     def forward(self, xp, x):
@@ -123,7 +123,7 @@ class Tanh(Function):
         return _tanh_grad(xp, gy, self.y)
 
 
-class Softplus(Function):
+class SoftplusFunction(Function):
     """y = ln(1+eˣ) = max(x,0) + ln(1+e^(−|x|));  ∂y/∂x = σ(x)."""
 
     def forward(self, xp, x):
@@ -134,7 +134,7 @@ class Softplus(Function):
         return _softplus_grad(xp, gy, self.x)
 
 
-class ReLU(Function):
+class ReLUFunction(Function):
     """y = max(x, 0);  ∂y/∂x = 1 if x > 0 else 0."""
 
     def forward(self, xp, x):
@@ -145,7 +145,7 @@ class ReLU(Function):
         return _relu_grad(xp, gy, self.y)
 
 
-class LeakyReLU(Function):
+class LeakyReLUFunction(Function):
     """y = x if x > 0 else αx;  ∂y/∂x = 1 if x > 0 else α."""
 
     def __init__(self, alpha):
@@ -159,14 +159,14 @@ class LeakyReLU(Function):
         return _leaky_relu_grad(xp, gy, self.x, self.alpha)
 
 
-class PReLU(Function):
+class PReLUFunction(Function):
     """y = x if x > 0 else a·x with a learned slope ``a`` of size 1 or one per channel (axis 1);
     ∂y/∂x = 1 or a;  ∂y/∂a = Σ x over the entries with x ≤ 0."""
 
     def forward(self, xp, x, a):
         if a.size != 1 and (x.ndim < 2 or x.shape[1] != a.size):
             raise checks.ShapeError(f"PReLU has {a.size} slopes but the input has shape {x.shape}; "
-                             f"use num_parameters=1 or the channel count (axis 1)")
+                                    f"use num_parameters=1 or the channel count (axis 1)")
         self.x = x
         self.a_shape = a.shape
         self.a = a.reshape((1, -1) + (1,) * (x.ndim - 2)) if a.size != 1 else a.reshape(())
@@ -183,7 +183,7 @@ class PReLU(Function):
         return gx, ga
 
 
-class ELU(Function):
+class ELUFunction(Function):
     """y = x if x > 0 else α(eˣ−1);  ∂y/∂x = 1 if x > 0 else y + α."""
 
     def __init__(self, alpha):
@@ -198,7 +198,7 @@ class ELU(Function):
         return _elu_grad(xp, gy, self.x, self.y, self.alpha)
 
 
-class Swish(Function):
+class SwishFunction(Function):
     """y = x·σ(βx);  ∂y/∂x = σ(βx) + βx·σ(βx)(1−σ(βx)) = βy + σ(βx)(1−βy)."""
 
     def __init__(self, beta):
@@ -212,7 +212,7 @@ class Swish(Function):
         return _swish_grad(xp, gy, self.y, self.s, self.beta)
 
 
-class Softmax(Function):
+class SoftmaxFunction(Function):
     """yᵢ = e^(xᵢ−m) / Σⱼ e^(xⱼ−m) along ``axis`` (m = max x);  ∂L/∂x = y ⊙ (g − Σ g⊙y)."""
 
     def __init__(self, axis):
@@ -248,16 +248,16 @@ class LogSoftmax(Function):
         return gy - xp.exp(self.y) * gy.sum(axis=self.axis, keepdims=True)
 
 
-def step(x): return Step()(x)
-def sigmoid(x): return Sigmoid()(x)
-def tanh(x): return Tanh()(x)
-def softplus(x): return Softplus()(x)
-def relu(x): return ReLU()(x)
-def leaky_relu(x, alpha=0.01): return LeakyReLU(checks.finite_number("leaky_relu", "alpha", alpha))(x)
-def prelu(x, a): return PReLU()(x, checks.array("prelu", "a", a))
-def elu(x, alpha=1.0): return ELU(checks.finite_number("elu", "alpha", alpha))(x)
-def swish(x, beta=1.0): return Swish(checks.finite_number("swish", "beta", beta))(x)
-def softmax(x, axis=-1): return Softmax(_axis("softmax", x, axis))(x)
+def step(x): return StepFunction()(x)
+def sigmoid(x): return SigmoidFunction()(x)
+def tanh(x): return TanhFunction()(x)
+def softplus(x): return SoftplusFunction()(x)
+def relu(x): return ReLUFunction()(x)
+def leaky_relu(x, alpha=0.01): return LeakyReLUFunction(checks.finite_number("leaky_relu", "alpha", alpha))(x)
+def prelu(x, a): return PReLUFunction()(x, checks.array("prelu", "a", a))
+def elu(x, alpha=1.0): return ELUFunction(checks.finite_number("elu", "alpha", alpha))(x)
+def swish(x, beta=1.0): return SwishFunction(checks.finite_number("swish", "beta", beta))(x)
+def softmax(x, axis=-1): return SoftmaxFunction(_axis("softmax", x, axis))(x)
 def log_softmax(x, axis=-1): return LogSoftmax(_axis("log_softmax", x, axis))(x)
 
 
