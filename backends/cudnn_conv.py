@@ -19,7 +19,7 @@ that captured a plan keeps the buffer it captured alive (``backends.capture.keep
 larger one may replace it while the graph still writes there. Operands that do not start on a
 16-byte boundary, which the frontend's tensors assume, are copied first.
 
-``cudnn`` is an optional dependency (``pip install dlcore[cudnn]``); without it, or with
+``cudnn`` is an optional dependency (``pip install -e '.[cudnn]'`` in the source tree); without it, or with
 ``DLCORE_CUDNN=0``, convolutions run as im2col + cuBLAS GEMM.
 """
 from __future__ import annotations

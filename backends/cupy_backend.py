@@ -9,8 +9,8 @@ from backends.base import Backend, BackendUnavailableError, env_flag
 from backends.capture import is_capturing
 from backends.precision import tf32_enabled
 
-_INSTALL = ("Install CuPy for your CUDA version with `pip install dlcore[cuda12]` or "
-            "`pip install dlcore[cuda13]`, or use the CPU with backend 'numpy'.")
+_INSTALL = ("Install CuPy for your CUDA version: in the dlcore source tree, `pip install -e '.[cuda12]'` or "
+            "`pip install -e '.[cuda13]'`; or use the CPU with backend 'numpy'.")
 
 
 class CupyBackend(Backend):
@@ -119,7 +119,7 @@ class CupyBackend(Backend):
                 self._cudnn = False
                 logging.getLogger("dlcore").info(
                     "dlcore: cuDNN frontend unavailable (%s); convolutions use im2col + cuBLAS "
-                    "(pip install dlcore[cudnn] for the fast path)", why)
+                    "(pip install -e '.[cudnn]' in the dlcore source tree for the fast path)", why)
         return self._cudnn if self._cudnn and self._cudnn.supports(dtype) else None
 
     def synchronize(self) -> None:

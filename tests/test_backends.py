@@ -49,7 +49,7 @@ def test_environment_variable_picks_backend(monkeypatch):
 
 @pytest.mark.skipif(backends.cuda_available(), reason="CUDA is here")
 def test_cupy_missing_says_how_to_install():
-    with pytest.raises(backends.BackendUnavailableError, match=r"pip install dlcore\[cuda12\]|nvidia-smi"):
+    with pytest.raises(backends.BackendUnavailableError, match=r"pip install -e '\.\[cuda12\]'|nvidia-smi"):
         backends.use("cupy")
 
 

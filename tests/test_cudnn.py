@@ -27,7 +27,7 @@ CONV_CASES = [case for case in all_cases() if case.name.startswith("conv")]
 def cupy_backend():
     backend = backends.get("cupy")
     if backend.convolution(numpy.dtype("float32")) is None:
-        pytest.skip("the cuDNN frontend is not installed here (pip install dlcore[cudnn])")
+        pytest.skip("the cuDNN frontend is not installed here (pip install -e '.[cudnn]' in the source tree)")
     return backend
 
 

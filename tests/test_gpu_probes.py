@@ -103,7 +103,7 @@ def test_3_cublas_allocates_no_workspace_of_its_own_on_a_new_stream(gpu):
 def cudnn(gpu):
     conv = gpu.convolution(numpy.dtype("float32"))
     if conv is None:
-        pytest.skip("the cuDNN frontend is not installed here (pip install dlcore[cudnn])")
+        pytest.skip("the cuDNN frontend is not installed here (pip install -e '.[cudnn]' in the source tree)")
     return conv
 
 

@@ -10,7 +10,7 @@ names that go with it, ``classes`` (the label of each class index, for classific
 ``features`` (the column names of x, for a table). Inputs are float32; class labels int64 in
 [0, len(classes)); regression targets float32 of shape (N, 1). ``from_path`` picks the reader
 from the path. Readers are NumPy's and the standard library's (``csv``); images need Pillow
-(``pip install -e ".[images]"``). Faults in a file are one-line ``DataFileError``s naming the
+(``pip install -e '.[images]'`` in the source tree). Faults in a file are one-line ``DataFileError``s naming the
 file, the row or column and the fix.
 """
 from __future__ import annotations
@@ -131,10 +131,7 @@ def from_folder(path, size=None, grayscale: bool | None = None) -> Data:
     without it all must have one size. ``grayscale`` (default: when every image is) gives C = 1,
     else C = 3 (RGB). Needs Pillow."""
     path = Path(path)
-    try:
-        from PIL import Image
-    except ImportError:
-        raise DataFileError(f"{path}: reading images needs Pillow: pip install -e \".[images]\"") from None
+    Image = _pillow(path)
     folders = sorted(p for p in path.iterdir() if p.is_dir()) if path.is_dir() else []
     if not folders:
         raise DataFileError(f"{path}: needs one sub-folder of images per class, found none")
@@ -182,10 +179,7 @@ def read_columns(path, features) -> numpy.ndarray:
 def read_image(path, size=None, grayscale: bool = True) -> numpy.ndarray:
     """One image file as float32 (C, H, W) in [0, 1] (C = 1 grayscale, else 3), resized to ``size`` (h, w)."""
     path = Path(path)
-    try:
-        from PIL import Image
-    except ImportError:
-        raise DataFileError(f"{path}: reading images needs Pillow: pip install -e \".[images]\"") from None
+    Image = _pillow(path)
     try:
         with Image.open(path) as image:
             image = image.convert("L" if grayscale else "RGB")
@@ -195,6 +189,16 @@ def read_image(path, size=None, grayscale: bool = True) -> numpy.ndarray:
         image = image.resize((int(size[1]), int(size[0])))
     pixels = numpy.asarray(image, numpy.float32) / 255.0
     return pixels[None] if grayscale else pixels.transpose(2, 0, 1)
+
+
+def _pillow(path):
+    """PIL.Image, or the DataFileError saying that reading the images at ``path`` needs Pillow."""
+    try:
+        from PIL import Image
+    except ImportError:
+        raise DataFileError(f"{path}: reading images needs Pillow: in the dlcore source tree, "
+                            f"pip install -e '.[images]'") from None
+    return Image
 
 
 def _check_task(task: str) -> None:

@@ -22,7 +22,8 @@ def pyplot():
         return plt
     except ImportError:
         if not _warned:
-            warnings.warn("matplotlib is not installed: no plots are written (pip install dlcore[plot])",
+            warnings.warn("matplotlib is not installed: no plots are written (in the dlcore source tree: "
+                          "pip install -e '.[plot]')",
                           stacklevel=3)
             _warned = True
         return None

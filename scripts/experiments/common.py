@@ -69,5 +69,6 @@ def pyplot():
 
     plt = plots.pyplot()
     if plt is None:
-        raise SystemExit("the experiments draw pictures: install matplotlib (pip install dlcore[plot])")
+        raise SystemExit("the experiments draw pictures: install matplotlib (in the dlcore source tree: "
+                         "pip install -e '.[plot]')")
     return plt
