@@ -181,6 +181,17 @@ def test_host_cublas_resets_the_workspace_at_set_stream(gpu):
     assert host.workspace is None
 
 
+def _training_step(model, opt, x, t):
+    """The closure CapturedStep takes: forward, cross-entropy, backward and update on the fixed batch (x, t)."""
+    def step():
+        loss = losses.CrossEntropyLoss()(model(Tensor(x)), t)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
 def test_every_gemm_of_a_captured_step_uses_dlcores_cublas_workspace(gpu):
     """The capture stream is a new stream for the cuBLAS handle; after cublasSetStream_v2 the binding must
     set its own workspace again, or cuBLAS would allocate from its default pool inside the graph."""
@@ -190,13 +201,7 @@ def test_every_gemm_of_a_captured_step_uses_dlcores_cublas_workspace(gpu):
     opt = optim.SGD(model, lr=0.1)
     x, t = gpu.from_numpy(numpy.ones((4, 2), numpy.float32)), gpu.from_numpy(numpy.zeros(4, numpy.int64))
 
-    def step():
-        loss = losses.CrossEntropyLoss()(model(Tensor(x)), t)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
-
+    step = _training_step(model, opt, x, t)
     host = gpu.host_cublas
     workspace = (gpu.cublas.workspace.data.ptr, gpu.cublas.workspace.size)
     host.gemm_workspaces.clear()
@@ -213,13 +218,7 @@ def test_what_outlives_a_captured_step_is_not_allocated_from_its_pool(gpu):
     opt = optim.Momentum(model, lr=0.1)
     x, t = gpu.from_numpy(numpy.ones((4, 2), numpy.float32)), gpu.from_numpy(numpy.zeros(4, numpy.int64))
 
-    def step():
-        loss = losses.CrossEntropyLoss()(model(Tensor(x)), t)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
-
+    step = _training_step(model, opt, x, t)
     captured = CapturedStep(step, restore=(model, opt))
     kept = gpu.kept_arrays()
     long_lived = [a for bufs in opt.state.values() for a in bufs.values()] + kept
