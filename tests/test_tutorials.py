@@ -11,7 +11,7 @@ from dlcore.data import DatasetNotFoundError
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted((ROOT / "docs" / "tutorials").glob("[0-9][0-9]_*.md"))
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
-SCRIPT = re.compile(r"scripts/experiments/(\w+\.py)")
+SCRIPT = re.compile(r"(?:scripts/[\w/]+\.py|configs/\w+\.toml)")
 
 
 def blocks(page: Path) -> list[str]:
@@ -23,11 +23,11 @@ def test_there_are_tutorials_for_the_course():
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
-def test_tutorial_links_its_experiment_script(page):
-    scripts = SCRIPT.findall(page.read_text(encoding="utf-8"))
-    assert scripts, f"{page.name} links no scripts/experiments/ script"
-    for name in scripts:
-        assert (ROOT / "scripts" / "experiments" / name).is_file(), f"{page.name}: no scripts/experiments/{name}"
+def test_tutorial_names_the_script_or_config_that_draws_its_pictures(page):
+    named = SCRIPT.findall(page.read_text(encoding="utf-8"))
+    assert named, f"{page.name} names no script of scripts/ or config of configs/"
+    for path in named:
+        assert (ROOT / path).is_file(), f"{page.name} names {path}, which is not in the source tree"
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
