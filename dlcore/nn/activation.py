@@ -1,4 +1,13 @@
-"""Activation layers: thin Modules over ``dlcore.ops.activation``."""
+"""Activation layers: thin Modules over ``dlcore.ops.activation``.
+
+Example::
+
+    >>> from dlcore.nn import activations
+    >>> activations.get("leaky_relu")
+    LeakyReLU(alpha=0.01)
+    >>> sorted(activations.ACTIVATIONS)[:4]
+    ['elu', 'identity', 'leaky_relu', 'prelu']
+"""
 from __future__ import annotations
 
 from dlcore import checks
@@ -8,42 +17,84 @@ from dlcore.nn.module import Module, Parameter
 
 
 class Step(Module):
-    """y = 1 if x > 0 else 0; zero gradient (train it with the perceptron rule, not backprop)."""
+    """y = 1 if x > 0 else 0; zero gradient (train it with the perceptron rule, not backprop).
+
+    Example::
+
+        >>> x = dlcore.Tensor(np.array([-2.0, 0.0, 3.0], "float32"))
+        >>> print(nn.Step()(x).numpy())
+        [0. 0. 1.]
+    """
 
     def forward(self, x):
         return A.step(x)
 
 
 class Sigmoid(Module):
-    """y = 1/(1+e⁻ˣ)."""
+    """y = 1/(1+e⁻ˣ).
+
+    Example::
+
+        >>> x = dlcore.Tensor(np.array([-2.0, 0.0, 3.0], "float32"))
+        >>> print(nn.Sigmoid()(x).numpy())    # σ(0) = ½
+        [0.1192 0.5    0.9526]
+    """
 
     def forward(self, x):
         return A.sigmoid(x)
 
 
 class Tanh(Module):
-    """y = tanh x."""
+    """y = tanh x.
+
+    Example::
+
+        >>> x = dlcore.Tensor(np.array([-2.0, 0.0, 3.0], "float32"))
+        >>> print(nn.Tanh()(x).numpy())
+        [-0.964   0.      0.9951]
+    """
 
     def forward(self, x):
         return A.tanh(x)
 
 
 class Softplus(Module):
-    """y = ln(1+eˣ)."""
+    """y = ln(1+eˣ).
+
+    Example::
+
+        >>> x = dlcore.Tensor(np.array([-2.0, 0.0, 3.0], "float32"))
+        >>> print(nn.Softplus()(x).numpy())    # ln 2 at 0, ≈ x for large x
+        [0.1269 0.6931 3.0486]
+    """
 
     def forward(self, x):
         return A.softplus(x)
 
 
 class ReLU(Module):
-    """y = max(x, 0)."""
+    """y = max(x, 0).
+
+    Example::
+
+        >>> x = dlcore.Tensor(np.array([-2.0, 0.0, 3.0], "float32"))
+        >>> print(nn.ReLU()(x).numpy())
+        [0. 0. 3.]
+    """
 
     def forward(self, x):
         return A.relu(x)
 
 
 class LeakyReLU(Module):
-    """y = x if x > 0 else αx (α a finite number)."""
+    """y = x if x > 0 else αx (α a finite number).
+
+    Example::
+
+        >>> x = dlcore.Tensor(np.array([-2.0, 0.0, 3.0], "float32"))
+        >>> print(nn.LeakyReLU(alpha=0.1)(x).numpy())
+        [-0.2  0.   3. ]
+    """
 
     def __init__(self, alpha: float = 0.01):
         super().__init__()
@@ -58,7 +109,17 @@ class LeakyReLU(Module):
 
 class PReLU(Module):
     """y = x if x > 0 else a·x with learned slopes ``a`` (one, or one per channel on axis 1), all
-    starting at the finite number ``init``."""
+    starting at the finite number ``init``.
+
+    Example::
+
+        >>> x = dlcore.Tensor(np.array([-2.0, 0.0, 3.0], "float32"))
+        >>> prelu = nn.PReLU()                 # one learned slope a, starting at 0.25
+        >>> print(prelu(x).numpy())
+        [-0.5  0.   3. ]
+        >>> nn.PReLU(num_parameters=16).weight.shape    # one slope per channel
+        (16,)
+    """
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25):
         super().__init__()
@@ -73,7 +134,14 @@ class PReLU(Module):
 
 
 class ELU(Module):
-    """y = x if x > 0 else α(eˣ−1) (α a finite number)."""
+    """y = x if x > 0 else α(eˣ−1) (α a finite number).
+
+    Example::
+
+        >>> x = dlcore.Tensor(np.array([-2.0, 0.0, 3.0], "float32"))
+        >>> print(nn.ELU(alpha=1.0)(x).numpy())    # e⁻² − 1 = −0.8647
+        [-0.8647  0.      3.    ]
+    """
 
     def __init__(self, alpha: float = 1.0):
         super().__init__()
@@ -87,14 +155,29 @@ class ELU(Module):
 
 
 class Identity(Module):
-    """y = x."""
+    """y = x.
+
+    Example::
+
+        >>> x = dlcore.Tensor(np.array([-2.0, 0.0, 3.0], "float32"))
+        >>> print(nn.Identity()(x).numpy())
+        [-2.  0.  3.]
+    """
 
     def forward(self, x):
         return x
 
 
 class Softmax(Module):
-    """yᵢ = e^(xᵢ) / Σⱼ e^(xⱼ) along ``axis`` (an int)."""
+    """yᵢ = e^(xᵢ) / Σⱼ e^(xⱼ) along ``axis`` (an int).
+
+    Example::
+
+        >>> x = dlcore.Tensor(np.array([[1.0, 2.0, 3.0]], "float32"))
+        >>> y = nn.Softmax()(x).numpy()
+        >>> print(y, y.sum().round(4))    # each row sums to 1
+        [[0.09   0.2447 0.6652]] 1.0
+    """
 
     def __init__(self, axis: int = -1):
         super().__init__()
@@ -105,7 +188,14 @@ class Softmax(Module):
 
 
 class Swish(Module):
-    """y = x·σ(βx) with a fixed, finite β."""
+    """y = x·σ(βx) with a fixed, finite β.
+
+    Example::
+
+        >>> x = dlcore.Tensor(np.array([-2.0, 0.0, 3.0], "float32"))
+        >>> print(nn.Swish()(x).numpy())    # x·σ(x)
+        [-0.2384  0.      2.8577]
+    """
 
     def __init__(self, beta: float = 1.0):
         super().__init__()

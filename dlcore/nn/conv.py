@@ -61,6 +61,15 @@ class Conv2d(_Conv):
     ``weight`` (out, in, kh, kw), ``bias`` (out,); kernel_size, stride, padding and dilation
     are ints or (h, w) pairs; output size ⌊(H + 2P − D(K−1) − 1)/S⌋ + 1; ``padding_mode``
     "zeros" or "edge" (repeat the nearest pixel). ``weight_init`` a name from dlcore.init or a callable.
+
+    Example::
+
+        >>> conv = nn.Conv2d(3, 8, kernel_size=3, stride=2, padding=1)
+        >>> conv.weight.shape, conv.bias.shape    # (out, in, kh, kw), (out,)
+        ((8, 3, 3, 3), (8,))
+        >>> x = dlcore.Tensor(np.zeros((4, 3, 32, 32), "float32"))
+        >>> conv(x).shape                          # ⌊(32 + 2·1 − 3)/2⌋ + 1 = 16
+        (4, 8, 16, 16)
     """
 
     function = C.Conv2dFunction
@@ -76,6 +85,15 @@ class ConvTranspose2d(_Conv):
 
     ``weight`` (in, out, kh, kw) as in PyTorch, ``bias`` (out,); output size
     (H−1)S − 2P + D(K−1) + 1 + OP with ``output_padding`` OP (0 ≤ OP < S).
+
+    Example::
+
+        >>> up = nn.ConvTranspose2d(8, 3, kernel_size=2, stride=2)
+        >>> up.weight.shape                       # (in, out, kh, kw)
+        (8, 3, 2, 2)
+        >>> x = dlcore.Tensor(np.zeros((4, 8, 16, 16), "float32"))
+        >>> up(x).shape                           # (16 − 1)·2 − 0 + 1·(2 − 1) + 1 = 32
+        (4, 3, 32, 32)
     """
 
     transposed = True
@@ -120,19 +138,48 @@ class MaxPool2d(_Pool):
     """y[n, c, oh, ow] = max of x over the window at (oh·S, ow·S) (stride defaults to the kernel, padding −∞).
 
     The gradient goes to one arg-max per window.
+
+    Example::
+
+        >>> x = dlcore.Tensor(np.arange(16, dtype="float32").reshape(1, 1, 4, 4))
+        >>> print(x.numpy()[0, 0])
+        [[ 0.  1.  2.  3.]
+         [ 4.  5.  6.  7.]
+         [ 8.  9. 10. 11.]
+         [12. 13. 14. 15.]]
+        >>> print(nn.MaxPool2d(2)(x).numpy()[0, 0])    # the max of each 2×2 window
+        [[ 5.  7.]
+         [13. 15.]]
     """
 
     function = P.MaxPool2dFunction
 
 
 class AvgPool2d(_Pool):
-    """y[n, c, oh, ow] = mean of x over the window at (oh·S, ow·S); zero padding counts in the divisor."""
+    """y[n, c, oh, ow] = mean of x over the window at (oh·S, ow·S); zero padding counts in the divisor.
+
+    Example::
+
+        >>> x = dlcore.Tensor(np.arange(16, dtype="float32").reshape(1, 1, 4, 4))
+        >>> print(nn.AvgPool2d(2)(x).numpy()[0, 0])    # the mean of each 2×2 window
+        [[ 2.5  4.5]
+         [10.5 12.5]]
+        >>> nn.AvgPool2d(3, stride=1, padding=1)(x).shape
+        (1, 1, 4, 4)
+    """
 
     function = P.AvgPool2dFunction
 
 
 class GlobalAvgPool2d(Module):
-    """y[n, c] = mean over h, w of x[n, c, h, w]: (N, C, H, W) → (N, C)."""
+    """y[n, c] = mean over h, w of x[n, c, h, w]: (N, C, H, W) → (N, C).
+
+    Example::
+
+        >>> x = dlcore.Tensor(np.arange(32, dtype="float32").reshape(1, 2, 4, 4))
+        >>> print(nn.GlobalAvgPool2d()(x).numpy())    # one mean per channel
+        [[ 7.5 23.5]]
+    """
 
     def forward(self, x):
         _check_input(self, x)
@@ -140,7 +187,14 @@ class GlobalAvgPool2d(Module):
 
 
 class GlobalMaxPool2d(Module):
-    """y[n, c] = max over h, w of x[n, c, h, w]: (N, C, H, W) → (N, C)."""
+    """y[n, c] = max over h, w of x[n, c, h, w]: (N, C, H, W) → (N, C).
+
+    Example::
+
+        >>> x = dlcore.Tensor(np.arange(32, dtype="float32").reshape(1, 2, 4, 4))
+        >>> print(nn.GlobalMaxPool2d()(x).numpy())    # one max per channel
+        [[15. 31.]]
+    """
 
     def forward(self, x):
         _check_input(self, x)
@@ -149,7 +203,17 @@ class GlobalMaxPool2d(Module):
 
 class Upsample2d(Module):
     """y[n, c, h, w] = x[n, c, ⌊h/s⌋, ⌊w/s⌋]: nearest-neighbour up-sampling by ``scale`` (int ≥ 1 or (h, w)
-    pair), kept as an (h, w) pair; ``mode`` "nearest" (the only one)."""
+    pair), kept as an (h, w) pair; ``mode`` "nearest" (the only one).
+
+    Example::
+
+        >>> x = dlcore.Tensor(np.array([[[[1.0, 2.0], [3.0, 4.0]]]], "float32"))
+        >>> print(nn.Upsample2d(scale=2)(x).numpy()[0, 0])
+        [[1. 1. 2. 2.]
+         [1. 1. 2. 2.]
+         [3. 3. 4. 4.]
+         [3. 3. 4. 4.]]
+    """
 
     def __init__(self, scale=2, mode="nearest"):
         super().__init__()

@@ -11,6 +11,18 @@ class Linear(Module):
 
     The sizes are ints ≥ 1 (NumPy integers too); ``weight_init`` is an initialiser name from
     ``dlcore.init`` or a callable; biases start at 0.
+
+    Example::
+
+        >>> layer = nn.Linear(3, 2)
+        >>> layer.weight.shape, layer.bias.shape    # W is (in_features, out_features)
+        ((3, 2), (2,))
+        >>> x = dlcore.Tensor(np.ones((4, 3), "float32"))
+        >>> y = layer(x)
+        >>> y.shape
+        (4, 2)
+        >>> np.allclose(y.numpy(), x.numpy() @ layer.weight.numpy() + layer.bias.numpy())
+        True
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, weight_init="xavier"):
@@ -34,7 +46,18 @@ class Linear(Module):
 
 
 class Sequential(Module):
-    """y = fₙ(…f₂(f₁(x))): the given modules applied in order, named "0", "1", …"""
+    """y = fₙ(…f₂(f₁(x))): the given modules applied in order, named "0", "1", …
+
+    Example::
+
+        >>> model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+        >>> len(model), model[1]
+        (3, ReLU())
+        >>> [name for name, p in model.named_parameters()]
+        ['0.weight', '0.bias', '2.weight', '2.bias']
+        >>> model(dlcore.Tensor(np.ones((5, 2), "float32"))).shape
+        (5, 1)
+    """
 
     def __init__(self, *layers: Module):
         super().__init__()
@@ -65,7 +88,14 @@ class Sequential(Module):
 
 
 class Flatten(Module):
-    """y = x reshaped to (N, everything else)."""
+    """y = x reshaped to (N, everything else).
+
+    Example::
+
+        >>> x = dlcore.Tensor(np.zeros((2, 3, 4, 5), "float32"))
+        >>> nn.Flatten()(x).shape    # 3·4·5 = 60
+        (2, 60)
+    """
 
     def forward(self, x):
         return x.reshape(x.shape[0], -1)

@@ -23,7 +23,17 @@ def check_input_type(layer, x, weight) -> None:
 
 
 class Parameter(Tensor):
-    """A tensor a module learns: it always requires a gradient."""
+    """A tensor a module learns: it always requires a gradient.
+
+    Example::
+
+        >>> w = nn.Parameter(np.array([1.0, -2.0], "float32"))
+        >>> w.requires_grad
+        True
+        >>> (w * w).sum().backward()    # d(Σw²)/dw = 2w
+        >>> print(w.grad)
+        [ 2. -4.]
+    """
 
     __slots__ = ()
 
@@ -38,6 +48,24 @@ class Module:
     which fixes the order of ``parameters()`` and ``state_dict()``); ``register_buffer``
     registers arrays that are state but not learned (BatchNorm's running statistics).
     ``__call__`` runs ``forward`` with the functional train/eval mode set to this module's.
+
+    Example::
+
+        >>> import dlcore.functional as F
+        >>> class MLP(nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.hidden = nn.Linear(4, 8)   # registered: its parameters are the MLP's
+        ...         self.out = nn.Linear(8, 1)
+        ...     def forward(self, x):
+        ...         return self.out(F.relu(self.hidden(x)))
+        >>> model = MLP()
+        >>> [name for name, p in model.named_parameters()]
+        ['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']
+        >>> model(dlcore.Tensor(np.ones((2, 4), "float32"))).shape
+        (2, 1)
+        >>> model.eval().training, sorted(model.state_dict())[:2]
+        (False, ['hidden.bias', 'hidden.weight'])
     """
 
     def __init__(self):

@@ -57,6 +57,19 @@ class BatchNorm1d(BatchNormBase):
     Training: batch mean and biased variance normalize; running_mean/running_var (buffers,
     in state_dict) follow r ← (1 − m)·r + m·stat with the unbiased variance. Eval: the running
     statistics normalize. Learned ``weight`` γ (ones) and ``bias`` β (zeros).
+
+    Example::
+
+        >>> bn = nn.BatchNorm1d(2)
+        >>> x = dlcore.Tensor(np.array([[1.0, 10.0], [3.0, 30.0]], "float32"))
+        >>> print(bn(x).numpy().round(3))    # training: each feature to mean 0, variance 1
+        [[-1. -1.]
+         [ 1.  1.]]
+        >>> print(bn.running_mean, bn.running_var)    # 0.9·r + 0.1·(mean, unbiased variance)
+        [0.2 2. ] [ 1.1 20.9]
+        >>> print(bn.eval()(x).numpy().round(3))      # eval: the running statistics
+        [[0.763 1.75 ]
+         [2.67  6.125]]
     """
 
     dims = (2, 3)
@@ -66,6 +79,16 @@ class BatchNorm2d(BatchNormBase):
     """Batch normalization of NCHW maps, statistics per channel over N, H and W (not per C·H·W).
 
     Same training/eval rules and running statistics as BatchNorm1d.
+
+    Example::
+
+        >>> bn = nn.BatchNorm2d(3)
+        >>> x = dlcore.Tensor(np.random.default_rng(0).normal(5.0, 2.0, (8, 3, 4, 4)).astype("float32"))
+        >>> y = bn(x).numpy()
+        >>> np.allclose(y.mean(axis=(0, 2, 3)), 0, atol=1e-5), np.allclose(y.std(axis=(0, 2, 3)), 1, atol=1e-3)
+        (True, True)
+        >>> bn.running_mean.shape    # one statistic per channel, not per C·H·W
+        (3,)
     """
 
     dims = (4,)

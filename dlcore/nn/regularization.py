@@ -8,7 +8,17 @@ from dlcore.nn.module import Module
 
 class Dropout(Module):
     """Inverted dropout: y = x·m/(1 − p) in training (m keeps a unit with probability 1 − p), y = x in eval;
-    the drop probability p is in [0, 1)."""
+    the drop probability p is in [0, 1).
+
+    Example::
+
+        >>> drop = nn.Dropout(p=0.5)
+        >>> x = dlcore.Tensor(np.ones((2, 8), "float32"))
+        >>> print(np.unique(drop(x).numpy()))    # training: dropped units 0, kept ones scaled by 1/(1 − p) = 2
+        [0. 2.]
+        >>> print(drop.eval()(x).numpy()[0])     # eval: the identity
+        [1. 1. 1. 1. 1. 1. 1. 1.]
+    """
 
     def __init__(self, p: float = 0.5):
         super().__init__()

@@ -10,6 +10,16 @@ class Residual(Module):
 
     Use a projection shortcut (e.g. a 1×1 Conv2d with the block's stride) when the block
     changes the shape; mismatched shapes raise a ValueError naming both.
+
+    Example::
+
+        >>> block = nn.Residual(nn.Sequential(nn.Linear(4, 4), nn.ReLU()))    # identity shortcut
+        >>> x = dlcore.Tensor(np.ones((2, 4), "float32"))
+        >>> np.allclose(block(x).numpy(), block.block(x).numpy() + x.numpy())
+        True
+        >>> down = nn.Residual(nn.Conv2d(3, 8, 3, stride=2, padding=1), shortcut=nn.Conv2d(3, 8, 1, stride=2))
+        >>> down(dlcore.Tensor(np.zeros((1, 3, 8, 8), "float32"))).shape
+        (1, 8, 4, 4)
     """
 
     def __init__(self, block: Module, shortcut: Module | None = None):
