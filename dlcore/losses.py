@@ -28,7 +28,19 @@ class Loss:
     """A loss with its settings: ``loss(y, t)`` applies a fresh ``function`` (a Function class)
     built from the settings, which are this object's attributes (``reduction`` and any
     hyper-parameter). The Function checks them, so a bad setting fails when the loss is made; it
-    also refuses a prediction ``y`` that is not floating (integer logits give a meaningless loss)."""
+    also refuses a prediction ``y`` that is not floating (integer logits give a meaningless loss).
+
+    Example::
+
+        >>> loss = losses.MSELoss(reduction="sum")
+        >>> loss, isinstance(loss, losses.Loss)
+        (MSELoss(reduction='sum'), True)
+        >>> y = dlcore.Tensor(np.array([1.0, 2.0], "float32"), requires_grad=True)
+        >>> value = loss(y, np.zeros(2, "float32"))    # 1² + 2²
+        >>> value.backward()
+        >>> value.item(), y.grad                        # ∂/∂y = 2(y − t)
+        (5.0, array([2., 4.], dtype=float32))
+    """
 
     function: type = _loss.LossFunction
 
@@ -48,29 +60,71 @@ class Loss:
 
 
 class SumSquaredError(Loss):
-    """½ Σ (y − t)² per sample (over the non-batch axes), batch-mean by default;  ∂/∂y = (y − t)/N."""
+    """½ Σ (y − t)² per sample (over the non-batch axes), batch-mean by default;  ∂/∂y = (y − t)/N.
+
+    Example::
+
+        >>> y = dlcore.Tensor(np.array([[1.0, 2.0], [0.0, 1.0]], "float32"))
+        >>> t = np.zeros((2, 2), "float32")
+        >>> print(losses.SumSquaredError(reduction="none")(y, t).numpy())    # ½(1 + 4), ½(0 + 1)
+        [2.5 0.5]
+        >>> losses.SumSquaredError()(y, t).item()                            # their batch mean
+        1.5
+    """
     function = _loss.SumSquaredErrorFunction
 
 
 class MSELoss(Loss):
-    """Mean squared error, mean of (y − t)² over all n elements;  ∂/∂y = 2(y − t)/n."""
+    """Mean squared error, mean of (y − t)² over all n elements;  ∂/∂y = 2(y − t)/n.
+
+    Example::
+
+        >>> y = dlcore.Tensor(np.array([[1.0, 2.0], [0.0, 1.0]], "float32"))
+        >>> losses.MSELoss()(y, np.zeros((2, 2), "float32")).item()    # (1 + 4 + 0 + 1)/4
+        1.5
+    """
     function = _loss.MSELossFunction
 
 
 class MAELoss(Loss):
-    """Mean absolute error, mean of |y − t| over all n elements;  ∂/∂y = sign(y − t)/n."""
+    """Mean absolute error, mean of |y − t| over all n elements;  ∂/∂y = sign(y − t)/n.
+
+    Example::
+
+        >>> y = dlcore.Tensor(np.array([1.0, -2.0, 0.5, 0.5], "float32"))
+        >>> losses.MAELoss()(y, np.zeros(4, "float32")).item()    # (1 + 2 + 0.5 + 0.5)/4
+        1.0
+    """
     function = _loss.MAELossFunction
 
 
 class CrossEntropyLoss(Loss):
     """Multi-class cross-entropy from logits y (N, C): −Σ_c t_c ln softmax(y)_c per sample, batch mean;
-    t integer labels (N,) or one-hot/probability rows (N, C);  ∂/∂y = (softmax(y) − t)/N."""
+    t integer labels (N,) or one-hot/probability rows (N, C);  ∂/∂y = (softmax(y) − t)/N.
+
+    Example::
+
+        >>> logits = dlcore.Tensor(np.array([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]], "float32"))
+        >>> per_sample = losses.CrossEntropyLoss(reduction="none")(logits, np.array([0, 2]))
+        >>> print(per_sample.numpy())    # −ln(e²/(e² + 2)), −ln(1/3)
+        [0.2395 1.0986]
+        >>> one_hot = np.array([[1, 0, 0], [0, 0, 1]], "float32")    # the same targets, one-hot
+        >>> round(losses.CrossEntropyLoss()(logits, one_hot).item(), 4)
+        0.6691
+    """
     function = _loss.CrossEntropyLossFunction
 
 
 class BinaryCrossEntropy(Loss):
     """−[t ln p + (1−t) ln(1−p)] from probabilities, p = clip(y, eps, 1−eps), mean over elements;
-    ∂/∂y = (p − t)/(p(1−p))/n inside the clip range, 0 outside."""
+    ∂/∂y = (p − t)/(p(1−p))/n inside the clip range, 0 outside.
+
+    Example::
+
+        >>> p = dlcore.Tensor(np.array([0.9, 0.2], "float32"))    # probabilities, e.g. after a Sigmoid
+        >>> print(losses.BinaryCrossEntropy(reduction="none")(p, np.array([1.0, 0.0], "float32")).numpy())
+        [0.1054 0.2231]
+    """
     function = _loss.BinaryCrossEntropyFunction
 
     def __init__(self, eps=1e-7, reduction="mean"):
@@ -79,29 +133,65 @@ class BinaryCrossEntropy(Loss):
 
 class BCEWithLogitsLoss(Loss):
     """Binary cross-entropy of σ(y), stably max(y,0) − y·t + ln(1+e^(−|y|)), mean over elements;
-    ∂/∂y = (σ(y) − t)/n."""
+    ∂/∂y = (σ(y) − t)/n.
+
+    Example::
+
+        >>> logits = dlcore.Tensor(np.array([2.0, -1.0, 0.0], "float32"))
+        >>> t = np.array([1.0, 0.0, 1.0], "float32")
+        >>> print(losses.BCEWithLogitsLoss(reduction="none")(logits, t).numpy())    # −ln σ(2), −ln(1 − σ(−1)), ln 2
+        [0.1269 0.3133 0.6931]
+    """
     function = _loss.BCEWithLogitsLossFunction
 
 
 class LogisticLoss(Loss):
     """ln(1 + e^(−t·y)), t ∈ {−1, +1}, computed without overflow, mean over elements;
-    ∂/∂y = −t·σ(−t·y)/n."""
+    ∂/∂y = −t·σ(−t·y)/n.
+
+    Example::
+
+        >>> y = dlcore.Tensor(np.array([2.0, 0.0, -1.0], "float32"))
+        >>> print(losses.LogisticLoss(reduction="none")(y, np.array([1.0, 1.0, 1.0], "float32")).numpy())
+        [0.1269 0.6931 1.3133]
+    """
     function = _loss.LogisticLossFunction
 
 
 class ExponentialLoss(Loss):
-    """e^(−t·y), t ∈ {−1, +1}, mean over elements;  ∂/∂y = −t·e^(−t·y)/n."""
+    """e^(−t·y), t ∈ {−1, +1}, mean over elements;  ∂/∂y = −t·e^(−t·y)/n.
+
+    Example::
+
+        >>> y = dlcore.Tensor(np.array([1.0, 0.0, -1.0], "float32"))
+        >>> print(losses.ExponentialLoss(reduction="none")(y, np.array([1.0, 1.0, 1.0], "float32")).numpy())
+        [0.3679 1.     2.7183]
+    """
     function = _loss.ExponentialLossFunction
 
 
 class HingeLoss(Loss):
-    """max(1 − t·y, 0), t ∈ {−1, +1}, mean over elements;  ∂/∂y = −t/n where t·y < 1, else 0."""
+    """max(1 − t·y, 0), t ∈ {−1, +1}, mean over elements;  ∂/∂y = −t/n where t·y < 1, else 0.
+
+    Example::
+
+        >>> y = dlcore.Tensor(np.array([2.0, 0.5, -1.0], "float32"))
+        >>> print(losses.HingeLoss(reduction="none")(y, np.array([1.0, 1.0, 1.0], "float32")).numpy())
+        [0.  0.5 2. ]
+    """
     function = _loss.HingeLossFunction
 
 
 class QuantileLoss(Loss):
     """τ-quantile (pinball) loss (1−τ)·max(y−t, 0) + τ·max(t−y, 0), 0 < τ < 1, mean over elements;
-    ∂/∂y = (1−τ)/n where y > t, −τ/n where y < t."""
+    ∂/∂y = (1−τ)/n where y > t, −τ/n where y < t.
+
+    Example::
+
+        >>> y = dlcore.Tensor(np.array([1.0, -1.0], "float32"))    # one over, one under the target 0
+        >>> print(losses.QuantileLoss(tau=0.9, reduction="none")(y, np.zeros(2, "float32")).numpy())
+        [0.1 0.9]
+    """
     function = _loss.QuantileLossFunction
 
     def __init__(self, tau=0.5, reduction="mean"):
@@ -109,7 +199,14 @@ class QuantileLoss(Loss):
 
 
 class HuberLoss(Loss):
-    """½r² if |r| ≤ δ else δ(|r| − ½δ), r = y − t, mean over elements;  ∂/∂y = clip(r, −δ, δ)/n."""
+    """½r² if |r| ≤ δ else δ(|r| − ½δ), r = y − t, mean over elements;  ∂/∂y = clip(r, −δ, δ)/n.
+
+    Example::
+
+        >>> y = dlcore.Tensor(np.array([0.5, 1.0, 2.0, -3.0], "float32"))    # residuals, target 0
+        >>> print(losses.HuberLoss(delta=1.0, reduction="none")(y, np.zeros(4, "float32")).numpy())
+        [0.125 0.5   1.5   2.5  ]
+    """
     function = _loss.HuberLossFunction
 
     def __init__(self, delta=1.0, reduction="mean"):
@@ -117,7 +214,14 @@ class HuberLoss(Loss):
 
 
 class EpsilonInsensitiveLoss(Loss):
-    """max(|t − y| − ε, 0), mean over elements;  ∂/∂y = sign(y − t)/n outside the ε-tube, 0 inside."""
+    """max(|t − y| − ε, 0), mean over elements;  ∂/∂y = sign(y − t)/n outside the ε-tube, 0 inside.
+
+    Example::
+
+        >>> y = dlcore.Tensor(np.array([0.05, -0.3, 1.0], "float32"))
+        >>> print(losses.EpsilonInsensitiveLoss(epsilon=0.1, reduction="none")(y, np.zeros(3, "float32")).numpy())
+        [0.  0.2 0.9]
+    """
     function = _loss.EpsilonInsensitiveLossFunction
 
     def __init__(self, epsilon=0.1, reduction="mean"):
@@ -141,7 +245,15 @@ LOSSES = {
 
 
 def get(name: str, **kwargs) -> Loss:
-    """The loss registered as ``name`` in LOSSES, made with ``kwargs`` (e.g. ``get("huber", delta=2.0)``)."""
+    """The loss registered as ``name`` in LOSSES, made with ``kwargs`` (e.g. ``get("huber", delta=2.0)``).
+
+    Example::
+
+        >>> losses.get("huber", delta=2.0)
+        HuberLoss(delta=2.0, reduction='mean')
+        >>> losses.get("mse") is losses.get("mse")    # a new object each time
+        False
+    """
     return LOSSES[checks.choice("losses.get", "name", name, LOSSES)](**kwargs)
 
 

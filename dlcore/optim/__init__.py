@@ -16,7 +16,15 @@ OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad":
 
 
 def get(name: str) -> type[Optimizer]:
-    """The optimizer class registered as ``name`` in OPTIMIZERS (``get("adam")(model, lr=1e-3)``)."""
+    """The optimizer class registered as ``name`` in OPTIMIZERS (``get("adam")(model, lr=1e-3)``).
+
+    Example::
+
+        >>> optim.get("adam")
+        <class 'dlcore.optim.adaptive.Adam'>
+        >>> optim.get("momentum")(nn.Linear(2, 1), lr=0.1).momentum
+        0.9
+    """
     return OPTIMIZERS[checks.choice("optim.get", "name", name, OPTIMIZERS)]
 
 

@@ -55,6 +55,17 @@ class AdaGrad(Optimizer):
     """AdaGrad (h: running sum of squared gradients):
 
         h ← h + g²;   θ ← θ − η g / (√h + ε)
+
+    Example::
+
+        >>> w = nn.Parameter(np.array([0.0, 0.0], "float32"))
+        >>> opt = optim.AdaGrad([w], lr=0.1)
+        >>> w.grad = np.array([4.0, 0.01], "float32")
+        >>> opt.step()                # the first step is ≈ η·sign(g) whatever the size of g
+        >>> print(w.numpy())
+        [-0.1 -0.1]
+        >>> print(opt.state["0"]["h"])    # h = g²
+        [16.      0.0001]
     """
 
     buffers = ("h",)
@@ -72,6 +83,15 @@ class RMSprop(Optimizer):
         h ← α h + (1 − α) g²;   θ ← θ − η g / (√h + ε)
 
     α must be in [0, 1) (α = 0: h = g², steps of about η·sign(g)).
+
+    Example::
+
+        >>> w = nn.Parameter(np.array([0.0], "float32"))
+        >>> opt = optim.RMSprop([w], lr=0.01, alpha=0.99)
+        >>> w.grad = np.array([2.0], "float32")
+        >>> opt.step()                # h = 0.01·4 = 0.04; θ = −0.01·2/√0.04
+        >>> print(w.numpy(), opt.state["0"]["h"])
+        [-0.1] [0.04]
     """
 
     buffers = ("h",)
@@ -97,6 +117,17 @@ class Adam(Optimizer):
     needs no bias-corrected copies of m and v. t counts ``step()`` calls of this optimizer,
     so a parameter skipped (grad None) at some steps still uses the global t.
     β1 and β2 must be in [0, 1) (β = 1 makes the bias correction 1/(1 − βᵗ) divide by 0).
+
+    Example::
+
+        >>> w = nn.Parameter(np.array([0.0, 0.0], "float32"))
+        >>> opt = optim.Adam([w], lr=0.001)
+        >>> w.grad = np.array([5.0, -0.1], "float32")
+        >>> opt.step()                # m̂ = g, v̂ = g²: the first step is η·sign(g)
+        >>> print(w.numpy(), opt.t)
+        [-0.001  0.001] 1
+        >>> sorted(opt.state_dict()["hyper"])
+        ['beta1', 'beta2', 'eps', 'l1', 'lr', 'weight_decay']
     """
 
     buffers = ("m", "v")

@@ -30,6 +30,13 @@ def named_params(params, owner: str = "optimizer") -> dict[str, Tensor]:
     a repeated name or a parameter given twice, and TypeError for anything but tensors
     (a single Tensor, or the method ``model.parameters`` not called, included). ``owner``
     (the optimizer's class name) starts every message.
+
+    Example::
+
+        >>> sorted(optim.named_params(nn.Linear(2, 1)))
+        ['bias', 'weight']
+        >>> list(optim.named_params([nn.Parameter(np.zeros(2, "float32"))]))    # plain parameters: "0", "1", …
+        ['0']
     """
     if isinstance(params, Tensor):  # iterable (its rows), so it would not fail on its own
         raise ArgumentTypeError(f"{owner}: params is a single {type(params).__name__} of shape "
@@ -88,6 +95,17 @@ class Optimizer:
     declares whether its step can be replayed (``capture_refusal``), puts its state back after
     the capture's own steps (``snapshot``) and counts the steps a graph replays
     (``count_replayed_step``).
+
+    Example::
+
+        >>> class SignSGD(optim.Optimizer):    # θ ← θ − η·sign(g)
+        ...     def update(self, xp, param, g, state):
+        ...         param -= self.lr * xp.sign(g)
+        >>> w = nn.Parameter(np.array([1.0, 1.0], "float32"))
+        >>> w.grad = np.array([3.0, -0.5], "float32")
+        >>> SignSGD([w], lr=0.1).step()
+        >>> print(w.numpy())
+        [0.9 1.1]
     """
 
     buffers: tuple[str, ...] = ()

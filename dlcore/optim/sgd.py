@@ -34,7 +34,19 @@ def _nesterov(xp, g, lr, mu, p, v):
 
 
 class SGD(Optimizer):
-    """Plain gradient descent: θ ← θ − η g."""
+    """Plain gradient descent: θ ← θ − η g.
+
+    Example::
+
+        >>> w = nn.Parameter(np.array([1.0, -1.0], "float32"))
+        >>> opt = optim.SGD([w], lr=0.1)
+        >>> w.grad = np.array([2.0, -4.0], "float32")    # a known gradient
+        >>> opt.step()                                    # θ − η g = (1 − 0.2, −1 + 0.4)
+        >>> print(w.numpy())
+        [ 0.8 -0.6]
+        >>> opt.zero_grad(); w.grad is None
+        True
+    """
 
     def __init__(self, params, lr: float, weight_decay: float = 0.0, l1: float = 0.0):
         super().__init__(params, lr, weight_decay, l1)
@@ -49,6 +61,16 @@ class Momentum(Optimizer):
         v ← μ v − η g;   θ ← θ + v
 
     μ must be in [0, 1); μ = 0 is plain gradient descent.
+
+    Example::
+
+        >>> w = nn.Parameter(np.array([0.0], "float32"))
+        >>> opt = optim.Momentum([w], lr=0.1, momentum=0.9)
+        >>> for _ in range(3):        # the same gradient 1 each step: v = −0.1, −0.19, −0.271
+        ...     w.grad = np.array([1.0], "float32")
+        ...     opt.step()
+        >>> print(w.numpy())          # −(0.1 + 0.19 + 0.271)
+        [-0.561]
     """
 
     buffers = ("v",)
@@ -72,6 +94,15 @@ class Nesterov(Optimizer):
     velocity, θ' = ψ' + μv' = ψ + v' + μv' = (θ − μv) + v' + μv' = θ + μv' + (v' − μv)
     = θ + μv' − ηg. The two sequences differ only by μv, which goes to 0 at convergence,
     so they reach the same minimum. μ must be in [0, 1).
+
+    Example::
+
+        >>> w = nn.Parameter(np.array([0.0], "float32"))
+        >>> opt = optim.Nesterov([w], lr=0.1, momentum=0.9)
+        >>> w.grad = np.array([1.0], "float32")
+        >>> opt.step()                # v = −0.1; θ = 0 + 0.9·(−0.1) − 0.1
+        >>> print(w.numpy())
+        [-0.19]
     """
 
     buffers = ("v",)
