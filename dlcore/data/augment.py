@@ -12,6 +12,15 @@ class FlipShift:
     pixels on every side and dy_n, dx_n are uniform in {0, …, 2·shift}: the image moves by up
     to ``shift`` pixels each way. One gather on the device; the random numbers come from the
     backend's generator (seeded by ``dlcore.manual_seed``), so no host transfer per batch.
+
+    Example::
+
+        >>> images = np.tile(np.arange(4, dtype="float32"), (8, 1, 1, 1))    # 8 images (1, 1, 4) of 0 1 2 3
+        >>> out = data.FlipShift(flip=True)(images)
+        >>> sorted({tuple(row) for row in out[:, 0, 0].tolist()})             # each image kept or mirrored
+        [(0.0, 1.0, 2.0, 3.0), (3.0, 2.0, 1.0, 0.0)]
+        >>> data.FlipShift(flip=False, shift=2)(images).shape                 # shifted, same size
+        (8, 1, 1, 4)
     """
 
     def __init__(self, flip: bool = True, shift: int = 0):

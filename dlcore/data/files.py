@@ -27,11 +27,30 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 
 
 class DataFileError(UserError, ValueError):
-    """A data file that cannot become (x, y): the message names the file and what is wrong in it."""
+    """A data file that cannot become (x, y): the message names the file and what is wrong in it.
+
+    Example::
+
+        >>> import pathlib, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> _ = pathlib.Path(folder, "bad.csv").write_text("size,label\\n1.5,a\\nbig,b\\n")
+        >>> data.from_csv(pathlib.Path(folder, "bad.csv"), target="label")
+        Traceback (most recent call last):
+            ...
+        dlcore.data.files.DataFileError: .../bad.csv: ...
+    """
 
 
 class Data(tuple):
-    """(x, y) with ``classes`` (class index → label, or None for regression) and ``features``."""
+    """(x, y) with ``classes`` (class index → label, or None for regression) and ``features``.
+
+    Example::
+
+        >>> d = data.Data(np.zeros((3, 2), "float32"), np.array([0, 1, 1]), classes=["cat", "dog"])
+        >>> x, y = d    # unpacks as (x, y)
+        >>> d.x.shape, d.classes[d.y[1]]
+        ((3, 2), 'dog')
+    """
 
     def __new__(cls, x, y, classes=None, features=None):
         data = super().__new__(cls, (x, y))
@@ -50,7 +69,19 @@ class Data(tuple):
 
 def from_path(path, target: str = "", features=(), task: str = "classify", image_size=None) -> Data:
     """The reader for ``path``: a folder → ``from_folder``, ``.npz`` → ``from_npz``, ``.csv``/``.tsv``/
-    ``.txt`` → ``from_csv`` (``target`` and ``features`` apply to tables only)."""
+    ``.txt`` → ``from_csv`` (``target`` and ``features`` apply to tables only).
+
+    Example::
+
+        >>> import pathlib, tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     _ = pathlib.Path(folder, "houses.csv").write_text("rooms,price\\n3,250.0\\n5,410.5\\n")
+        ...     x, y = data.from_path(pathlib.Path(folder, "houses.csv"), target="price", task="regress")
+        >>> print(x, y)    # from_csv for a .csv; regression targets (N, 1)
+        [[3.]
+         [5.]] [[250. ]
+         [410.5]]
+    """
     path = Path(path)
     if path.is_dir():
         return from_folder(path, size=image_size)
@@ -68,7 +99,19 @@ def from_csv(path, target: str, features=(), task: str = "classify", delimiter: 
     """A table with a header row: x = the ``features`` columns (all but ``target`` when empty), y =
     the ``target`` column, as class indices of its sorted distinct values (``task="classify"``) or
     as numbers (``task="regress"``). The delimiter is a tab for ``.tsv``, else sniffed (comma,
-    semicolon, tab); quoted fields are read as ``csv`` does. Every feature must be a number."""
+    semicolon, tab); quoted fields are read as ``csv`` does. Every feature must be a number.
+
+    Example::
+
+        >>> import pathlib, tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = pathlib.Path(folder, "flowers.csv")
+        ...     _ = path.write_text("petal,sepal,species\\n1.4,5.1,setosa\\n4.7,7.0,versicolor\\n1.3,4.9,setosa\\n")
+        ...     flowers = data.from_csv(path, target="species")
+        >>> x, y = flowers
+        >>> x.shape, y, flowers.classes, flowers.features
+        ((3, 2), array([0, 1, 0]), ('setosa', 'versicolor'), ('petal', 'sepal'))
+    """
     path = Path(path)
     _check_task(task)
     header, rows = _read_table(path, delimiter)
@@ -97,7 +140,18 @@ def from_csv(path, target: str, features=(), task: str = "classify", delimiter: 
 
 def from_npz(path, task: str = "classify") -> Data:
     """Arrays ``x`` (N, …) and ``y`` (N,) or (N, k) of a ``numpy.savez`` file. For classification
-    y must hold whole numbers ≥ 0 (its classes are named "0", "1", …); for regression any numbers."""
+    y must hold whole numbers ≥ 0 (its classes are named "0", "1", …); for regression any numbers.
+
+    Example::
+
+        >>> import pathlib, tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = pathlib.Path(folder, "set.npz")
+        ...     np.savez(path, x=np.ones((4, 3)), y=np.array([0, 2, 1, 2]))
+        ...     x, y = d = data.from_npz(path)
+        >>> x.dtype, y, d.classes
+        (dtype('float32'), array([0, 2, 1, 2]), ('0', '1', '2'))
+    """
     path = Path(path)
     _check_task(task)
     try:
@@ -129,7 +183,20 @@ def from_folder(path, size=None, grayscale: bool | None = None) -> Data:
     """Images in ``path/<class>/``, one sub-folder per class (sorted names are the classes):
     x (N, C, H, W) float32 in [0, 1], y the class indices. ``size`` (h, w) resizes every image;
     without it all must have one size. ``grayscale`` (default: when every image is) gives C = 1,
-    else C = 3 (RGB). Needs Pillow."""
+    else C = 3 (RGB). Needs Pillow.
+
+    Example::
+
+        >>> import pathlib, tempfile
+        >>> from PIL import Image
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     for label, shade in (("cat", 0), ("dog", 255)):
+        ...         pathlib.Path(folder, label).mkdir()
+        ...         Image.new("L", (6, 4), shade).save(pathlib.Path(folder, label, "1.png"))
+        ...     x, y = d = data.from_folder(folder)
+        >>> x.shape, y, d.classes, float(x[1].max())    # (N, C, H, W), grey: C = 1
+        ((2, 1, 4, 6), array([0, 1]), ('cat', 'dog'), 1.0)
+    """
     path = Path(path)
     Image = _pillow(path)
     folders = sorted(p for p in path.iterdir() if p.is_dir()) if path.is_dir() else []

@@ -21,6 +21,16 @@ class ArrayLoader:
     ``numpy.asarray``, a ``dlcore.Tensor`` gives its array) with one row per sample each;
     ``batch_size`` and ``seed`` are ints (≥ 1, ≥ 0), ``shuffle`` and ``drop_last`` bools,
     ``transform`` None or a callable, ``backend`` None (the active one), "numpy", "cupy" or "auto".
+
+    Example::
+
+        >>> x, y = np.arange(10, dtype="float32").reshape(5, 2), np.arange(5)
+        >>> loader = data.ArrayLoader(x, y, batch_size=2, shuffle=False)
+        >>> len(loader), [yb.tolist() for xb, yb in loader]
+        (3, [[0, 1], [2, 3], [4]])
+        >>> shuffled = data.ArrayLoader(x, y, batch_size=2, drop_last=True, seed=0)
+        >>> [yb.tolist() for xb, yb in shuffled]    # a new permutation each epoch; the short batch dropped
+        [[2, 4], [3, 0]]
     """
 
     def __init__(self, x, y, batch_size: int = 32, shuffle: bool = True, drop_last: bool = False,

@@ -29,6 +29,17 @@ def xor(n: int = 200, noise: float = 0.1, seed: int = 0):
 
     ``n`` samples, each corner (a, b) ∈ {0,1}² with Gaussian noise of std ``noise``;
     label a XOR b. With n ≤ 4 and noise 0 it is exactly the truth table.
+
+    Example::
+
+        >>> x, y = data.xor(4, noise=0.0)    # the truth table
+        >>> print(x, y)
+        [[0. 0.]
+         [0. 1.]
+         [1. 0.]
+         [1. 1.]] [0 1 1 0]
+        >>> data.xor(200)[0].shape
+        (200, 2)
     """
     n = _check("xor", n, noise, seed)
     rng = numpy.random.default_rng(seed)
@@ -44,6 +55,14 @@ def spiral(n: int = 400, noise: float = 0.1, turns: float = 1.75, seed: int = 0)
 
     Arm k ∈ {0, 1} at parameter s ∈ [0, 1): radius r = s, angle θ = 2π·turns·s + kπ,
     point (r cos θ, r sin θ) plus Gaussian noise of std noise·r; label k.
+
+    Example::
+
+        >>> x, y = data.spiral(400, noise=0.1)
+        >>> x.shape, np.bincount(y)
+        ((400, 2), array([200, 200]))
+        >>> bool(np.abs(x).max() < 1.5)    # radii up to 1, plus noise
+        True
     """
     n = _check("spiral", n, noise, seed, minimum=2)
     turns = checks.finite_number("spiral", "turns", turns)
@@ -59,7 +78,16 @@ def spiral(n: int = 400, noise: float = 0.1, turns: float = 1.75, seed: int = 0)
 
 
 def sine(n: int = 200, noise: float = 0.05, seed: int = 0):
-    """y = sin 2πx + N(0, noise²) for x uniform on [0, 1]; x and y of shape (n, 1), float32."""
+    """y = sin 2πx + N(0, noise²) for x uniform on [0, 1]; x and y of shape (n, 1), float32.
+
+    Example::
+
+        >>> x, y = data.sine(100, noise=0.0)
+        >>> x.shape, y.shape, x.dtype
+        ((100, 1), (100, 1), dtype('float32'))
+        >>> np.allclose(y, np.sin(2 * np.pi * x), atol=1e-6)
+        True
+    """
     n = _check("sine", n, noise, seed)
     rng = numpy.random.default_rng(seed)
     x = rng.uniform(0.0, 1.0, (n, 1))
