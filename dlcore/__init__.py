@@ -8,7 +8,7 @@ from dlcore import functional
 from dlcore import nn, losses, init, optim, metrics, io
 from dlcore.gradcheck import gradcheck
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # the one place the version is written (pyproject.toml reads it)
 
 __all__ = [
     "Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "is_training", "training_mode",

@@ -1,0 +1,84 @@
+"""The documentation: one version everywhere, a README within its length, a config page that lists
+every key, API pages for the public modules, and a site that builds strictly (when MkDocs is
+installed: the ``docs`` extra, which ``make install`` installs)."""
+import importlib.metadata
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+import dlcore
+from dlcore.training import runconfig
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+PUBLIC_MODULES = ["dlcore", "dlcore.nn", "dlcore.functional", "dlcore.losses", "dlcore.optim", "dlcore.init",
+                  "dlcore.metrics", "dlcore.data", "dlcore.training", "dlcore.io", "dlcore.onnx", "dlcore.models",
+                  "dlcore.unsupervised"]
+
+
+def _hook():
+    spec = importlib.util.spec_from_file_location("config_keys", DOCS / "hooks" / "config_keys.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_version_is_written_once_and_the_changelog_names_it():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "dlcore.__version__"}
+    assert re.fullmatch(r"\d+\.\d+\.\d+", dlcore.__version__)
+    newest = re.search(r"^## (\S+)", (ROOT / "CHANGELOG.md").read_text(encoding="utf-8"), re.M).group(1)
+    assert newest == dlcore.__version__
+
+
+def test_the_installed_distribution_reports_the_package_version():
+    try:
+        installed = importlib.metadata.version("dlcore")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("dlcore is not installed (only imported from the source tree)")
+    assert installed == dlcore.__version__, "reinstall: pip install -e . (make install does it when pyproject changes)"
+
+
+def test_readme_is_at_most_160_lines_and_its_links_exist():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 160
+    for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", readme):
+        assert (ROOT / target).exists(), f"README links {target}, which does not exist"
+
+
+def test_the_config_page_lists_every_key_of_the_schema():
+    table = _hook().table()
+    keys = [f"{section}.{key}" for section, entries in runconfig.SCHEMA.items() for key in entries]
+    for key in keys:
+        assert f"| `{key}` |" in table, key
+    assert "<!-- config-keys -->" in (DOCS / "guide" / "configs.md").read_text(encoding="utf-8")
+
+
+def test_every_public_module_has_an_api_page_and_no_page_names_a_renamed_module():
+    for module in PUBLIC_MODULES:
+        page = DOCS / "api" / f"{module}.md"
+        assert page.is_file() and f"::: {module}\n" in page.read_text(encoding="utf-8"), module
+    for page in DOCS.rglob("*.md"):
+        text = page.read_text(encoding="utf-8")
+        assert not re.search(r"dlcore\.functions\b|dlcore\.config\b", text), f"{page} names a renamed module"
+
+
+def test_every_docs_page_is_in_the_navigation():
+    nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    for page in DOCS.rglob("*.md"):
+        assert str(page.relative_to(DOCS)) in nav, f"{page.relative_to(DOCS)} is not in mkdocs.yml's nav"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mkdocs") is None, reason="MkDocs is not installed (the docs extra)")
+def test_the_site_builds_strictly(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir",
+                             str(tmp_path / "site")], cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
