@@ -177,3 +177,14 @@ def test_data_faults_in_a_run_are_one_line_user_errors(tmp_path):
     with pytest.raises(DataFileError, match="no column 'label'; the columns are a, b"):
         _run(tmp_path, tmp_path / "t.csv", "data.target='label'")
     assert not (tmp_path / "runs").exists()
+
+
+def test_predict_on_inputs_of_another_shape_is_one_line(tmp_path, capsys):
+    from dlcore import cli
+
+    _write_spiral_csv(tmp_path / "spiral.csv", n=100)
+    run, _, _ = _run(tmp_path, tmp_path / "spiral.csv", "data.target='arm'", "data.features=['x0', 'x1']",
+                     "train.epochs=1")
+    numpy.savez(tmp_path / "x.npz", x=numpy.zeros((3, 5), numpy.float32))
+    assert cli.main(["predict", str(run), "--input", str(tmp_path / "x.npz"), "--backend", "numpy"]) == 2
+    assert "inputs of shape (5,) per sample, but the model was trained on (2,)" in capsys.readouterr().err

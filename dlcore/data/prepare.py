@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy
 
+from dlcore.checks import ShapeError
 from dlcore.data.datasets import fashion_mnist, load, split
 from dlcore.data.synthetic import DATASETS
 
@@ -91,7 +92,7 @@ class Preprocessing:
         """Model inputs from raw inputs of ``input_shape`` per sample (NumPy, float32)."""
         x = numpy.asarray(x, numpy.float32)
         if x.shape[1:] != self.input_shape:
-            raise ValueError(f"inputs of shape {x.shape[1:]} per sample, but the model was trained on "
+            raise ShapeError(f"inputs of shape {x.shape[1:]} per sample, but the model was trained on "
                              f"{self.input_shape}")
         if self.flatten:
             x = x.reshape(len(x), -1)
