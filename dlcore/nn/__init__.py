@@ -15,3 +15,9 @@ from dlcore.nn.residual import Residual
 
 __all__ += ["Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "GlobalAvgPool2d", "GlobalMaxPool2d",
             "Upsample2d", "BatchNorm1d", "BatchNorm2d", "Dropout", "Residual"]
+from dlcore.nn.layers import Embedding
+from dlcore.nn.normalization import LayerNorm
+from dlcore.nn.recurrent import GRU, LSTM, RNN
+from dlcore.nn.attention import MultiheadAttention, TransformerEncoderLayer
+
+__all__ += ["Embedding", "LayerNorm", "RNN", "LSTM", "GRU", "MultiheadAttention", "TransformerEncoderLayer"]

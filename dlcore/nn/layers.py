@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dlcore import checks, init
+from dlcore.ops.embedding import embedding
 from dlcore.ops.linear import linear
 from dlcore.nn.module import Module, Parameter, check_input_type
 
@@ -99,3 +100,27 @@ class Flatten(Module):
 
     def forward(self, x):
         return x.reshape(x.shape[0], -1)
+
+
+class Embedding(Module):
+    """A lookup table: y = W[idx], row idx of ``weight`` W (num_embeddings, embedding_dim) for every
+    integer index (characters, tokens), giving idx.shape + (embedding_dim,). W starts N(0, 1), as
+    in PyTorch; its gradient accumulates g over every position an index appears at.
+
+    >>> import numpy, dlcore
+    >>> emb = dlcore.nn.Embedding(10, 3)
+    >>> emb(numpy.array([[1, 2], [1, 9]])).shape
+    (2, 2, 3)
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int):
+        super().__init__()
+        self.num_embeddings = checks.integer("Embedding", "num_embeddings", num_embeddings, minimum=1)
+        self.embedding_dim = checks.integer("Embedding", "embedding_dim", embedding_dim, minimum=1)
+        self.weight = Parameter(init.normal((self.num_embeddings, self.embedding_dim)))
+
+    def forward(self, idx):
+        return embedding(idx, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_embeddings}, {self.embedding_dim}"

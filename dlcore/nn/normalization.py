@@ -1,7 +1,9 @@
 """Batch normalization layers (over ``dlcore.ops.normalization.batch_norm``)."""
 from __future__ import annotations
 
+import backends
 from dlcore import checks, init
+from dlcore.ops.layer_norm import layer_norm
 from dlcore.ops.normalization import batch_norm
 from dlcore.nn.module import Module, Parameter
 
@@ -92,3 +94,42 @@ class BatchNorm2d(BatchNormBase):
     """
 
     dims = (4,)
+
+
+class LayerNorm(Module):
+    """Layer normalization: y = γ ⊙ (x − μ)/√(σ² + ε) + β with μ and σ² (biased) over the trailing axes
+    ``normalized_shape`` of each sample (no running statistics; the same in training and eval).
+
+    ``normalized_shape`` is an int or a tuple of the trailing sizes; ``weight`` γ (ones) and
+    ``bias`` β (zeros) have that shape, unless ``elementwise_affine=False`` (then none).
+
+    >>> import numpy, dlcore
+    >>> norm = dlcore.nn.LayerNorm(4)
+    >>> y = norm(dlcore.Tensor(numpy.array([[1.0, 2.0, 3.0, 4.0]], "float32")))
+    >>> numpy.round(y.numpy(), 3)
+    array([[-1.342, -0.447,  0.447,  1.342]], dtype=float32)
+    """
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True):
+        super().__init__()
+        shape = (normalized_shape,) if not isinstance(normalized_shape, (tuple, list)) else normalized_shape
+        self.normalized_shape = tuple(checks.integer("LayerNorm", "normalized_shape", n, minimum=1) for n in shape)
+        self.eps = checks.finite_number("LayerNorm", "eps", eps, within="(0, inf)")
+        affine = checks.flag("LayerNorm", "elementwise_affine", elementwise_affine)
+        self.weight = Parameter(init.ones(self.normalized_shape)) if affine else None
+        self.bias = Parameter(init.zeros(self.normalized_shape)) if affine else None
+
+    def forward(self, x):
+        k = len(self.normalized_shape)
+        if tuple(x.shape[x.ndim - k:]) != self.normalized_shape or x.ndim < k:
+            raise checks.ShapeError(f"{self!r} normalizes trailing axes {self.normalized_shape}, got an input of "
+                                    f"shape {tuple(x.shape)}")
+        if self.weight is None:
+            xp = backends.backend_of(getattr(x, "data", x)).xp
+            return layer_norm(x, xp.ones(self.normalized_shape, x.dtype), xp.zeros(self.normalized_shape, x.dtype),
+                              self.eps)
+        return layer_norm(x, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}" + ("" if self.weight is not None else
+                                                              ", elementwise_affine=False")
