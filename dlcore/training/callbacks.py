@@ -26,6 +26,23 @@ class Callback:
     ``order``: the Trainer calls ``on_epoch_end`` in ascending order (stable: equal orders keep
     the order of the list). ``Checkpoint`` has order 100 so that it saves what every other
     callback did in that epoch (the schedule's next lr, the early-stopping count).
+
+    Example::
+
+        >>> class StopAtEpoch(training.Callback):
+        ...     def __init__(self, last):
+        ...         self.last = last
+        ...     def on_epoch_end(self, trainer, row):
+        ...         print("epoch", row["epoch"], "loss below 1:", row["train_loss"] < 1)
+        ...         trainer.stop = row["epoch"] >= self.last
+        >>> x, y = data.sine(32)
+        >>> model = nn.Linear(1, 1)
+        >>> history = training.Trainer([StopAtEpoch(2)], progress=False).fit(
+        ...     model, losses.MSELoss(), optim.SGD(model, lr=0.1), data.ArrayLoader(x, y, batch_size=8), epochs=10)
+        epoch 1 loss below 1: True
+        epoch 2 loss below 1: True
+        >>> len(history), history.stopped_epoch
+        (2, 2)
     """
 
     order = 0
@@ -81,6 +98,20 @@ class EarlyStopping(Callback):
     train_accuracy, val_loss, val_accuracy); a name that is not (a typo such as "val_acc")
     raises at construction. A metric that a callback of your own adds to the epoch's row is
     accepted with an explicit ``mode="min"`` or ``"max"``.
+
+    Example::
+
+        >>> x, y = data.sine(64)
+        >>> model = nn.Sequential(nn.Linear(1, 16), nn.Tanh(), nn.Linear(16, 1))
+        >>> val = data.ArrayLoader(x, -y, batch_size=16)    # a validation set the fit only gets worse on
+        >>> history = training.Trainer([training.EarlyStopping(patience=2)], progress=False).fit(
+        ...     model, losses.MSELoss(), optim.SGD(model, lr=0.1), data.ArrayLoader(x, y, batch_size=16), val, epochs=20)
+        >>> [round(v, 3) for v in history["val_loss"]]    # best at epoch 2, then 2 epochs without improvement
+        [0.674, 0.658, 0.818, 1.0]
+        >>> history.best_epoch, history.stopped_epoch
+        (2, 4)
+        >>> round(training.Trainer().evaluate(model, losses.MSELoss(), val)["loss"], 3)    # epoch 2's weights back
+        0.658
     """
 
     def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0, mode: str = "auto",
@@ -148,6 +179,14 @@ class LRSchedule(Callback):
     η₀ is ``base_lr`` when given; otherwise the optimizer's lr when a new training starts (an
     empty history), kept through fits that continue it and saved in ``state_dict()``: a
     resumed run does not take the already-decayed lr for η₀.
+
+    Example::
+
+        >>> class Halving(training.LRSchedule):    # η = η₀ / 2^epochs
+        ...     def lr_at(self, epochs_done):
+        ...         return self.base_lr / 2 ** epochs_done
+        >>> [Halving(base_lr=0.1).lr_at(epochs) for epochs in range(4)]
+        [0.1, 0.05, 0.025, 0.0125]
     """
 
     def __init__(self, base_lr: float | None = None):
@@ -176,7 +215,18 @@ class LRSchedule(Callback):
 
 
 class StepLR(LRSchedule):
-    """η = η₀ · γ^⌊epochs/step_size⌋: large first, then smaller in steps."""
+    """η = η₀ · γ^⌊epochs/step_size⌋: large first, then smaller in steps.
+
+    Example::
+
+        >>> schedule = training.StepLR(step_size=2, gamma=0.1)
+        >>> x, y = data.sine(32)
+        >>> model = nn.Linear(1, 1)
+        >>> history = training.Trainer([schedule], progress=False).fit(
+        ...     model, losses.MSELoss(), optim.SGD(model, lr=0.5), data.ArrayLoader(x, y, batch_size=8), epochs=5)
+        >>> [round(lr, 4) for lr in history["lr"]]    # the lr each epoch trained with, from η₀ = the optimizer's 0.5
+        [0.5, 0.5, 0.05, 0.05, 0.005]
+    """
 
     def __init__(self, step_size: int, gamma: float = 0.1, base_lr: float | None = None):
         super().__init__(base_lr)
@@ -188,7 +238,14 @@ class StepLR(LRSchedule):
 
 
 class ExponentialLR(LRSchedule):
-    """η = η₀ · γ^epochs."""
+    """η = η₀ · γ^epochs.
+
+    Example::
+
+        >>> schedule = training.ExponentialLR(gamma=0.5, base_lr=1.0)
+        >>> [schedule.lr_at(epochs) for epochs in range(4)]
+        [1.0, 0.5, 0.25, 0.125]
+    """
 
     def __init__(self, gamma: float, base_lr: float | None = None):
         super().__init__(base_lr)
@@ -199,7 +256,14 @@ class ExponentialLR(LRSchedule):
 
 
 class CosineLR(LRSchedule):
-    """η = η_min + ½(η₀ − η_min)(1 + cos(π · epochs/T)) for epochs ≤ T, then η_min."""
+    """η = η_min + ½(η₀ − η_min)(1 + cos(π · epochs/T)) for epochs ≤ T, then η_min.
+
+    Example::
+
+        >>> schedule = training.CosineLR(t_max=4, eta_min=0.0, base_lr=1.0)
+        >>> [round(schedule.lr_at(epochs), 4) for epochs in range(6)]    # η_min after T epochs
+        [1.0, 0.8536, 0.5, 0.1464, 0.0, 0.0]
+    """
 
     def __init__(self, t_max: int, eta_min: float = 0.0, base_lr: float | None = None):
         super().__init__(base_lr)
@@ -220,6 +284,18 @@ class Checkpoint(Callback):
     atomically. It runs after the other callbacks of an epoch (``order`` 100), so the files hold
     what they did (the next epoch's lr, the early-stopping count). A missing monitored value (no
     validation data) disables ``best.npz``. ``monitor`` is checked as EarlyStopping's is.
+
+    Example::
+
+        >>> import os, tempfile
+        >>> x, y = data.sine(32)
+        >>> model = nn.Linear(1, 1)
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     trainer = training.Trainer([training.Checkpoint(folder, monitor="train_loss")], progress=False)
+        ...     _ = trainer.fit(model, losses.MSELoss(), optim.SGD(model, lr=0.1), data.ArrayLoader(x, y), epochs=3)
+        ...     last = dlcore.io.load(os.path.join(folder, "last.npz"))
+        ...     print(sorted(os.listdir(folder)), last["epoch"], len(last["history"]["epochs"]))
+        ['best.npz', 'last.npz'] 3 3
     """
 
     order = 100

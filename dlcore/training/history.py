@@ -12,6 +12,15 @@ class History:
 
     ``history["val_loss"]`` is the list of that value over epochs; ``best(monitor, mode)``
     the (epoch, value) of the best one; ``save(path)`` writes JSON atomically.
+
+    Example::
+
+        >>> history = training.History([{"epoch": 1, "val_loss": 0.9}, {"epoch": 2, "val_loss": 0.4},
+        ...                             {"epoch": 3, "val_loss": 0.5}])
+        >>> history["val_loss"], history.best("val_loss")
+        ([0.9, 0.4, 0.5], (2, 0.4))
+        >>> len(history), history.last
+        (3, {'epoch': 3, 'val_loss': 0.5})
     """
 
     def __init__(self, rows=None):

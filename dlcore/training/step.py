@@ -20,11 +20,31 @@ from dlcore.cuda_graph import CapturedStep
 
 
 class CaptureError(UserError, RuntimeError):
-    """A training step that a CUDA graph cannot replay was to be captured: the message says what and why."""
+    """A training step that a CUDA graph cannot replay was to be captured: the message says what and why.
+
+    Example::
+
+        >>> model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+        >>> training.GraphStep().bind(model, losses.MSELoss(), optim.SGD(model, lr=0.1))
+        Traceback (most recent call last):
+            ...
+        dlcore.training.step.CaptureError: GraphStep: the model draws random numbers in training (1 Dropout(p=0.5)): ...
+    """
 
 
 class EagerStep:
-    """One training step run operation by operation: forward, loss, zero_grad, backward, optimizer step."""
+    """One training step run operation by operation: forward, loss, zero_grad, backward, optimizer step.
+
+    Example::
+
+        >>> model = nn.Linear(2, 1)
+        >>> step = training.EagerStep()    # what Trainer() uses unless given another step
+        >>> step.bind(model, losses.MSELoss(), optim.SGD(model, lr=0.1))
+        >>> before = model.weight.numpy().copy()
+        >>> out, loss = step(np.ones((4, 2), "float32"), np.zeros((4, 1), "float32"))
+        >>> out.shape, loss.shape, bool((model.weight.numpy() != before).all())    # one update done
+        ((4, 1), (), True)
+    """
 
     def bind(self, model, loss, optimizer, batch_size: int | None = None) -> None:
         """Train ``model`` on ``loss`` with ``optimizer`` from now on (``Trainer.fit`` calls this before its
@@ -56,6 +76,16 @@ class GraphStep(EagerStep):
     ``bind`` raises CaptureError when the optimizer declares it cannot be captured
     (``capture_refusal``) or a module of the model draws random numbers in training
     (``random_modules``: a graph would replay one draw on every step).
+
+    Example::
+
+        >>> trainer = training.Trainer(step=training.GraphStep(warmup=2))    # = Trainer(cuda_graph=True)
+        >>> model = nn.Linear(2, 1)
+        >>> training.GraphStep().bind(model, losses.MSELoss(), optim.SGD(model, lr=0.1))    # SGD can be captured
+        >>> training.GraphStep().bind(model, losses.MSELoss(), optim.Adam(model))
+        Traceback (most recent call last):
+            ...
+        dlcore.training.step.CaptureError: GraphStep: Adam cannot be captured in a CUDA graph: ...
     """
 
     def __init__(self, warmup: int = 2):

@@ -23,7 +23,19 @@ _ORDER = "fit(model, loss, optimizer, train, val=None, epochs=1)"
 
 
 class DivergenceError(UserError, FloatingPointError):
-    """The loss became NaN or ±inf: the message names the epoch and step, and what to try."""
+    """The loss became NaN or ±inf: the message names the epoch and step, and what to try.
+
+    Example::
+
+        >>> x, y = data.sine(32)
+        >>> x[5, 0] = np.nan    # a bad sample in the second batch
+        >>> model = nn.Linear(1, 1)
+        >>> training.Trainer(progress=False).fit(model, losses.MSELoss(), optim.SGD(model, lr=0.1),
+        ...                                      data.ArrayLoader(x, y, batch_size=8, shuffle=False))
+        Traceback (most recent call last):
+            ...
+        dlcore.training.trainer.DivergenceError: training loss became nan in epoch 1, step 1 of 4; lower the learning rate ...
+    """
 
 
 def _describe(value) -> str:
@@ -80,6 +92,18 @@ class Trainer:
     How a batch trains is the ``step`` object's business (``dlcore.training.step``): an
     ``EagerStep`` by default; ``cuda_graph=True`` is short for ``step=GraphStep()`` (CuPy only),
     which captures the step as a CUDA graph and replays it.
+
+    Example::
+
+        >>> x, y = data.xor(64, noise=0.1)
+        >>> model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 2))
+        >>> trainer = training.Trainer(progress=False, log_every=10)    # a line per 10 epochs on stderr
+        >>> history = trainer.fit(model, losses.CrossEntropyLoss(), optim.Adam(model, lr=0.05),
+        ...                       data.ArrayLoader(x, y, batch_size=16), epochs=30)
+        >>> len(history), history.last["train_accuracy"], history.last["train_loss"] < 0.05
+        (30, 1.0, True)
+        >>> trainer.evaluate(model, losses.CrossEntropyLoss(), data.ArrayLoader(x, y))["accuracy"]
+        1.0
     """
 
     def __init__(self, callbacks=(), log_every: int = 1, progress: bool | None = None, console=None,
@@ -277,7 +301,16 @@ class _Display:
 
 
 def summary_table(history: History, title: str = "summary", extra: dict | None = None):
-    """A rich Table of the last epoch's values (and the best epoch, when known) plus ``extra`` rows."""
+    """A rich Table of the last epoch's values (and the best epoch, when known) plus ``extra`` rows.
+
+    Example::
+
+        >>> history = training.History([{"epoch": 1, "train_loss": 0.9, "val_loss": 1.0},
+        ...                             {"epoch": 2, "train_loss": 0.5, "val_loss": 0.7}])
+        >>> table = training.summary_table(history, extra={"test_loss": 0.75})
+        >>> list(table.columns[0].cells), list(table.columns[1].cells)    # rich.console.Console().print(table) draws it
+        (['train_loss', 'val_loss', 'epochs', 'test_loss'], ['0.5000', '0.7000', '2', '0.7500'])
+    """
     from rich.table import Table
 
     table = Table(title=title)
