@@ -45,7 +45,19 @@ _RESERVED = ("model", "optimizer")
 
 
 class CheckpointError(UserError, ValueError):
-    """A checkpoint is unreadable, truncated, or lacks or mismatches a key; names file and key."""
+    """A checkpoint is unreadable, truncated, or lacks or mismatches a key; names file and key.
+
+    Example::
+
+        >>> import pathlib, tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = pathlib.Path(folder, "broken.npz")
+        ...     _ = path.write_bytes(b"not a checkpoint")
+        ...     dlcore.io.load(path)
+        Traceback (most recent call last):
+            ...
+        dlcore.io.CheckpointError: .../broken.npz: not a readable dlcore checkpoint (truncated or corrupt?): ...
+    """
 
 
 def _json_default(value):
@@ -85,6 +97,17 @@ def save(path, model, optimizer=None, **meta) -> Path:
     ``meta`` must be JSON-serializable (NumPy scalars/arrays are converted to numbers/lists),
     e.g. epoch, config, metrics, ``rng=generator.bit_generator.state`` (the names "model" and
     "optimizer" are taken by the arguments). Missing parent folders are created.
+
+    Example::
+
+        >>> import os, tempfile
+        >>> model = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+        >>> opt = optim.Momentum(model, lr=0.1)
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = dlcore.io.save(os.path.join(folder, "run", "last.npz"), model, opt, epoch=3, note="first try")
+        ...     checkpoint = dlcore.io.load(path)
+        >>> list(checkpoint["model"]), checkpoint["epoch"], checkpoint["note"]
+        (['0.weight', '0.bias', '1.weight', '1.bias', '1.running_mean', '1.running_var'], 3, 'first try')
     """
     if not isinstance(model, Module) or not (optimizer is None or callable(getattr(optimizer, "step", None))):
         raise TypeError(f"io.save(path, model, optimizer=None, **meta): got model {type(model).__name__} and "
@@ -121,6 +144,22 @@ def atomic_write(path, mode: str = "wb"):
     its temporary file behind: ``remove_temporaries`` clears them. The file gets the permissions
     of any new file (0o666 less the umask), not the 0o600 of a temporary file. Checkpoints,
     histories, configs and plots all go through it.
+
+    Example::
+
+        >>> import pathlib, tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = pathlib.Path(folder, "numbers.txt")
+        ...     with dlcore.io.atomic_write(path, "w") as f:
+        ...         _ = f.write("1 2 3")
+        ...     try:
+        ...         with dlcore.io.atomic_write(path, "w") as f:
+        ...             _ = f.write("4 5")
+        ...             raise RuntimeError("crash while writing")
+        ...     except RuntimeError:
+        ...         pass
+        ...     print(path.read_text(), sorted(p.name for p in path.parent.iterdir()))    # the old file, no leftovers
+        1 2 3 ['numbers.txt']
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -139,7 +178,17 @@ def atomic_write(path, mode: str = "wb"):
 
 
 def write_text_atomic(path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` so that readers see the old file or the whole new one (``atomic_write``)."""
+    """Write ``text`` (UTF-8) to ``path`` so that readers see the old file or the whole new one (``atomic_write``).
+
+    Example::
+
+        >>> import pathlib, tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = pathlib.Path(folder, "logs", "note.txt")    # missing folders are made
+        ...     dlcore.io.write_text_atomic(path, "λ = 0.01")
+        ...     print(path.read_text(encoding="utf-8"))
+        λ = 0.01
+    """
     with atomic_write(path, "w") as f:
         f.write(text)
 
@@ -157,7 +206,18 @@ def _umask() -> int:
 def remove_temporaries(folder) -> list[Path]:
     """Delete the temporary files that ``atomic_write`` calls left in ``folder`` when their process
     was killed mid-write (``.<name>.<random>.tmp``); returns the paths removed. Call it when no
-    other process writes into ``folder`` (a run's start or resume)."""
+    other process writes into ``folder`` (a run's start or resume).
+
+    Example::
+
+        >>> import pathlib, tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     _ = pathlib.Path(folder, ".last.npz.k3j2x.tmp").write_bytes(b"half a checkpoint")    # a killed writer's
+        ...     _ = pathlib.Path(folder, "last.npz").write_bytes(b"")
+        ...     removed = dlcore.io.remove_temporaries(folder)
+        ...     print([p.name for p in removed], [p.name for p in pathlib.Path(folder).iterdir()])
+        ['.last.npz.k3j2x.tmp'] ['last.npz']
+    """
     removed = []
     for path in Path(folder).glob(f".*{_TEMPORARY_SUFFIX}"):
         if path.is_file():
@@ -184,6 +244,18 @@ def load(path) -> dict:
     The optimizer's state dict is rebuilt exactly as ``Optimizer.state_dict()`` returned it.
     Raises FileNotFoundError for a missing file and CheckpointError naming the file (and the
     key) for a truncated, corrupt or incomplete one.
+
+    Example::
+
+        >>> import os, tempfile
+        >>> model = nn.Linear(2, 1)
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = dlcore.io.save(os.path.join(folder, "ckpt.npz"), model, optim.SGD(model, lr=0.1), epoch=7)
+        ...     checkpoint = dlcore.io.load(path)
+        >>> sorted(checkpoint), checkpoint["optimizer"]["type"]
+        (['epoch', 'model', 'optimizer'], 'SGD')
+        >>> np.array_equal(checkpoint["model"]["weight"], model.weight.numpy())    # NumPy arrays
+        True
     """
     path = Path(path)
     try:
@@ -219,6 +291,16 @@ def restore(path, model, optimizer=None) -> dict:
 
     A key the model or optimizer expects but the checkpoint lacks, or a shape or dtype that
     differs, raises CheckpointError naming the file and the key.
+
+    Example::
+
+        >>> import os, tempfile
+        >>> model, other = nn.Linear(2, 1), nn.Linear(2, 1)
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = dlcore.io.save(os.path.join(folder, "ckpt.npz"), model, epoch=5)
+        ...     meta = dlcore.io.restore(path, other)    # the weights go into other
+        >>> meta, np.array_equal(other.weight.numpy(), model.weight.numpy())
+        ({'epoch': 5}, True)
     """
     ckpt = load(path)
     try:
@@ -283,6 +365,16 @@ def save_safetensors(path, model, layout: str = "dlcore", metadata: dict | None 
     ``metadata`` (str → str) goes into the header's ``__metadata__``, with ``dlcore.layout`` = the
     layout when a Module is saved (a dict is written as given and records no layout), which
     ``load_safetensors`` reads back. Raises ValueError for a dtype safetensors lacks.
+
+    Example::
+
+        >>> import os, tempfile
+        >>> model = nn.Sequential(nn.Linear(3, 2))
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = dlcore.io.save_safetensors(os.path.join(folder, "model.safetensors"), model, layout="pytorch")
+        ...     arrays, metadata = dlcore.io.read_safetensors(path)
+        >>> arrays["0.weight"].shape, metadata    # PyTorch's (out_features, in_features)
+        ((2, 3), {'dlcore.layout': 'pytorch'})
     """
     layout = _check_layout("save_safetensors", layout)
     if isinstance(model, Module):
@@ -336,6 +428,17 @@ def read_safetensors(path) -> tuple[dict, dict]:
     FileNotFoundError for a missing file and CheckpointError naming the file (and the tensor) for a
     header that is not the format's: a length past the end, JSON that is not an object, an unknown
     dtype, a shape and byte range that disagree, or byte ranges that overlap or leave gaps.
+
+    Example::
+
+        >>> import os, tempfile
+        >>> weights = {"w": np.arange(6, dtype="float32").reshape(2, 3), "step": np.array(4)}
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = dlcore.io.save_safetensors(os.path.join(folder, "w.safetensors"), weights, metadata={"by": "me"})
+        ...     arrays, metadata = dlcore.io.read_safetensors(path)
+        >>> print(arrays["w"], arrays["step"], metadata)
+        [[0. 1. 2.]
+         [3. 4. 5.]] 4 {'by': 'me'}
     """
     path = Path(path)
     buffer = bytearray(path.read_bytes())
@@ -396,6 +499,16 @@ def load_safetensors(path, model=None, layout: str | None = None, strict: bool =
     ``model.load_state_dict(state, strict)`` onto the model's device; the returned dict is then in
     dlcore's layout. Without a model the arrays are returned as stored. Missing or unexpected keys
     (when ``strict``) and shape or dtype mismatches are CheckpointErrors naming the file.
+
+    Example::
+
+        >>> import os, tempfile
+        >>> model, copy = nn.Linear(3, 2), nn.Linear(3, 2)
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = dlcore.io.save_safetensors(os.path.join(folder, "model.safetensors"), model, layout="pytorch")
+        ...     arrays = dlcore.io.load_safetensors(path, copy)    # transposed back into dlcore's layout
+        >>> arrays["weight"].shape, np.array_equal(copy.weight.numpy(), model.weight.numpy())
+        ((3, 2), True)
     """
     arrays, metadata = read_safetensors(path)
     recorded = metadata.get(_LAYOUT_KEY)

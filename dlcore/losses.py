@@ -139,7 +139,7 @@ class BCEWithLogitsLoss(Loss):
 
         >>> logits = dlcore.Tensor(np.array([2.0, -1.0, 0.0], "float32"))
         >>> t = np.array([1.0, 0.0, 1.0], "float32")
-        >>> print(losses.BCEWithLogitsLoss(reduction="none")(logits, t).numpy())    # −ln σ(2), −ln(1 − σ(−1)), ln 2
+        >>> print(losses.BCEWithLogitsLoss(reduction="none")(logits, t).numpy())    # −ln σ(2), −ln σ(1), ln 2
         [0.1269 0.3133 0.6931]
     """
     function = _loss.BCEWithLogitsLossFunction

@@ -105,7 +105,8 @@ class EarlyStopping(Callback):
         >>> model = nn.Sequential(nn.Linear(1, 16), nn.Tanh(), nn.Linear(16, 1))
         >>> val = data.ArrayLoader(x, -y, batch_size=16)    # a validation set the fit only gets worse on
         >>> history = training.Trainer([training.EarlyStopping(patience=2)], progress=False).fit(
-        ...     model, losses.MSELoss(), optim.SGD(model, lr=0.1), data.ArrayLoader(x, y, batch_size=16), val, epochs=20)
+        ...     model, losses.MSELoss(), optim.SGD(model, lr=0.1), data.ArrayLoader(x, y, batch_size=16), val,
+        ...     epochs=20)
         >>> [round(v, 3) for v in history["val_loss"]]    # best at epoch 2, then 2 epochs without improvement
         [0.674, 0.658, 0.818, 1.0]
         >>> history.best_epoch, history.stopped_epoch

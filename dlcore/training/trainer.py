@@ -28,13 +28,13 @@ class DivergenceError(UserError, FloatingPointError):
     Example::
 
         >>> x, y = data.sine(32)
-        >>> x[5, 0] = np.nan    # a bad sample in the second batch
+        >>> x[10, 0] = np.nan    # a bad sample in the second batch of 8
         >>> model = nn.Linear(1, 1)
         >>> training.Trainer(progress=False).fit(model, losses.MSELoss(), optim.SGD(model, lr=0.1),
         ...                                      data.ArrayLoader(x, y, batch_size=8, shuffle=False))
         Traceback (most recent call last):
             ...
-        dlcore.training.trainer.DivergenceError: training loss became nan in epoch 1, step 1 of 4; lower the learning rate ...
+        dlcore.training.trainer.DivergenceError: training loss became nan in epoch 1, step 2 of 4; lower the ...
     """
 
 
