@@ -242,20 +242,65 @@ class Tensor:
     def __gt__(self, other): return Tensor(self.data > _raw(other))
     def __ge__(self, other): return Tensor(self.data >= _raw(other))
 
-    def sum(self, axis=None, keepdims=False): return _m.sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return _m.mean(self, axis, keepdims)
-    def max(self, axis=None, keepdims=False): return _m.max(self, axis, keepdims)
+    # reductions: ``dim``/``keepdim`` are PyTorch's names for ``axis``/``keepdims`` (passing both is an error)
+    def sum(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
+        return _m.sum(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def mean(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
+        return _m.mean(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def max(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
+        return _m.max(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def min(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
+        return _m.min(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def argmax(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
+        return _m.argmax(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def argmin(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
+        return _m.argmin(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def var(self, axis=None, keepdims=None, *, correction=1, dim=None, keepdim=None):
+        return _m.var(self, axis, keepdims, correction=correction, dim=dim, keepdim=keepdim)
+
+    def std(self, axis=None, keepdims=None, *, correction=1, dim=None, keepdim=None):
+        return _m.std(self, axis, keepdims, correction=correction, dim=dim, keepdim=keepdim)
+
+    def logsumexp(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
+        return _m.logsumexp(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
     def exp(self): return _m.exp(self)
     def log(self): return _m.log(self)
+    def sqrt(self): return _m.sqrt(self)
     def abs(self): return _m.abs(self)
     def __abs__(self): return _m.abs(self)
+    def clip(self, min=None, max=None): return _m.clip(self, min, max)  # noqa: A002 (PyTorch's names)
     def astype(self, dtype): return _m.astype(self, dtype)
 
+    # shapes
     def reshape(self, *shape):
+        """The same values in ``shape`` (ints or one tuple); one size may be -1, inferred from the others."""
         return _m.reshape(self, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
 
+    def view(self, *shape):
+        """``reshape`` under PyTorch's name (dlcore has no in-place ops, so a view and a copy cannot differ)."""
+        return self.reshape(*shape)
+
     def transpose(self, *axes):
+        """Two ints (dim0, dim1): those axes exchanged, as torch.transpose; nothing: the axes reversed
+        (``.T``); otherwise a permutation of all axes (ints or one tuple), as numpy.transpose."""
+        if len(axes) == 2 and all(isinstance(a, (int, numpy.integer)) for a in axes):
+            return _m.swapaxes(self, *axes)
         return _m.transpose(self, axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else (axes or None))
+
+    def permute(self, *dims):
+        """Axis i of the result is axis ``dims[i]`` of this tensor (ints or one tuple), as torch.permute."""
+        return _m.permute(self, dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims)
+
+    def unsqueeze(self, dim): return _m.unsqueeze(self, dim)
+    def squeeze(self, axis=None, *, dim=None): return _m.squeeze(self, axis, dim=dim)
+    def flatten(self, start_dim=0, end_dim=-1): return _m.flatten(self, start_dim, end_dim)
 
     @property
     def T(self):

@@ -5,8 +5,10 @@ from dlcore.ops.linear import linear
 from dlcore.ops.loss import (bce_with_logits, binary_cross_entropy, cross_entropy, epsilon_insensitive_loss,
                              exponential_loss, hinge_loss, huber_loss, logistic_loss, mae_loss, mse_loss,
                              quantile_loss, sum_squared_error)
-from dlcore.ops.math import (abs, add, astype, concat, div, exp, getitem, log, matmul, max, mean, mul, neg, pow,
-                             reshape, sub, sum, transpose)
+from dlcore.ops.math import (abs, add, argmax, argmin, astype, clip, concat, div, exp, flatten, getitem, log,
+                             logsumexp, matmul, max, mean, min, mul, neg, permute, pow, reshape, sqrt, squeeze, stack,
+                             std, sub, sum, swapaxes, transpose, unsqueeze, var)
+from dlcore.ops.padding import pad
 
 __all__ = [
     "step", "sigmoid", "tanh", "softplus", "relu", "leaky_relu", "prelu", "elu", "identity", "softmax",
@@ -14,6 +16,8 @@ __all__ = [
     "mean", "max", "abs", "reshape", "transpose", "astype", "getitem", "concat", "sum_squared_error", "mse_loss",
     "mae_loss", "cross_entropy", "binary_cross_entropy", "bce_with_logits", "logistic_loss", "exponential_loss",
     "hinge_loss", "quantile_loss", "huber_loss", "epsilon_insensitive_loss",
+    "min", "argmax", "argmin", "var", "std", "logsumexp", "sqrt", "clip", "permute", "swapaxes", "unsqueeze",
+    "squeeze", "flatten", "stack", "pad",
 ]
 from dlcore.ops.conv import conv2d, conv_transpose2d
 from dlcore.ops.dropout import dropout
