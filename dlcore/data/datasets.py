@@ -63,11 +63,11 @@ class CorruptDatasetError(UserError, ValueError):
     Example::
 
         >>> import os, pathlib, tempfile
-        >>> folder = tempfile.mkdtemp()
-        >>> for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
-        ...     _ = pathlib.Path(folder, name).write_bytes(b"not gzip")
-        >>> os.environ["DLCORE_DATA"] = folder
-        >>> data.fashion_mnist()
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        ...         _ = pathlib.Path(folder, name).write_bytes(b"not gzip")
+        ...     os.environ["DLCORE_DATA"] = folder    # where fashion_mnist looks first
+        ...     data.fashion_mnist()
         Traceback (most recent call last):
             ...
         dlcore.data.datasets.CorruptDatasetError: .../train-images-idx3-ubyte.gz: not a readable gzip file (...)

@@ -32,12 +32,13 @@ class DataFileError(UserError, ValueError):
     Example::
 
         >>> import pathlib, tempfile
-        >>> folder = tempfile.mkdtemp()
-        >>> _ = pathlib.Path(folder, "bad.csv").write_text("size,label\\n1.5,a\\nbig,b\\n")
-        >>> data.from_csv(pathlib.Path(folder, "bad.csv"), target="label")
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = pathlib.Path(folder, "bad.csv")
+        ...     _ = path.write_text("size,label\\n1.5,a\\nbig,b\\n")
+        ...     data.from_csv(path, target="label")
         Traceback (most recent call last):
             ...
-        dlcore.data.files.DataFileError: .../bad.csv: ...
+        dlcore.data.files.DataFileError: .../bad.csv: row 3, column 'size': 'big' is not a number (...)
     """
 
 
