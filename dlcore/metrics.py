@@ -18,8 +18,13 @@ TP_c = M[c, c], FP_c = Σ_r M[r, c] − TP_c, FN_c = Σ_k M[c, k] − TP_c, and
 A ratio whose denominator is 0 (no sample predicted as c, none truly c) is 0.0.
 ``average`` picks how classes combine: "binary" scores class ``pos_label`` alone (labels
 must be at most 2 classes); "macro" is the unweighted mean over the classes present in
-y_true or y_pred; "micro" sums TP, FP and FN over all classes first, which for single-label
-data makes precision = recall = F1 = accuracy.
+y_true or y_pred; "weighted" is the mean weighted by each class's support (its number of
+true samples, n_c): Σ_c n_c·score_c / N; "micro" sums TP, FP and FN over all classes first,
+which for single-label data makes precision = recall = F1 = accuracy; None gives no mean but
+the score of every class 0 … k−1 as a NumPy float64 array (index = class).
+
+Beyond these: ``balanced_accuracy`` (the macro mean of recall over the true classes),
+``top_k_accuracy`` (from (N, C) scores) and ``roc_auc`` (binary labels and one score per sample).
 """
 from __future__ import annotations
 
@@ -30,8 +35,8 @@ from dlcore import checks
 from dlcore.checks import ArgumentTypeError, ArgumentValueError
 from dlcore.core import Tensor
 
-__all__ = ["accuracy", "precision", "recall", "f1_score", "confusion_matrix",
-           "mse", "rmse", "mae", "r2_score", "mean_iou"]
+__all__ = ["accuracy", "precision", "recall", "f1_score", "confusion_matrix", "balanced_accuracy", "top_k_accuracy",
+           "roc_auc", "mse", "rmse", "mae", "r2_score", "mean_iou"]
 
 
 def _arrays(y_true, y_pred, op: str):
@@ -94,49 +99,156 @@ def _confusion(y_true, y_pred, num_classes, op, at_least: int = 0) -> numpy.ndar
     return backends.to_numpy(xp.bincount(t * k + p, minlength=k * k).reshape(k, k)).astype(numpy.int64)
 
 
+AVERAGES = ("binary", "macro", "micro", "weighted")
+
+
 def _scores(y_true, y_pred, average, pos_label, num_classes, op):
-    """(tp, fp, fn) as float arrays over the classes that ``average`` combines."""
-    average = checks.choice(f"metrics.{op}", "average", average, ("binary", "macro", "micro"))
+    """(tp, fp, fn, weights): float arrays over the classes that ``average`` combines, and the weight of
+    each class in the mean (None for ``average=None``: one score per class 0 … k−1, no mean)."""
+    if average is not None:
+        average = checks.choice(f"metrics.{op}", "average", average, AVERAGES, alternative="or None")
     pos_label = checks.integer(f"metrics.{op}", "pos_label", pos_label, minimum=0)
     m = _confusion(y_true, y_pred, num_classes, op, at_least=pos_label + 1 if average == "binary" else 0)
     tp = numpy.diag(m).astype(numpy.float64)
     fp, fn = m.sum(axis=0) - tp, m.sum(axis=1) - tp
+    if average is None:
+        return tp, fp, fn, None
     if average == "binary":
         if (numpy.count_nonzero(m.sum(axis=0) + m.sum(axis=1)) > 2
                 or not 0 <= pos_label < len(m)):
             raise ArgumentValueError(f"metrics.{op}: average='binary' needs two classes including pos_label="
-                                     f"{pos_label}; the labels have {len(m)} classes: use average='macro' or 'micro'")
-        return tp[[pos_label]], fp[[pos_label]], fn[[pos_label]]
+                                     f"{pos_label}; the labels have {len(m)} classes: use average='macro', "
+                                     f"'weighted', 'micro' or None")
+        return tp[[pos_label]], fp[[pos_label]], fn[[pos_label]], numpy.ones(1)
     if average == "micro":
-        return tp.sum(keepdims=True), fp.sum(keepdims=True), fn.sum(keepdims=True)
+        return tp.sum(keepdims=True), fp.sum(keepdims=True), fn.sum(keepdims=True), numpy.ones(1)
+    if average == "weighted":
+        return tp, fp, fn, m.sum(axis=1).astype(numpy.float64)
     present = (m.sum(axis=0) + m.sum(axis=1)) > 0
-    return tp[present], fp[present], fn[present]
+    return tp[present], fp[present], fn[present], numpy.ones(int(present.sum()))
 
 
-def _ratio(num, den) -> float:
-    """mean over classes of num/den, where a 0 denominator gives 0.0."""
-    return float(numpy.mean(numpy.divide(num, den, out=numpy.zeros_like(num), where=den > 0)))
+def _ratio(num, den, weights):
+    """num/den per class (0.0 where den is 0), averaged with ``weights``, or the array itself when they are None."""
+    per_class = numpy.divide(num, den, out=numpy.zeros_like(num), where=den > 0)
+    return per_class if weights is None else float(numpy.average(per_class, weights=weights))
 
 
-def precision(y_true, y_pred, average: str = "binary", pos_label: int = 1, num_classes: int | None = None) -> float:
-    """TP / (TP + FP): the fraction of predicted positives that are right (0.0 with none predicted)."""
-    tp, fp, _ = _scores(y_true, y_pred, average, pos_label, num_classes, "precision")
-    return _ratio(tp, tp + fp)
+def precision(y_true, y_pred, average: str | None = "binary", pos_label: int = 1,
+              num_classes: int | None = None) -> float | numpy.ndarray:
+    """TP / (TP + FP): the fraction of predicted positives that are right (0.0 with none predicted).
+
+    >>> precision([0, 1, 2, 2], [0, 2, 2, 2], average=None)  # class 1 is never predicted
+    array([1.        , 0.        , 0.66666667])
+    >>> precision([0, 1, 2, 2], [0, 2, 2, 2], average="weighted")  # (1·1 + 1·0 + 2·⅔) / 4
+    0.5833333333333333
+    """
+    tp, fp, _, weights = _scores(y_true, y_pred, average, pos_label, num_classes, "precision")
+    return _ratio(tp, tp + fp, weights)
 
 
-def recall(y_true, y_pred, average: str = "binary", pos_label: int = 1, num_classes: int | None = None) -> float:
-    """TP / (TP + FN): the fraction of true positives that are found (0.0 with none present)."""
-    tp, _, fn = _scores(y_true, y_pred, average, pos_label, num_classes, "recall")
-    return _ratio(tp, tp + fn)
+def recall(y_true, y_pred, average: str | None = "binary", pos_label: int = 1,
+           num_classes: int | None = None) -> float | numpy.ndarray:
+    """TP / (TP + FN): the fraction of true positives that are found (0.0 with none present).
+
+    >>> recall([0, 1, 2, 2], [0, 2, 2, 2], average=None)
+    array([1., 0., 1.])
+    """
+    tp, _, fn, weights = _scores(y_true, y_pred, average, pos_label, num_classes, "recall")
+    return _ratio(tp, tp + fn, weights)
 
 
-def f1_score(y_true, y_pred, average: str = "binary", pos_label: int = 1, num_classes: int | None = None) -> float:
+def f1_score(y_true, y_pred, average: str | None = "binary", pos_label: int = 1,
+             num_classes: int | None = None) -> float | numpy.ndarray:
     """F1 = 2·P·R / (P + R) = 2·TP / (2·TP + FP + FN) per class (0.0 when TP = FP = FN = 0).
 
-    "macro" averages the per-class F1 (not the harmonic mean of macro P and R).
+    "macro" averages the per-class F1 (not the harmonic mean of macro P and R); "weighted" weighs
+    each class's F1 by its support.
+
+    >>> f1_score([0, 1, 2, 2], [0, 2, 2, 2], average=None)
+    array([1. , 0. , 0.8])
     """
-    tp, fp, fn = _scores(y_true, y_pred, average, pos_label, num_classes, "f1_score")
-    return _ratio(2 * tp, 2 * tp + fp + fn)
+    tp, fp, fn, weights = _scores(y_true, y_pred, average, pos_label, num_classes, "f1_score")
+    return _ratio(2 * tp, 2 * tp + fp + fn, weights)
+
+
+def balanced_accuracy(y_true, y_pred, num_classes: int | None = None) -> float:
+    """The mean of the recalls TP_c / n_c over the classes c present in y_true (n_c > 0): accuracy with
+    every true class weighing the same, so a majority-class guess scores 1/(number of classes).
+
+    >>> balanced_accuracy([0, 0, 0, 1], [0, 0, 0, 0])  # (3/3 + 0/1) / 2, where accuracy is 0.75
+    0.5
+    """
+    m = _confusion(y_true, y_pred, num_classes, "balanced_accuracy")
+    support = m.sum(axis=1)
+    present = support > 0
+    return float(numpy.mean(numpy.diag(m)[present] / support[present]))
+
+
+def top_k_accuracy(y_true, y_score, k: int = 5) -> float:
+    """Fraction of samples whose true class is among the ``k`` highest of its scores (N, C):
+    (1/N) Σᵢ [#{c : s_ic > s_i,yᵢ} < k]. A score tied with the true class's counts for it (fewer than k
+    classes strictly above), so k = 1 is ``accuracy`` where there are no ties, and k ≥ C gives 1.0.
+
+    >>> scores = [[0.5, 0.3, 0.2], [0.1, 0.3, 0.6], [0.2, 0.5, 0.3]]
+    >>> top_k_accuracy([1, 1, 0], scores, k=2)  # ranks of the true class: 2nd, 2nd, 3rd
+    0.6666666666666666
+    """
+    op = "top_k_accuracy"
+    k = checks.integer(f"metrics.{op}", "k", k, minimum=1)
+    xp, a, s = _arrays(y_true, y_score, op)
+    if s.ndim != 2:
+        raise ArgumentValueError(f"metrics.{op}: y_score must be scores of shape (N, C), got shape {s.shape}")
+    t = _labels(xp, a, "y_true", op)
+    if t.shape[0] != s.shape[0] or not t.size:
+        raise ArgumentValueError(f"metrics.{op}: y_true has {t.shape[0]} samples but y_score has {s.shape[0]}"
+                                 if t.size else f"metrics.{op}: no samples")
+    lo, hi = (int(v) for v in backends.to_numpy(xp.stack([t.min(), t.max()])))
+    if lo < 0 or hi >= s.shape[1]:
+        raise ArgumentValueError(f"metrics.{op}: labels span {lo}..{hi}, outside the {s.shape[1]} score columns")
+    true_score = s[xp.arange(t.size), t]
+    above = (s > true_score[:, None]).sum(axis=1)
+    return float(xp.mean(above < k, dtype=xp.float64))
+
+
+def roc_auc(y_true, y_score) -> float:
+    """Area under the ROC curve of binary labels y_true (0/1 or bools, both present) and scores y_score
+    (N,) (any monotone score of class 1: a probability, a logit, a margin):
+
+        AUC = P(s⁺ > s⁻) + ½·P(s⁺ = s⁻)  over the pairs of a positive and a negative sample
+            = (Σ_{i: yᵢ=1} rankᵢ − n⁺(n⁺ + 1)/2) / (n⁺·n⁻)   (the Mann–Whitney U statistic),
+
+    with rankᵢ the 1-based rank of sᵢ among all scores, tied scores sharing the mean of their ranks
+    (which is the trapezoidal area under the ROC curve). 1.0 ranks every positive above every negative,
+    0.5 is chance. Sorting is O(N log N) on the device of the inputs.
+
+    >>> roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])  # 3 of the 4 (positive, negative) pairs in order
+    0.75
+    """
+    op = "roc_auc"
+    xp, a, s = _arrays(y_true, y_score, op)
+    if not (s.ndim == 1 or s.ndim == 2 and s.shape[1] == 1):
+        raise ArgumentValueError(f"metrics.{op}: y_score must hold one score per sample, shape (N,) or (N, 1), "
+                                 f"got {s.shape}; for two-class outputs pass the score of class 1, e.g. "
+                                 f"softmax(logits)[:, 1] or logits[:, 1] − logits[:, 0]")
+    t = _labels(xp, a, "y_true", op)
+    s = s.reshape(-1).astype(xp.float64)
+    if t.shape != s.shape:
+        raise ArgumentValueError(f"metrics.{op}: y_true has {t.shape[0]} samples but y_score has {s.shape[0]}")
+    if not t.size:
+        raise ArgumentValueError(f"metrics.{op}: no samples")
+    positive = t == 1
+    ordered = xp.sort(s)
+    rank = (xp.searchsorted(ordered, s, side="left") + xp.searchsorted(ordered, s, side="right") + 1) / 2
+    wrong, n_pos, rank_sum = backends.to_numpy(xp.stack([((t != 0) & (t != 1)).sum(), positive.sum(),
+                                                         (rank * positive).sum()]))
+    n_neg = t.size - n_pos
+    if wrong:
+        raise ArgumentValueError(f"metrics.{op}: y_true must hold binary labels 0 and 1; {int(wrong)} are neither")
+    if not n_pos or not n_neg:
+        raise ArgumentValueError(f"metrics.{op}: y_true holds only class {int(n_pos > 0)}; the ROC curve needs "
+                                 f"positive and negative samples")
+    return float((rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 # ---- regression ----------------------------------------------------------------------------

@@ -171,7 +171,8 @@ BAD = [
     ("ArrayLoader lengths", lambda: ArrayLoader(_x(4), _x(3)), ValueError, r"ArrayLoader: x has 4 samples but y has 3"),
     # ---- metrics ----
     ("precision average", lambda: metrics.precision([0, 1], [0, 1], average="Macro"), ValueError,
-     r"metrics.precision: average must be one of 'binary', 'macro', 'micro', got 'Macro'; did you mean 'macro'\?"),
+     r"metrics.precision: average must be one of 'binary', 'macro', 'micro', 'weighted' or None, got 'Macro'; "
+     r"did you mean 'macro'\?"),
     ("confusion_matrix num_classes float", lambda: metrics.confusion_matrix([0, 1], [0, 1], num_classes=2.5),
      TypeError, r"metrics.confusion_matrix: num_classes must be an int ≥ 1, got 2\.5"),
     ("confusion_matrix num_classes 0", lambda: metrics.confusion_matrix([0, 1], [0, 1], num_classes=0), ValueError,

@@ -85,8 +85,9 @@ def test_bad_classification_inputs():
         metrics.confusion_matrix(TRUE3, PRED3, num_classes=2)
     with pytest.raises(ValueError, match=r"labels span -1..1"):
         metrics.confusion_matrix([0, 1], [-1, 1])
-    with pytest.raises(ValueError, match="average must be"):
-        metrics.f1_score(TRUE2, PRED2, average="weighted")
+    with pytest.raises(ValueError, match=r"average must be one of 'binary', 'macro', 'micro', 'weighted' or None, "
+                                         r"got 'mean'"):
+        metrics.f1_score(TRUE2, PRED2, average="mean")
 
 
 # ---- regression ----------------------------------------------------------------------------
