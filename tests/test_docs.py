@@ -22,6 +22,20 @@ PUBLIC_MODULES = ["dlcore", "dlcore.nn", "dlcore.functional", "dlcore.losses", "
                   "dlcore.unsupervised"]
 
 
+GUIDE_PAGES = sorted([DOCS / "index.md", *(DOCS / "guide").glob("*.md")])
+BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+
+
+@pytest.mark.parametrize("page", GUIDE_PAGES, ids=lambda p: str(p.relative_to(DOCS)))  # not "gpu": a marker name
+def test_the_python_blocks_of_a_guide_page_run(page, tmp_path, monkeypatch):
+    """Each ```python block of the page, in order, in one namespace, in a temporary folder (their
+    asserts check what the text says); ```text and ```sh blocks are not run."""
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": f"docs_{page.stem}"}
+    for i, block in enumerate(BLOCK.findall(page.read_text(encoding="utf-8")), 1):
+        exec(compile(block, f"{page.name}, python block {i}", "exec"), namespace)
+
+
 def _hook():
     spec = importlib.util.spec_from_file_location("config_keys", DOCS / "hooks" / "config_keys.py")
     module = importlib.util.module_from_spec(spec)
