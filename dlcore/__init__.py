@@ -79,7 +79,7 @@ def randn(*size, dtype=None, device: str | None = None, requires_grad: bool = Fa
     >>> manual_seed(0)
     >>> a = randn(3)
     >>> manual_seed(0)
-    >>> bool((randn(3) == a).all())
+    >>> bool((randn(3).numpy() == a.numpy()).all())
     True
     """
     return _created("dlcore.randn", lambda b, shape, dt: b.from_numpy(host_generator().standard_normal(shape)
@@ -90,8 +90,8 @@ def randn(*size, dtype=None, device: str | None = None, requires_grad: bool = Fa
 def rand(*size, dtype=None, device: str | None = None, requires_grad: bool = False) -> Tensor:
     """Samples of U[0, 1) of shape ``size``, drawn on the host as ``randn`` (same seed, same values everywhere).
 
-    >>> x = rand(1000)
-    >>> bool((x >= 0).all()) and bool((x < 1).all())
+    >>> x = rand(1000).numpy()
+    >>> bool((x >= 0).all() and (x < 1).all())
     True
     """
     return _created("dlcore.rand", lambda b, shape, dt: b.from_numpy(host_generator().random(shape).astype(dt)),
