@@ -284,7 +284,8 @@ class Tensor:
         return _m.reshape(self, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
 
     def view(self, *shape):
-        """``reshape`` under PyTorch's name (dlcore has no in-place ops, so a view and a copy cannot differ)."""
+        """``reshape`` under PyTorch's name. The result may share memory with this tensor or be a copy;
+        Tensor has no in-place operations, so nothing done through Tensors tells the two apart."""
         return self.reshape(*shape)
 
     def transpose(self, *axes):
