@@ -12,7 +12,10 @@ Every loss takes ``reduction="mean"|"sum"|"none"``:
   of the per-sample means), "sum" their sum;
 * per-sample losses (SumSquaredError, CrossEntropyLoss): "none" gives one value per sample,
   shape (N,) (½Σ(y−t)² over the non-batch axes, or −Σ_c t_c ln softmax(y)_c), "mean" the
-  batch mean of those, "sum" their sum.
+  batch mean of those, "sum" their sum;
+* CrossEntropyLoss and NLLLoss as PyTorch's: one loss per sample and position, (N, d1, …) for "none";
+  "mean" divides by the summed class weights of the non-ignored targets;
+* KLDivLoss: elementwise, and "batchmean" too (the sum divided by the batch size).
 
 The math, derivatives included, lives in ``dlcore.ops.loss``; each call is one graph
 node. ``LOSSES`` maps config names to the classes and ``get(name, **kwargs)`` builds one.
@@ -102,6 +105,12 @@ class CrossEntropyLoss(Loss):
     """Multi-class cross-entropy from logits y (N, C): −Σ_c t_c ln softmax(y)_c per sample, batch mean;
     t integer labels (N,) or one-hot/probability rows (N, C);  ∂/∂y = (softmax(y) − t)/N.
 
+    As PyTorch's: logits (N, C, d1, …) with labels (N, d1, …) (e.g. (N, C, H, W) for segmentation, one
+    sample per pixel); ``weight`` (C,) scales class c's loss by w_c and a weighted mean divides by the
+    sum of the weights of the targets, Σ_r w_(t_r); a label equal to ``ignore_index`` counts for nothing
+    (neither loss nor weight); ``label_smoothing`` ε mixes the target with the uniform distribution,
+    (1−ε)·onehot(t) + ε/C. Formulas and gradients: ``dlcore.ops.loss.CrossEntropyLossFunction``.
+
     Example::
 
         >>> logits = dlcore.Tensor(np.array([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]], "float32"))
@@ -111,8 +120,62 @@ class CrossEntropyLoss(Loss):
         >>> one_hot = np.array([[1, 0, 0], [0, 0, 1]], "float32")    # the same targets, one-hot
         >>> round(losses.CrossEntropyLoss()(logits, one_hot).item(), 4)
         0.6691
+        >>> weighted = losses.CrossEntropyLoss(weight=np.array([3.0, 1.0, 1.0]))    # (3·0.2395 + 1.0986)/(3 + 1)
+        >>> round(weighted(logits, np.array([0, 2])).item(), 4)
+        0.4543
+        >>> round(losses.CrossEntropyLoss(ignore_index=2)(logits, np.array([0, 2])).item(), 4)    # sample 0 only
+        0.2395
+        >>> pixels = dlcore.Tensor(np.zeros((1, 3, 2, 2), "float32"))                # (N, C, H, W) logits
+        >>> round(losses.CrossEntropyLoss()(pixels, np.zeros((1, 2, 2), "int64")).item(), 4)    # ln 3
+        1.0986
     """
     function = _loss.CrossEntropyLossFunction
+
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+        super().__init__(reduction, weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing)
+
+
+class NLLLoss(Loss):
+    """Negative log-likelihood of log-probabilities y (N, C) or (N, C, d1, …) (e.g. after log_softmax) and
+    integer labels t (N,) or (N, d1, …), PyTorch's NLLLoss: L_r = −w_(t_r)·y_r,t_r, batch mean divided by
+    Σ_r w_(t_r) (the weights of the non-ignored targets; all 1 without ``weight``); labels equal to
+    ``ignore_index`` count for nothing;  ∂L/∂y_r,t_r = −w_(t_r)/Σ w. NLLLoss(log_softmax(y)) = CrossEntropyLoss(y).
+
+    Example::
+
+        >>> logp = dlcore.Tensor(np.log(np.array([[0.5, 0.25, 0.25], [0.1, 0.2, 0.7]])), requires_grad=True)
+        >>> loss = losses.NLLLoss()(logp, np.array([0, 2]))
+        >>> round(loss.item(), 4)    # −(ln 0.5 + ln 0.7)/2
+        0.5249
+        >>> loss.backward()
+        >>> print(logp.grad)
+        [[-0.5  0.   0. ]
+         [ 0.   0.  -0.5]]
+    """
+    function = _loss.NLLLossFunction
+
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean"):
+        super().__init__(reduction, weight=weight, ignore_index=ignore_index)
+
+
+class KLDivLoss(Loss):
+    """Kullback–Leibler divergence of PyTorch's KLDivLoss: the input y holds log-probabilities ln q, the
+    target t probabilities p (or ln p with ``log_target=True``); elementwise l = p·(ln p − ln q), 0 where
+    p = 0;  ∂l/∂y = −p. ``reduction="batchmean"`` divides the sum by the batch size N (KL(p‖q) per
+    sample, what the divergence means); "mean" (the default, as PyTorch's) divides by every element.
+
+    Example::
+
+        >>> log_q = dlcore.Tensor(np.log(np.array([[0.5, 0.5], [0.9, 0.1]])))
+        >>> p = np.array([[0.5, 0.5], [0.5, 0.5]])
+        >>> kl = losses.KLDivLoss(reduction="batchmean")(log_q, p)    # (0 + ½ln(0.5/0.9) + ½ln(0.5/0.1))/2
+        >>> round(kl.item(), 4)
+        0.2554
+    """
+    function = _loss.KLDivLossFunction
+
+    def __init__(self, reduction="mean", log_target=False):
+        super().__init__(reduction, log_target=log_target)
 
 
 class BinaryCrossEntropy(Loss):
@@ -233,6 +296,8 @@ LOSSES = {
     "mse": MSELoss,
     "mae": MAELoss,
     "cross_entropy": CrossEntropyLoss,
+    "nll": NLLLoss,
+    "kl_div": KLDivLoss,
     "binary_cross_entropy": BinaryCrossEntropy,
     "bce_with_logits": BCEWithLogitsLoss,
     "logistic": LogisticLoss,

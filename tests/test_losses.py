@@ -143,8 +143,10 @@ def test_exponential_loss_values():
 def _inputs(name):
     """(y, t) suited to the loss registered as ``name``."""
     y = RNG.standard_normal((4, 3))
-    if name == "cross_entropy":
+    if name in ("cross_entropy", "nll"):
         return y, RNG.integers(0, 3, 4)
+    if name == "kl_div":
+        return y, RNG.uniform(0, 1, (4, 3))
     if name == "binary_cross_entropy":
         return RNG.uniform(0.05, 0.95, (4, 3)), RNG.uniform(0, 1, (4, 3))
     if name == "bce_with_logits":
@@ -159,7 +161,7 @@ def test_reductions_are_consistent(name):
     cls = losses.LOSSES[name]
     y, t = _inputs(name)
     none, total, mean = (_value(cls, y, t, reduction=r) for r in ("none", "sum", "mean"))
-    per_sample = cls in (losses.SumSquaredError, losses.CrossEntropyLoss)
+    per_sample = cls in (losses.SumSquaredError, losses.CrossEntropyLoss, losses.NLLLoss)
     assert none.shape == ((4,) if per_sample else (4, 3))
     assert total.shape == mean.shape == ()
     numpy.testing.assert_allclose(total, none.sum())

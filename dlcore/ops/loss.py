@@ -27,9 +27,11 @@ loss for its sample (which the Trainer reports at log time), the other wrong val
 """
 from __future__ import annotations
 
+import numpy
+
 from backends.fused import fused
 from dlcore import checks
-from dlcore.core import Function
+from dlcore.core import Function, Tensor
 from dlcore.ops.activation import log_softmax_array, sigmoid_array
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -87,13 +89,13 @@ class LossFunction(Function):
         self.ndim = y.ndim
         if self.reduction == "none":
             return l.sum(axis=tuple(range(1, l.ndim))) if self.per_sample and l.ndim > 1 else l
-        self.n = (l.shape[0] if l.ndim else 1) if self.per_sample else l.size
+        self.n = (l.shape[0] if l.ndim else 1) if self.per_sample or self.reduction == "batchmean" else l.size
         if self.reduction == "sum":
             return l.sum()
         return l.mean() if l.size == self.n else l.sum() / self.n
 
     def backward(self, xp, g):
-        if self.reduction == "mean":
+        if self.reduction in ("mean", "batchmean"):
             g = g / self.n
         elif self.reduction == "none" and self.per_sample:  # one gradient per sample, spread over its elements
             g = g.reshape(g.shape + (1,) * (self.ndim - g.ndim))
@@ -324,50 +326,210 @@ def _softmax_ce_grad(xp, x, m, ls, t, g, scale, C, per_row):
     return gx * ((g[:, None] if per_row else g) * scale)
 
 
-class CrossEntropyLossFunction(LossFunction):
-    """Multi-class cross-entropy from logits y of shape (N, C), per sample: L = −Σ_c t_c ln softmax(y)_c,
-    with ln softmax computed stably (max subtracted). Targets: integer labels of shape (N,)
-    (then L = −ln softmax(y)_label = (max y − y_label) + ln Σ_c e^(y_c − max y), one fused kernel each way on CuPy)
-    or one-hot/probability rows of shape (N, C).
-    ∂L/∂y = softmax(y)·Σ_c t_c − t (= softmax(y) − t for rows that sum to 1);  ∂L/∂t = −ln softmax(y).
+def _class_rows(xp, y):
+    """Logits or log-probabilities y of shape (N, C) or (N, C, d1, …) as rows (R, C), R = N·d1·…, C-contiguous."""
+    return xp.ascontiguousarray(y if y.ndim == 2 else xp.moveaxis(y, 1, -1).reshape(-1, y.shape[1]))
+
+
+def _class_layout(xp, g, shape):
+    """Rows (R, C) back in the layout (N, C, d1, …) of ``shape``, the inverse of ``_class_rows``."""
+    if len(shape) == 2:
+        return g
+    return xp.moveaxis(g.reshape((shape[0],) + shape[2:] + (shape[1],)), -1, 1)
+
+
+class ClassLossFunction(LossFunction):
+    """Base of the losses over a class axis (cross-entropy, NLL), in PyTorch's layout and definitions.
+
+    y has shape (N, C) or (N, C, d1, …) (class axis 1, e.g. (N, C, H, W) for segmentation); targets are
+    integer labels of shape (N,) or (N, d1, …), or (cross-entropy only) probability rows of y's shape.
+    Each of the R = N·d1·… positions r is one sample. With labels t_r, ``weight`` w (one per class,
+    default all 1) and ``ignore_index`` (a label that counts for nothing), the weight of position r is
+    ω_r = w_(t_r)·[t_r ≠ ignore_index]; "mean" divides the sum of the losses by Σ_r ω_r (PyTorch's
+    weighted mean: NaN when every target is ignored), "sum" sums them, "none" gives them in the
+    shape (N, d1, …). Probability targets have no ignore_index; their "mean" divides by R. ``weight`` is
+    copied to the logits' device at each call unless it is already there (an array of that backend).
     """
 
-    per_sample = True
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean"):
+        super().__init__(reduction)
+        weight = weight.data if isinstance(weight, Tensor) else weight  # an array stays where it is
+        self.weight = weight if weight is None or hasattr(weight, "shape") else numpy.asarray(weight, float)
+        if self.weight is not None and (self.weight.ndim != 1 or self.weight.dtype.kind not in "fiu"):
+            raise checks.ArgumentValueError(f"{self.name}: weight must be one number per class, shape (C,), got "
+                                            f"shape {self.weight.shape} and dtype {self.weight.dtype}")
+        self.ignore_index = checks.integer(self.name, "ignore_index", ignore_index)
 
-    def targets(self, xp, y, t):
+    def labels(self, xp, y, t) -> bool:
+        """Check the shapes of y and t; True when t holds class labels (False: probability rows)."""
         shape, dtype = _shape(t), getattr(t, "dtype", type(t).__name__)
-        if y.ndim == 2 and shape == y.shape[:1] and getattr(dtype, "kind", None) in ("i", "u"):
+        if y.ndim >= 2 and self.weight is not None and self.weight.shape[0] != y.shape[1]:
+            raise checks.ShapeError(f"{self.name}: weight has {self.weight.shape[0]} entries for logits of shape "
+                                    f"{y.shape} ({y.shape[1]} classes)")
+        if y.ndim >= 2 and shape == y.shape[:1] + y.shape[2:] and getattr(dtype, "kind", None) in ("i", "u"):
             if _checked_on(xp) and t.size:
-                _require(0 <= t.min() and t.max() < y.shape[1], self.name,
-                         f"class labels must lie in [0, {y.shape[1]}) for logits of shape {y.shape}", t)
-            return t
-        if y.ndim == 2 and shape == y.shape:
-            return xp.asarray(t, dtype=y.dtype)
-        raise checks.ShapeError(f"{self.name}: needs logits of shape (N, C) and targets of shape (N,) (integer "
-                                f"labels) or (N, C) (one-hot/probability rows); got logits of shape {y.shape} and "
-                                f"targets of shape {shape} and dtype {dtype}")
+                kept = t[t != self.ignore_index]
+                if kept.size:
+                    _require(0 <= kept.min() and kept.max() < y.shape[1], self.name,
+                             f"class labels must lie in [0, {y.shape[1]}) for logits of shape {y.shape}", kept)
+            return True
+        if self.probabilities and y.ndim >= 2 and shape == y.shape:
+            return False
+        rows = " or (N, C) (one-hot/probability rows)" if self.probabilities else ""
+        same = " or of the same shape" if self.probabilities else ""
+        raise checks.ShapeError(f"{self.name}: needs {self.what} of shape (N, C) and targets of shape (N,) (integer "
+                                f"labels){rows}, or {self.what} of shape (N, C, d1, …) and targets (N, d1, …){same}; "
+                                f"got {self.what} of shape {y.shape} and targets of shape {shape} and dtype {dtype}")
 
-    def value(self, xp, y, t):
-        self.y, self.t = xp.ascontiguousarray(y), t
-        if t.ndim == 1:
-            n = y.shape[0]
-            loss, self.m, self.ls = _softmax_ce(xp, self.y, t, y.shape[1], *(xp.empty(n, y.dtype) for _ in range(3)))
-            return loss
-        self.logp = log_softmax_array(xp, y, axis=1)
-        return -(t * self.logp)
+    def row_weights(self, xp, t, dtype):
+        """(labels with the ignored ones replaced by 0, ω_r per row, the class weights w on y's device or None)."""
+        kept = t != self.ignore_index
+        safe = xp.where(kept, t, 0)
+        w = None if self.weight is None else xp.asarray(self.weight, dtype=dtype)
+        return safe, (kept.astype(dtype) if w is None else w[safe] * kept), w
+
+    def reduce(self, xp, loss, omega, out_shape):
+        """The per-row losses reduced; saves the scale 1/Σω (mean) for backward."""
+        if self.reduction == "none":
+            return loss.reshape(out_shape)
+        if self.reduction == "sum":
+            self.scale = 1
+            return loss.sum()
+        self.scale = 1 / omega.sum()
+        return loss.sum() * self.scale
+
+    def row_grad(self, xp, g):
+        """The incoming gradient per row: g (one per row for "none") times the scale of the reduction."""
+        return g.reshape(-1) if self.reduction == "none" else g * self.scale
+
+
+class CrossEntropyLossFunction(ClassLossFunction):
+    """Multi-class cross-entropy from logits y (class axis 1), PyTorch's ``cross_entropy``; see
+    ``ClassLossFunction`` for layouts, ``weight``, ``ignore_index`` and the reductions.
+
+    Labels, with p_r = softmax(y_r), ω_r as in ClassLossFunction, ε = ``label_smoothing`` and W = Σ_c w_c:
+    L_r = (1−ε)·ω_r·(−ln p_r,t_r) + (ε/C)·[t_r ≠ ignore]·Σ_c w_c·(−ln p_rc) (the target mixed with the uniform
+    distribution, each class weighted); −ln p_rc = (m_r + ls_r) − y_rc with m_r = max_c y_rc and
+    ls_r = ln Σ_c e^(y_rc − m_r) (one fused kernel each way on CuPy for the first term);
+    ∂L_r/∂y_rk = a_r·(p_rk − [k = t_r]) + b_r·(W·p_rk − w_k), a_r = (1−ε)·ω_r, b_r = (ε/C)·[t_r ≠ ignore].
+
+    Probability (or one-hot) rows t_r: t′ = (1−ε)·t + ε/C, L_r = −Σ_c w_c·t′_rc·ln p_rc;
+    ∂L_r/∂y_r = p_r·Σ_c w_c t′_rc − w⊙t′_r;  ∂L_r/∂t_r = −(1−ε)·w⊙ln p_r. "mean" divides by R.
+    """
+
+    probabilities, what = True, "logits"
+
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+        super().__init__(weight, ignore_index, reduction)
+        self.label_smoothing = checks.finite_number(self.name, "label_smoothing", label_smoothing, "[0, 1]")
+
+    def forward(self, xp, y, t):
+        if y.dtype.kind != "f":
+            return super().forward(xp, y, t)  # the base class's error for integer logits
+        self.shape, out_shape = y.shape, y.shape[:1] + y.shape[2:]
+        x, C, eps = _class_rows(xp, y), y.shape[1], self.label_smoothing
+        if not self.labels(xp, y, t):
+            return self._forward_soft(xp, x, xp.asarray(t, dtype=y.dtype), out_shape)
+        self.t, omega, self.w = self.row_weights(xp, t.reshape(-1), y.dtype)
+        n = x.shape[0]
+        loss, self.m, self.ls = _softmax_ce(xp, x, self.t, C, *(xp.empty(n, y.dtype) for _ in range(3)))
+        self.x, self.a = x, omega if eps == 0 else (1 - eps) * omega
+        loss = loss * self.a
+        if eps:
+            kept = (t.reshape(-1) != self.ignore_index).astype(y.dtype)
+            self.b = (eps / C) * kept
+            lse = self.m + self.ls
+            smooth = lse * C - x.sum(axis=1) if self.w is None else lse * self.w.sum() - x @ self.w
+            loss = loss + self.b * smooth
+        return self.reduce(xp, loss, omega, out_shape)
+
+    def _forward_soft(self, xp, x, t, out_shape):
+        t = _class_rows(xp, t)
+        if self.label_smoothing:
+            t = (1 - self.label_smoothing) * t + self.label_smoothing / x.shape[1]
+        self.w = None if self.weight is None else xp.asarray(self.weight, dtype=x.dtype)
+        self.x, self.soft = x, t if self.w is None else t * self.w
+        self.logp = log_softmax_array(xp, x, axis=1)
+        loss = -(self.soft * self.logp).sum(axis=1)
+        return self.reduce(xp, loss, xp.asarray(float(x.shape[0]), x.dtype), out_shape)
 
     def backward(self, xp, g):
-        if self.t.ndim == 2:
-            return super().backward(xp, g)
-        scale = 1.0 / self.n if self.reduction == "mean" else 1.0
-        gy = _softmax_ce_grad(xp, self.y, self.m, self.ls, self.t, g, scale, self.y.shape[1], int(g.ndim == 1))
-        return gy, None  # integer labels have no gradient
+        g = self.row_grad(xp, g)
+        if hasattr(self, "logp"):
+            gx = xp.exp(self.logp) * self.soft.sum(axis=1, keepdims=True) - self.soft
+            gt = None
+            if self.needs_input_grad[1]:
+                gt = -(1 - self.label_smoothing) * self.logp * (1 if self.w is None else self.w)
+                gt = _class_layout(xp, gt * g.reshape(-1, 1) if g.ndim else gt * g, self.shape)
+            gx = gx * g.reshape(-1, 1) if g.ndim else gx * g
+            return _class_layout(xp, gx, self.shape), gt
+        row = self.a * g
+        gx = _softmax_ce_grad(xp, self.x, self.m, self.ls, self.t, row, 1.0, self.x.shape[1], 1)
+        if self.label_smoothing:
+            p = xp.exp((self.x - self.m[:, None]) - self.ls[:, None])
+            w = 1 if self.w is None else self.w
+            total = self.x.shape[1] if self.w is None else self.w.sum()
+            gx = gx + (self.b * g)[:, None] * (total * p - w)
+        return _class_layout(xp, gx, self.shape), None  # integer labels have no gradient
+
+
+class NLLLossFunction(ClassLossFunction):
+    """Negative log-likelihood of log-probabilities y (class axis 1), PyTorch's ``nll_loss``:
+    L_r = −ω_r·y_r,t_r (ω_r = w_(t_r)·[t_r ≠ ignore_index]); ∂L_r/∂y_rk = −ω_r·[k = t_r]. Labels only;
+    see ``ClassLossFunction`` for layouts and reductions (a weighted mean divides by Σ_r ω_r)."""
+
+    probabilities, what = False, "log-probabilities"
+
+    def forward(self, xp, y, t):
+        if y.dtype.kind != "f":
+            return super().forward(xp, y, t)
+        self.labels(xp, y, t)
+        self.shape, x = y.shape, _class_rows(xp, y)
+        self.t, self.omega, _ = self.row_weights(xp, t.reshape(-1), y.dtype)
+        loss = -x[xp.arange(x.shape[0]), self.t] * self.omega
+        return self.reduce(xp, loss, self.omega, y.shape[:1] + y.shape[2:])
+
+    def backward(self, xp, g):
+        rows = self.shape[0] * int(numpy.prod(self.shape[2:]))
+        gx = xp.zeros((rows, self.shape[1]), dtype=self.omega.dtype)
+        gx[xp.arange(rows), self.t] = -self.omega * self.row_grad(xp, g)
+        return _class_layout(xp, gx, self.shape), None
+
+
+class KLDivLossFunction(LossFunction):
+    """Kullback–Leibler divergence, PyTorch's ``kl_div``: input y = log-probabilities ln q, target t the
+    probabilities p (``log_target=True``: t = ln p). Elementwise l = p·(ln p − y), 0 where p = 0:
+    l = t·(ln t − y) (t > 0), or e^t·(t − y) (log_target);  ∂l/∂y = −p;  ∂l/∂t = ln t + 1 − y, or
+    e^t·(t − y + 1). Reductions as the elementwise losses, plus "batchmean": the sum divided by the batch
+    size N = y.shape[0] (the true KL divergence per sample; "mean" divides by every element, as PyTorch).
+    """
+
+    REDUCTIONS = (*REDUCTIONS, "batchmean")
+
+    def __init__(self, reduction="mean", log_target=False):
+        self.reduction = checks.choice(self.name, "reduction", reduction, self.REDUCTIONS)
+        self.log_target = checks.flag(self.name, "log_target", log_target)
+
+    def targets(self, xp, y, t):
+        t = super().targets(xp, y, t)
+        if not self.log_target and _constant_targets_checked(self, xp, t):
+            _require(0 <= t.min(), self.name, "targets must be probabilities ≥ 0 (for log-probabilities pass "
+                                              "log_target=True)", t)
+        return t
+
+    def value(self, xp, y, t):
+        self.y, self.t = y, t
+        if self.log_target:
+            self.p = xp.exp(t)
+            return self.p * (t - y)
+        self.p = t
+        return xp.where(t > 0, t * (xp.log(xp.where(t > 0, t, 1)) - y), 0)
 
     def grad_y(self, xp):
-        return xp.exp(self.logp) * self.t.sum(axis=1, keepdims=True) - self.t
+        return -self.p
 
     def grad_t(self, xp):
-        return -self.logp
+        return self.p * (self.t - self.y + 1) if self.log_target else xp.log(self.t) + 1 - self.y
 
 
 def sum_squared_error(y, t, reduction="mean"):
@@ -385,9 +547,21 @@ def mae_loss(y, t, reduction="mean"):
     return MAELossFunction(reduction)(y, t)
 
 
-def cross_entropy(y, t, reduction="mean"):
-    """−Σ_c t_c ln softmax(y)_c per sample from logits y (N, C); t integer labels (N,) or rows (N, C)."""
-    return CrossEntropyLossFunction(reduction)(y, t)
+def cross_entropy(y, t, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0):
+    """−Σ_c t_c ln softmax(y)_c per sample from logits y (N, C) or (N, C, d1, …); t integer labels (N,) or
+    (N, d1, …), or probability rows of y's shape; PyTorch's class ``weight``, ``ignore_index`` and
+    ``label_smoothing`` (see CrossEntropyLossFunction)."""
+    return CrossEntropyLossFunction(weight, ignore_index, reduction, label_smoothing)(y, t)
+
+
+def nll_loss(y, t, reduction="mean", weight=None, ignore_index=-100):
+    """−w_t·y_t per sample from log-probabilities y (N, C) or (N, C, d1, …) and integer labels t (see NLLLossFunction)."""
+    return NLLLossFunction(weight, ignore_index, reduction)(y, t)
+
+
+def kl_div(y, t, reduction="mean", log_target=False):
+    """KL divergence t·(ln t − y) elementwise from log-probabilities y; "batchmean" divides the sum by N."""
+    return KLDivLossFunction(reduction, log_target)(y, t)
 
 
 def binary_cross_entropy(y, t, eps=1e-7, reduction="mean"):

@@ -75,3 +75,53 @@ CASES = [
     *_reductions("epsilon_insensitive", lambda y, t, reduction: L.epsilon_insensitive_loss(y, t, 0.3, reduction),
                  residuals(0.3)),
 ]
+
+
+def labels_with_ignored(rng, n=6, c=4):
+    """(logits, labels) with two labels set to −100, PyTorch's default ignore_index."""
+    t = rng.integers(0, c, n)
+    t[[1, 4]] = -100
+    return rng.standard_normal((n, c)) * 2, t
+
+
+def pixel_logits_and_labels(rng, n=2, c=3, h=3, w=2):
+    """(N, C, H, W) logits and (N, H, W) labels, one ignored (segmentation with a void class)."""
+    t = rng.integers(0, c, (n, h, w))
+    t[0, 1, 1] = -100
+    return rng.standard_normal((n, c, h, w)) * 2, t
+
+
+def pixel_logits_and_soft(rng, n=2, c=3, h=2, w=2):
+    p = rng.uniform(0.1, 1, (n, c, h, w))
+    return rng.standard_normal((n, c, h, w)) * 2, p / p.sum(axis=1, keepdims=True)
+
+
+def log_probabilities_and_labels(rng, n=5, c=4):
+    x = rng.standard_normal((n, c))
+    return x - numpy.log(numpy.exp(x).sum(axis=1, keepdims=True)), rng.integers(0, c, n)
+
+
+def kl_inputs(rng, shape=(3, 4)):
+    """(log q, p): log-probabilities of rows and target probabilities in (0.05, 1)."""
+    q, p = rng.uniform(0.05, 1, shape), rng.uniform(0.05, 1, shape)
+    return numpy.log(q / q.sum(axis=1, keepdims=True)), p / p.sum(axis=1, keepdims=True)
+
+
+CLASS_WEIGHT = numpy.array([0.5, 2.0, 1.0, 3.0])
+
+CASES += [
+    *_reductions("cross_entropy_weighted", lambda y, t, reduction: L.cross_entropy(y, t, reduction, CLASS_WEIGHT),
+                 labels_with_ignored),
+    *_reductions("cross_entropy_smoothed", lambda y, t, reduction: L.cross_entropy(
+        y, t, reduction, CLASS_WEIGHT, label_smoothing=0.2), labels_with_ignored),
+    *_reductions("cross_entropy_soft_weighted_smoothed", lambda y, t, reduction: L.cross_entropy(
+        y, t, reduction, CLASS_WEIGHT, label_smoothing=0.1), logits_and_soft),
+    *_reductions("cross_entropy_pixels", lambda y, t, reduction: L.cross_entropy(
+        y, t, reduction, CLASS_WEIGHT[:3], label_smoothing=0.1), pixel_logits_and_labels),
+    *_reductions("cross_entropy_pixels_soft", L.cross_entropy, pixel_logits_and_soft),
+    *_reductions("nll", lambda y, t, reduction: L.nll_loss(y, t, reduction, CLASS_WEIGHT), labels_with_ignored),
+    *_reductions("nll_pixels", L.nll_loss, pixel_logits_and_labels),
+    *[Case(f"kl_div_{r}", lambda y, t, r=r: L.kl_div(y, t, r), kl_inputs) for r in (*L.REDUCTIONS, "batchmean")],
+    Case("kl_div_log_target", lambda y, t: L.kl_div(y, t, "batchmean", log_target=True),
+         lambda rng: (lambda log_q, p: (log_q, numpy.log(p)))(*kl_inputs(rng))),
+]
