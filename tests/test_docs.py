@@ -29,7 +29,8 @@ BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 @pytest.mark.parametrize("page", GUIDE_PAGES, ids=lambda p: str(p.relative_to(DOCS)))  # not "gpu": a marker name
 def test_the_python_blocks_of_a_guide_page_run(page, tmp_path, monkeypatch):
     """Each ```python block of the page, in order, in one namespace, in a temporary folder (their
-    asserts check what the text says); ```text and ```sh blocks are not run."""
+    asserts check what the text says); ```py (illustrations that need a GPU or a file), ```text and ```sh
+    blocks are not run."""
     monkeypatch.chdir(tmp_path)
     namespace = {"__name__": f"docs_{page.stem}"}
     for i, block in enumerate(BLOCK.findall(page.read_text(encoding="utf-8")), 1):
