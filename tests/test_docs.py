@@ -68,12 +68,24 @@ def test_readme_is_at_most_160_lines_and_its_links_exist():
         assert (ROOT / target).exists(), f"README links {target}, which does not exist"
 
 
-def test_the_config_page_lists_every_key_of_the_schema():
-    table = _hook().table()
+def test_the_config_page_lists_and_explains_every_key_of_the_schema():
+    hook = _hook()
+    table = hook.table()
     keys = [f"{section}.{key}" for section, entries in runconfig.SCHEMA.items() for key in entries]
+    assert not [k for k in keys if k not in hook.MEANING], "add a line for each key to MEANING in docs/hooks/config_keys.py"
+    assert not [k for k in hook.MEANING if k not in keys], "MEANING in docs/hooks/config_keys.py names keys the schema lacks"
     for key in keys:
         assert f"| `{key}` |" in table, key
     assert "<!-- config-keys -->" in (DOCS / "guide" / "configs.md").read_text(encoding="utf-8")
+
+
+def test_the_guide_tables_name_every_loss_and_optimizer():
+    from dlcore import losses, optim
+
+    for page, names in (("losses.md", losses.LOSSES), ("optimizers.md", optim.OPTIMIZERS)):
+        text = (DOCS / "guide" / page).read_text(encoding="utf-8")
+        missing = [name for name in names if f"| `{name}` |" not in text]
+        assert not missing, f"docs/guide/{page} has no row for {missing}"
 
 
 def test_every_public_module_has_an_api_page_and_no_page_names_a_renamed_module():
