@@ -4,9 +4,10 @@ from dlcore.nn.layers import Flatten, Linear, Sequential
 from dlcore.nn.activation import (ELU, Identity, LeakyReLU, PReLU, ReLU, Sigmoid, Softmax, Softplus, Step,
                                   Swish, Tanh)
 from dlcore.nn import activation as activations
+from dlcore.nn import utils
 
 __all__ = ["Module", "Parameter", "Sequential", "Linear", "Flatten", "Step", "Sigmoid", "Tanh", "Softplus",
-           "ReLU", "LeakyReLU", "PReLU", "ELU", "Identity", "Softmax", "Swish", "activations"]
+           "ReLU", "LeakyReLU", "PReLU", "ELU", "Identity", "Softmax", "Swish", "activations", "utils"]
 from dlcore.nn.conv import (AvgPool2d, Conv2d, ConvTranspose2d, GlobalAvgPool2d, GlobalMaxPool2d, MaxPool2d,
                             Upsample2d)
 from dlcore.nn.normalization import BatchNorm1d, BatchNorm2d

@@ -170,6 +170,40 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Set ``requires_grad`` of every parameter (False freezes them: no gradient is computed or
+        stepped, e.g. a pre-trained backbone); returns the module, as PyTorch's.
+
+        Example::
+
+            >>> model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
+            >>> _ = model[0].requires_grad_(False)
+            >>> [p.requires_grad for p in model.parameters()]
+            [False, False, True, True]
+        """
+        flag = checks.flag(f"{type(self).__name__}.requires_grad_", "requires_grad", requires_grad)
+        for p in self.parameters():
+            p.requires_grad = flag
+        return self
+
+    def apply(self, fn) -> Module:
+        """Call ``fn(module)`` on every sub-module (children first, depth first) and then on this one, as
+        PyTorch's ``Module.apply``, e.g. to initialise the weights; returns the module.
+
+        Example::
+
+            >>> def one_biases(m):
+            ...     if isinstance(m, nn.Linear):
+            ...         m.bias.data[...] = 1.0
+            >>> model = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1)).apply(one_biases)
+            >>> print(model[2].bias.numpy())
+            [1.]
+        """
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
     # ---- state -------------------------------------------------------------------
     def state_dict(self) -> dict[str, numpy.ndarray]:
         """{dotted name: NumPy copy} of every parameter and buffer; the model is not moved."""

@@ -1,12 +1,13 @@
-"""Optimizers: ``SGD``, ``Momentum``, ``Nesterov``, ``AdaGrad``, ``RMSprop``, ``Adam``.
+"""Optimizers: ``SGD``, ``Momentum``, ``Nesterov``, ``AdaGrad``, ``RMSprop``, ``Adam``, ``AdamW``.
 
 Each takes ``params`` (a Module, ``(name, Parameter)`` pairs or plain Parameters), its
 hyperparameters, ``weight_decay`` (L2: adds wd·θ to the gradient) and ``l1`` (adds
 l1·sign(θ)); and has ``step()``, ``zero_grad()``, ``state_dict()``, ``load_state_dict(d)``
-and a settable ``lr``. The update formulas are in each class's docstring.
+and a settable ``lr``; or parameter groups with their own lr and weight decay (``Optimizer``). The update
+formulas are in each class's docstring.
 """
 from dlcore import checks
-from dlcore.optim.adaptive import AdaGrad, Adam, RMSprop
+from dlcore.optim.adaptive import AdaGrad, Adam, AdamW, RMSprop
 from dlcore.optim.optimizer import Optimizer, named_params
 from dlcore.optim.sgd import SGD, Momentum, Nesterov
 
@@ -28,5 +29,5 @@ def get(name: str) -> type[Optimizer]:
     return OPTIMIZERS[checks.choice("optim.get", "name", name, OPTIMIZERS)]
 
 
-__all__ = ["Optimizer", "named_params", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "OPTIMIZERS",
-           "get"]
+__all__ = ["Optimizer", "named_params", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "AdamW",
+           "OPTIMIZERS", "get"]

@@ -9,6 +9,7 @@ import math
 
 from backends import axpby
 from backends.fused import fused
+from dlcore.checks import ArgumentValueError, flag
 from dlcore.optim.optimizer import Optimizer
 
 
@@ -116,7 +117,10 @@ class Adam(Optimizer):
     ε_t = ε √(1−β2ᵗ), which is the same expression multiplied through by √(1−β2ᵗ) and
     needs no bias-corrected copies of m and v. t counts ``step()`` calls of this optimizer,
     so a parameter skipped (grad None) at some steps still uses the global t.
-    β1 and β2 must be in [0, 1) (β = 1 makes the bias correction 1/(1 − βᵗ) divide by 0).
+    β1 and β2 must be in [0, 1) (β = 1 makes the bias correction 1/(1 − βᵗ) divide by 0);
+    ``betas=(β1, β2)`` (PyTorch's spelling) sets both. ``amsgrad=True`` (Reddi et al.; PyTorch's
+    amsgrad) steps with the largest v so far: v_max ← max(v_max, v); θ ← θ − η_t m / (√v_max + ε_t),
+    a third buffer ``v_max``.
 
     Example::
 
@@ -128,6 +132,8 @@ class Adam(Optimizer):
         [-0.001  0.001] 1
         >>> sorted(opt.state_dict()["hyper"])
         ['beta1', 'beta2', 'eps', 'l1', 'lr', 'weight_decay']
+        >>> optim.Adam([w], betas=(0.8, 0.99), amsgrad=True).buffers
+        ('m', 'v', 'v_max')
     """
 
     buffers = ("m", "v")
@@ -135,10 +141,60 @@ class Adam(Optimizer):
     capture_refusal = "Adam's bias correction changes every step and a graph replays the captured one"
 
     def __init__(self, params, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
-                 weight_decay: float = 0.0, l1: float = 0.0):
+                 weight_decay: float = 0.0, l1: float = 0.0, *, betas=None, amsgrad: bool = False):
+        cls = type(self).__name__
+        if betas is not None:
+            if (beta1, beta2) != (0.9, 0.999):
+                raise ArgumentValueError(f"{cls}: got betas={betas!r} and beta1={beta1}, beta2={beta2}; give one "
+                                         f"of the two spellings")
+            if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+                raise ArgumentValueError(f"{cls}: betas must be a pair (β1, β2), got {betas!r}")
+            beta1, beta2 = betas
+        self.amsgrad = flag(cls, "amsgrad", amsgrad)
+        if self.amsgrad:
+            self.buffers = ("m", "v", "v_max")
         super().__init__(params, lr, weight_decay, l1, beta1=beta1, beta2=beta2, eps=eps)
 
     def update(self, xp, param, g, state):
         root_c2 = math.sqrt(1.0 - self.beta2 ** self.t)
-        _adam(xp, g, self.lr * root_c2 / (1.0 - self.beta1 ** self.t), self.beta1, self.beta2, self.eps * root_c2,
-              param, state["m"], state["v"])
+        lr_t, eps_t = self.lr * root_c2 / (1.0 - self.beta1 ** self.t), self.eps * root_c2
+        if not self.amsgrad:
+            _adam(xp, g, lr_t, self.beta1, self.beta2, eps_t, param, state["m"], state["v"])
+            return
+        m, v, v_max = state["m"], state["v"], state["v_max"]
+        _ema(m, g, self.beta1)
+        _ema(v, g * g, self.beta2)
+        xp.maximum(v_max, v, out=v_max)
+        _adaptive_step(xp, param, m, v_max, lr_t, eps_t)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter; PyTorch's AdamW), λ = ``weight_decay``:
+
+        θ ← θ − η λ θ;   then Adam's step (``Adam``) from g = ∇θ + l1·sign(θ), without λθ
+
+    where ``Adam(weight_decay=λ)`` adds λθ to g, which the adaptive denominator then rescales. The
+    default λ is 0.01, as PyTorch's; ``betas`` and ``amsgrad`` as in Adam.
+
+    Example::
+
+        >>> w = nn.Parameter(np.array([1.0, -2.0], "float32"))
+        >>> opt = optim.AdamW([w], lr=0.1, weight_decay=0.5)
+        >>> w.grad = np.array([0.0, 0.0], "float32")    # no gradient: only the decay acts
+        >>> opt.step()                                   # θ(1 − ηλ) = θ·0.95
+        >>> print(w.numpy())
+        [ 0.95 -1.9 ]
+    """
+
+    def __init__(self, params, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+                 weight_decay: float = 0.01, l1: float = 0.0, *, betas=None, amsgrad: bool = False):
+        super().__init__(params, lr, beta1, beta2, eps, weight_decay, l1, betas=betas, amsgrad=amsgrad)
+
+    def _gradient(self, xp, p):
+        """g = grad + l1·sign(θ): the decay is applied to θ in ``update``, not through g."""
+        return p.grad + self.l1 * xp.sign(p.data) if self.l1 else p.grad
+
+    def update(self, xp, param, g, state):
+        if self.weight_decay:
+            param *= 1.0 - self.lr * self.weight_decay
+        super().update(xp, param, g, state)

@@ -15,11 +15,13 @@ corrections are Python numbers.
 """
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import numpy
 
 import backends
 from backends.capture import is_capturing
-from dlcore.checks import ArgumentTypeError, ArgumentValueError, finite_number
+from dlcore.checks import ArgumentTypeError, ArgumentValueError, finite_number, flag
 from dlcore.core import Tensor
 
 
@@ -91,6 +93,16 @@ class Optimizer:
     value fails at construction, on assignment (schedules) and in ``load_state_dict``, with
     the class, the name and the value in the message; ``step()`` checks nothing.
 
+    Parameter groups (PyTorch's form): ``params`` may be a list of dicts, each with ``"params"`` (a
+    Module or parameters, as above) and any hyperparameters that group uses instead of the defaults
+    given as arguments, e.g. ``optim.SGD([{"params": model[0], "lr": 0.1}, {"params": model[2]}],
+    lr=0.01)``. Their parameters are named ``group<i>.<name>`` (``group0.weight``), so a resume must
+    build the groups the same way. A group's lr is kept as a multiple of the default lr (``lr_scale``
+    in ``param_groups``, 10 here): a schedule that sets ``optimizer.lr`` moves every group in
+    proportion, as PyTorch's schedulers scale every group's lr. ``param_groups`` (read-only
+    mappings) and ``hyperparameters(group=i)`` show each group's values; ``state_dict()`` holds them
+    under "groups" (dlcore.io checkpoints do not: a loaded one keeps the groups as constructed).
+
     For a training step captured as a CUDA graph (``dlcore.training.GraphStep``) an optimizer
     declares whether its step can be replayed (``capture_refusal``), puts its state back after
     the capture's own steps (``snapshot``) and counts the steps a graph replays
@@ -106,6 +118,13 @@ class Optimizer:
         >>> SignSGD([w], lr=0.1).step()
         >>> print(w.numpy())
         [0.9 1.1]
+        >>> model = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1))
+        >>> opt = optim.SGD([{"params": model[0], "lr": 0.1}, {"params": model[2]}], lr=0.01)
+        >>> list(opt.params)[:2], opt.hyperparameters(group=0)["lr"], opt.hyperparameters(group=1)["lr"]
+        (['group0.weight', 'group0.bias'], 0.1, 0.01)
+        >>> opt.lr = 0.001                                   # a schedule's step: both groups ×0.1
+        >>> round(opt.hyperparameters(group=0)["lr"], 6)
+        0.01
     """
 
     buffers: tuple[str, ...] = ()
@@ -119,12 +138,43 @@ class Optimizer:
     capture_refusal: str | None = None
 
     def __init__(self, params, lr: float, weight_decay: float = 0.0, l1: float = 0.0, **hyper):
-        self.params = named_params(params, type(self).__name__)
         self._hyper_names = ("lr", *hyper, "weight_decay", "l1")
         for name, value in dict(hyper, lr=lr, weight_decay=weight_decay, l1=l1).items():
             setattr(self, name, value)
+        self.params, groups = self._grouped(params)
+        self.param_groups = tuple(MappingProxyType(g) for g in groups)
         self.t = 0
         self.state: dict[str, dict] = {}
+
+    def _grouped(self, params) -> tuple[dict[str, Tensor], list[dict] | None]:
+        """(every parameter by name, the parameter groups or None) from ``params`` (see ``param_groups``)."""
+        cls = type(self).__name__
+        if not (isinstance(params, (list, tuple)) and params and all(isinstance(g, dict) for g in params)):
+            named = named_params(params, cls)
+            self._groups = [{"params": list(named)}]
+            return named, []
+        named, self._groups, groups = {}, [], []
+        for i, group in enumerate(params):
+            if "params" not in group:
+                raise ArgumentValueError(f"{cls}: parameter group {i} has no 'params' entry; write "
+                                         f"{{'params': model[0], 'lr': 0.1}}")
+            unknown = sorted(set(group) - {"params", *self._hyper_names})
+            if unknown:
+                raise ArgumentValueError(f"{cls}: parameter group {i} sets {unknown}, which {cls} does not have; "
+                                         f"a group may set {list(self._hyper_names)}")
+            members = {f"group{i}.{name}": p for name, p in named_params(group["params"], cls).items()}
+            overrides = {k: self._checked_hyper(k, v) for k, v in group.items() if k != "params"}
+            if "lr" in overrides:
+                if self.lr == 0:
+                    raise ArgumentValueError(f"{cls}: parameter group {i} sets lr={overrides['lr']} but the default "
+                                             f"lr is 0; a group's lr is kept as a multiple of the default lr")
+                overrides["lr_scale"] = overrides.pop("lr") / self.lr
+            named.update(members)
+            self._groups.append({"params": list(members), **overrides})
+            groups.append(self._groups[-1])
+        if len({id(p) for p in named.values()}) != len(named):
+            raise ArgumentValueError(f"{cls} got the same parameter twice (in two groups or twice in one)")
+        return named, groups
 
     def __setattr__(self, name, value):
         if name in self.__dict__.get("_hyper_names", ()):
@@ -141,10 +191,16 @@ class Optimizer:
         hyper = ", ".join(f"{k}={v}" for k, v in self.hyperparameters().items())
         return f"{type(self).__name__}({len(self.params)} parameters, {hyper})"
 
-    def hyperparameters(self) -> dict[str, float]:
+    def hyperparameters(self, group: int | None = None) -> dict[str, float]:
         """{name: value} of every hyperparameter (``lr`` first, then the class's own, then
-        ``weight_decay`` and ``l1``), as they stand now."""
-        return {k: getattr(self, k) for k in self._hyper_names}
+        ``weight_decay`` and ``l1``), as they stand now: the optimizer's defaults, or with ``group``
+        those parameter group ``group`` steps with (its lr = its ``lr_scale`` × the default lr)."""
+        values = {k: getattr(self, k) for k in self._hyper_names}
+        if group is not None:
+            overrides = dict(self._groups[group])
+            del overrides["params"]
+            values.update(overrides, lr=values["lr"] * overrides.pop("lr_scale", 1.0))
+        return values
 
     # ---- the step ---------------------------------------------------------------------
     def update(self, xp, param, g, state: dict) -> None:
@@ -159,17 +215,27 @@ class Optimizer:
             raise RuntimeError(f"{type(self).__name__} cannot be captured in a CUDA graph: {self.capture_refusal}; "
                                "train it with eager steps (Trainer(cuda_graph=False))")
         self.t += 1
-        for name, p in self.params.items():
-            grad, data = p.grad, p.data
-            if grad is None:
-                continue
-            if type(grad) is not type(data) or grad.shape != data.shape:
-                self._refuse(name, p)
-            xp = backends.backend_of(data).xp
-            state = self.state.get(name)
-            if state is None:
-                state = self.state[name] = {b: xp.zeros_like(data) for b in self.buffers}
-            self.update(xp, data, self._gradient(xp, p), state)
+        defaults = self.hyperparameters()
+        for i, group in enumerate(self._groups):
+            if len(group) > 1:  # the group's values, as plain attributes while its parameters update
+                self.__dict__.update(self.hyperparameters(i))
+            try:
+                for name in group["params"]:
+                    self._step_one(name, self.params[name])
+            finally:
+                self.__dict__.update(defaults)
+
+    def _step_one(self, name, p) -> None:
+        grad, data = p.grad, p.data
+        if grad is None:
+            return
+        if type(grad) is not type(data) or grad.shape != data.shape:
+            self._refuse(name, p)
+        xp = backends.backend_of(data).xp
+        state = self.state.get(name)
+        if state is None:
+            state = self.state[name] = {b: xp.zeros_like(data) for b in self.buffers}
+        self.update(xp, data, self._gradient(xp, p), state)
 
     def _refuse(self, name, p):
         """Raise the error that explains why ``p.grad`` cannot update ``p``."""
@@ -189,10 +255,22 @@ class Optimizer:
             g = g + self.l1 * xp.sign(p.data)
         return g
 
-    def zero_grad(self) -> None:
-        """Set every parameter's ``grad`` to None."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Set every parameter's ``grad`` to None, or (``set_to_none=False``) each existing gradient to
+        zeros, a new array (a gradient may be shared, so none is zeroed in place)."""
+        set_to_none = flag(type(self).__name__, "set_to_none", set_to_none)
         for p in self.params.values():
-            p.grad = None
+            p.grad = None if set_to_none or p.grad is None else p.grad * 0
+
+    def _load_groups(self, groups) -> None:
+        """Take the groups' values from a state dict whose groups hold the same parameters as this one's."""
+        cls = type(self).__name__
+        if [g["params"] for g in groups] != [g["params"] for g in self.param_groups]:
+            raise KeyError(f"{cls}.load_state_dict: the state's parameter groups "
+                           f"{[g['params'] for g in groups]} differ from this optimizer's "
+                           f"{[g['params'] for g in self.param_groups]}")
+        for group, saved in zip(self._groups, groups):
+            group.update({k: finite_number(cls, k, v) for k, v in saved.items() if k != "params"})
 
     # ---- CUDA-graph capture ---------------------------------------------------------------
     def snapshot(self):
@@ -228,7 +306,7 @@ class Optimizer:
         ``state`` is {parameter name: {buffer name: NumPy array}} for the parameters that
         have been stepped; ``params`` lists every parameter name, in order.
         """
-        return {
+        d = {
             "type": type(self).__name__,
             "hyper": self.hyperparameters(),
             "step": self.t,
@@ -236,6 +314,9 @@ class Optimizer:
             "state": {name: {b: numpy.array(backends.to_numpy(a)) for b, a in bufs.items()}
                       for name, bufs in self.state.items()},
         }
+        if self.param_groups:
+            d["groups"] = [dict(g, params=list(g["params"])) for g in self.param_groups]
+        return d
 
     def load_state_dict(self, d: dict) -> None:
         """Restore hyperparameters, step count and state from ``state_dict()`` output.
@@ -271,6 +352,8 @@ class Optimizer:
                                      f"state but parameter {name!r} has shape {p.data.shape}")
                 host = numpy.array(a, dtype=p.data.dtype)  # a fresh copy: the dict is not shared
                 state[name][b] = backends.to_device(host, backends.backend_of(p.data).name)
+        if "groups" in d:  # absent from dlcore.io checkpoints: the groups stay as constructed
+            self._load_groups(d["groups"])
         for k in self._hyper_names:
             if k in d["hyper"]:
                 setattr(self, k, d["hyper"][k])

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from backends import axpby
 from backends.fused import fused
+from dlcore import checks
+from dlcore.checks import ArgumentValueError, flag
 from dlcore.optim.optimizer import Optimizer
 
 # μ = 1 never forgets a gradient (v grows without bound); μ < 0 flips the velocity each step
@@ -36,6 +38,15 @@ def _nesterov(xp, g, lr, mu, p, v):
 class SGD(Optimizer):
     """Plain gradient descent: θ ← θ − η g.
 
+    With ``momentum`` μ > 0, torch.optim.SGD's momentum (buffer b, no dampening):
+
+        b ← μ b + g;   θ ← θ − η b         (``nesterov=True``: θ ← θ − η (g + μ b))
+
+    b holds gradients, not steps, so a change of η applies at once to the whole accumulated
+    velocity: under an lr schedule this is PyTorch's SGD, where ``Momentum`` (v = −η b for a
+    constant η) keeps the old η inside v. μ is then a hyperparameter (schedulable, in
+    ``state_dict()``) and b a buffer.
+
     Example::
 
         >>> w = nn.Parameter(np.array([1.0, -1.0], "float32"))
@@ -46,13 +57,39 @@ class SGD(Optimizer):
         [ 0.8 -0.6]
         >>> opt.zero_grad(); w.grad is None
         True
+        >>> w = nn.Parameter(np.array([0.0], "float32"))
+        >>> opt = optim.SGD([w], lr=0.1, momentum=0.9)
+        >>> for _ in range(2):        # b = 1, then 0.9·1 + 1 = 1.9
+        ...     w.grad = np.array([1.0], "float32")
+        ...     opt.step()
+        >>> print(w.numpy(), opt.state["0"]["b"])    # −0.1·(1 + 1.9)
+        [-0.29] [1.9]
     """
 
-    def __init__(self, params, lr: float, weight_decay: float = 0.0, l1: float = 0.0):
-        super().__init__(params, lr, weight_decay, l1)
+    hyper_ranges = _MOMENTUM_RANGE
+
+    def __init__(self, params, lr: float, weight_decay: float = 0.0, l1: float = 0.0, momentum: float = 0.0,
+                 nesterov: bool = False):
+        self.nesterov = flag("SGD", "nesterov", nesterov)
+        if checks.finite_number("SGD", "momentum", momentum, "[0, 1)") or self.nesterov:
+            if not momentum:
+                raise ArgumentValueError("SGD: nesterov=True needs a momentum > 0")
+            self.buffers = ("b",)
+            super().__init__(params, lr, weight_decay, l1, momentum=momentum)
+        else:
+            super().__init__(params, lr, weight_decay, l1)
 
     def update(self, xp, param, g, state):
-        _sgd(xp, g, self.lr, param)
+        if not self.buffers:
+            _sgd(xp, g, self.lr, param)
+            return
+        b = state["b"]
+        axpby(1.0, g, self.momentum, b)
+        if self.nesterov:
+            axpby(-self.lr, g, 1.0, param)
+            axpby(-self.lr * self.momentum, b, 1.0, param)
+        else:
+            axpby(-self.lr, b, 1.0, param)
 
 
 class Momentum(Optimizer):
@@ -61,6 +98,11 @@ class Momentum(Optimizer):
         v ← μ v − η g;   θ ← θ + v
 
     μ must be in [0, 1); μ = 0 is plain gradient descent.
+
+    The learning rate is folded into v: for a constant η this is PyTorch's SGD(momentum=μ)
+    (b ← μb + g; θ ← θ − ηb, and v = −ηb), but when η changes (an lr schedule) v still carries
+    the steps taken with the old η, so the runs differ from PyTorch's from that epoch on. For
+    PyTorch's behaviour use ``optim.SGD(params, lr, momentum=μ)``.
 
     Example::
 

@@ -276,6 +276,115 @@ class CosineLR(LRSchedule):
         return self.eta_min + 0.5 * (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * progress))
 
 
+class LinearWarmup(LRSchedule):
+    """Linear warm-up (PyTorch's LinearLR with end factor 1): η = η₀ · (s + (1 − s) · min(n, T)/T) after n
+    epochs, from s·η₀ (s = ``start_factor``) up to η₀ after T = ``warmup_epochs``, then η₀.
+
+    In a fit it sets the lr as every ``LRSchedule``; outside one ``lr_at(n)`` is the lr after n steps of
+    any kind, e.g. per iteration: ``optimizer.lr = warmup.lr_at(iteration)`` (a warm-up over iterations).
+
+    Example::
+
+        >>> warmup = training.callbacks.LinearWarmup(warmup_epochs=4, start_factor=0.2, base_lr=0.1)
+        >>> [round(warmup.lr_at(n), 4) for n in range(6)]
+        [0.02, 0.04, 0.06, 0.08, 0.1, 0.1]
+    """
+
+    def __init__(self, warmup_epochs: int, start_factor: float = 1 / 3, base_lr: float | None = None):
+        super().__init__(base_lr)
+        self.warmup_epochs = checks.integer("LinearWarmup", "warmup_epochs", warmup_epochs, minimum=1)
+        self.start_factor = checks.finite_number("LinearWarmup", "start_factor", start_factor, "[0, 1]")
+
+    def lr_at(self, epochs_done):
+        s = self.start_factor
+        return self.base_lr * (s + (1 - s) * min(epochs_done, self.warmup_epochs) / self.warmup_epochs)
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the lr by ``factor`` when ``monitor`` has not improved for more than ``patience`` epochs,
+    as PyTorch's ReduceLROnPlateau: improvement is value < best·(1 − threshold) ("min", relative) or
+    value < best − threshold (``threshold_mode="abs"``) ("max": > best·(1 + threshold), > best +
+    threshold); after a reduction, ``cooldown`` epochs count no bad epochs; the lr never goes below
+    ``min_lr`` (a reduction smaller than 1e-8 is not made).
+
+    In a fit it acts after each epoch on the epoch's ``monitor`` value (checked as EarlyStopping's is);
+    with ``base_lr`` it sets the optimizer's lr to it when a new training starts. Outside a fit,
+    ``step(value, optimizer)`` does the same for one value and returns the lr. ``state_dict()`` holds the
+    best value and the counts (the lr itself is the optimizer's, saved with it).
+
+    Example::
+
+        >>> w = nn.Parameter(np.zeros(1, "float32"))
+        >>> opt = optim.SGD([w], lr=1.0)
+        >>> plateau = training.callbacks.ReduceLROnPlateau(mode="min", factor=0.5, patience=1)
+        >>> [plateau.step(loss, opt) for loss in [3.0, 2.0, 2.0, 2.0, 2.0, 2.0, 1.0]]
+        [1.0, 1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
+    """
+
+    def __init__(self, monitor: str = "val_loss", mode: str = "auto", factor: float = 0.1, patience: int = 10,
+                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0, min_lr: float = 0.0,
+                 base_lr: float | None = None):
+        _check_monitor("ReduceLROnPlateau", monitor, mode)
+        self.monitor, self.mode = monitor, _mode_for(monitor, mode)
+        self.factor = checks.finite_number("ReduceLROnPlateau", "factor", factor, "[0, 1)")
+        self.patience = checks.integer("ReduceLROnPlateau", "patience", patience, minimum=0)
+        self.threshold = checks.finite_number("ReduceLROnPlateau", "threshold", threshold, "[0, inf)")
+        self.threshold_mode = checks.choice("ReduceLROnPlateau", "threshold_mode", threshold_mode, ("rel", "abs"))
+        self.cooldown = checks.integer("ReduceLROnPlateau", "cooldown", cooldown, minimum=0)
+        self.min_lr = checks.finite_number("ReduceLROnPlateau", "min_lr", min_lr, "[0, inf)")
+        self.base_lr = None if base_lr is None else checks.finite_number("ReduceLROnPlateau", "base_lr", base_lr,
+                                                                         "[0, inf)")
+        self._reset()
+
+    def _reset(self) -> None:
+        self.best, self.bad_epochs, self.cooldown_left = None, 0, 0
+
+    def _improves(self, value) -> bool:
+        if self.best is None:
+            return True
+        if self.threshold_mode == "abs":
+            return _better(value, self.best, self.mode, self.threshold)
+        scale = 1 - self.threshold if self.mode == "min" else 1 + self.threshold
+        return value < self.best * scale if self.mode == "min" else value > self.best * scale
+
+    def step(self, value: float, optimizer) -> float:
+        """Count ``value`` (one epoch's monitored metric), reduce ``optimizer.lr`` if the patience has run out;
+        returns the lr now."""
+        value = float(value)
+        if self._improves(value):
+            self.best, self.bad_epochs = value, 0
+        else:
+            self.bad_epochs += 1
+        if self.cooldown_left > 0:
+            self.cooldown_left -= 1
+            self.bad_epochs = 0
+        if self.bad_epochs > self.patience:
+            new = max(optimizer.lr * self.factor, self.min_lr)
+            if optimizer.lr - new > 1e-8:
+                optimizer.lr = new
+            self.cooldown_left, self.bad_epochs = self.cooldown, 0
+        return optimizer.lr
+
+    def on_fit_start(self, trainer):
+        if not len(trainer.history):
+            self._reset()
+            if self.base_lr is not None:
+                trainer.optimizer.lr = self.base_lr
+
+    def on_epoch_end(self, trainer, row):
+        if self.monitor not in row:
+            raise KeyError(f"ReduceLROnPlateau monitors {self.monitor!r}, but epoch {row.get('epoch')} reports "
+                           f"{', '.join(k for k in row if k not in ('epoch', 'lr', 'seconds'))}")
+        self.step(row[self.monitor], trainer.optimizer)
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "bad_epochs": self.bad_epochs, "cooldown_left": self.cooldown_left}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.bad_epochs = state["best"], int(state["bad_epochs"])
+        self.cooldown_left = int(state["cooldown_left"])
+
+
 class Checkpoint(Callback):
     """Writes ``last.npz`` after every epoch and ``best.npz`` whenever ``monitor`` improves.
 
