@@ -88,6 +88,15 @@ def test_the_guide_tables_name_every_loss_and_optimizer():
         assert not missing, f"docs/guide/{page} has no row for {missing}"
 
 
+def test_the_modules_guide_names_every_layer():
+    from dlcore import nn
+
+    text = (DOCS / "guide" / "modules.md").read_text(encoding="utf-8")
+    layers = [name for name in nn.__all__ if isinstance(getattr(nn, name), type)]
+    missing = [name for name in layers if not re.search(rf"\b{name}\b", text)]
+    assert not missing, f"docs/guide/modules.md does not name {missing}"
+
+
 def test_every_public_module_has_an_api_page_and_no_page_names_a_renamed_module():
     for module in PUBLIC_MODULES:
         page = DOCS / "api" / f"{module}.md"
