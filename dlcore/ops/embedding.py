@@ -1,8 +1,6 @@
 """Embedding lookup as one Function."""
 from __future__ import annotations
 
-import numpy
-
 import backends
 from dlcore import checks
 from dlcore.core import Function, Tensor
@@ -35,7 +33,7 @@ def embedding(idx, weight):
         raise checks.ArgumentTypeError(f"embedding: idx must hold integers, got dtype {data.dtype}")
     if table.ndim != 2:
         raise checks.ShapeError(f"embedding: weight must be a table (V, E), got shape {tuple(table.shape)}")
-    if isinstance(data, numpy.ndarray) and data.size and (int(data.min()) < 0 or int(data.max()) >= table.shape[0]):
+    if backends.backend_of(data).name == "numpy" and data.size and (int(data.min()) < 0 or int(data.max()) >= table.shape[0]):
         raise IndexError(f"embedding: indices must lie in [0, {table.shape[0]}), got values from {int(data.min())} "
                          f"to {int(data.max())}")
     return EmbeddingFunction()(data, weight)

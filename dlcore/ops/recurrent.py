@@ -20,12 +20,11 @@ from backends.fused import fused
 from dlcore.core import Function
 from dlcore.ops.activation import _relu_grad, _tanh_grad, sigmoid_array
 
-_SIGMOID = "static __device__ T sig(T a) { T z = exp(-fabs(a)); return a >= 0 ? (T)1 / (1 + z) : z / (1 + z); }"
 
-
-@fused("T ai, T af, T ag, T ao, T c_prev", "T i, T f, T g, T o, T c, T tc, T h",
-       "i = sig(ai); f = sig(af); g = tanh(ag); o = sig(ao); c = f * c_prev + i * g; tc = tanh(c); h = o * tc",
-       "dlcore_lstm_step", preamble=_SIGMOID)
+@fused("T ai, T af, T ag, T ao, T c_prev", "T gi, T gf, T gg, T go, T c, T tc, T h",
+       "gi = 1 / (1 + exp(-ai)); gf = 1 / (1 + exp(-af)); gg = tanh(ag); go = 1 / (1 + exp(-ao)); "
+       "c = gf * c_prev + gi * gg; tc = tanh(c); h = go * tc",
+       "dlcore_lstm_step")
 def _lstm_step(xp, ai, af, ag, ao, c_prev):
     """i, f, o = σ(aᵢ, a_f, a_o); g = tanh a_g; c = f⊙c₋₁ + i⊙g; h = o⊙tanh c → (i, f, g, o, c, tanh c, h)."""
     i, f, o = sigmoid_array(xp, ai), sigmoid_array(xp, af), sigmoid_array(xp, ao)
@@ -35,9 +34,10 @@ def _lstm_step(xp, ai, af, ag, ao, c_prev):
     return i, f, g, o, c, tc, o * tc
 
 
-@fused("T dh, T dc_next, T i, T f, T g, T o, T tc, T c_prev", "T dai, T daf, T dag, T dao, T dc",
-       "T dct = dc_next + dh * o * (1 - tc * tc); dai = dct * g * i * (1 - i); daf = dct * c_prev * f * (1 - f); "
-       "dag = dct * i * (1 - g * g); dao = dh * tc * o * (1 - o); dc = dct * f",
+@fused("T dh, T dc_next, T gi, T gf, T gg, T go, T tc, T c_prev", "T dai, T daf, T dag, T dao, T dc",
+       "T dct = dc_next + dh * go * (1 - tc * tc); dai = dct * gg * gi * (1 - gi); "
+       "daf = dct * c_prev * gf * (1 - gf); dag = dct * gi * (1 - gg * gg); dao = dh * tc * go * (1 - go); "
+       "dc = dct * gf",
        "dlcore_lstm_step_grad")
 def _lstm_step_grad(xp, dh, dc_next, i, f, g, o, tc, c_prev):
     """∂c = ∂c₊₁ + ∂h⊙o⊙(1 − tanh²c); ∂aᵢ = ∂c⊙g⊙i(1−i), ∂a_f = ∂c⊙c₋₁⊙f(1−f), ∂a_g = ∂c⊙i⊙(1−g²),
@@ -48,8 +48,9 @@ def _lstm_step_grad(xp, dh, dc_next, i, f, g, o, tc, c_prev):
 
 
 @fused("T xr, T xz, T xn, T hr, T hz, T hn, T h_prev", "T r, T z, T n, T h",
-       "r = sig(xr + hr); z = sig(xz + hz); n = tanh(xn + r * hn); h = (1 - z) * n + z * h_prev",
-       "dlcore_gru_step", preamble=_SIGMOID)
+       "r = 1 / (1 + exp(-(xr + hr))); z = 1 / (1 + exp(-(xz + hz))); n = tanh(xn + r * hn); "
+       "h = (1 - z) * n + z * h_prev",
+       "dlcore_gru_step")
 def _gru_step(xp, xr, xz, xn, hr, hz, hn, h_prev):
     """r = σ(x_r + h_r), z = σ(x_z + h_z), n = tanh(x_n + r⊙h_n), h = (1 − z)⊙n + z⊙h₋₁ → (r, z, n, h)."""
     r, z = sigmoid_array(xp, xr + hr), sigmoid_array(xp, xz + hz)

@@ -46,7 +46,7 @@ def prepare_data(cfg) -> dict:
     fractions = ("data.val_fraction",) if own_test is not None else ("data.val_fraction", "data.test_fraction")
     with from_config(cfg, *fractions):
         parts = prepare.cut(x, y, own_test, data["val_fraction"], data["test_fraction"], data["seed"])
-    image_model = cfg["model"]["kind"] in models.IMAGE_MODELS
+    image_model = cfg["model"]["kind"] in (*models.IMAGE_MODELS, *models.SEQUENCE_MODELS)  # RNNs read image rows
     flatten = not image_model and x.ndim > 2  # images from a folder into an MLP
     if flatten:
         parts = [(x.reshape(len(x), -1), y) for x, y in parts]

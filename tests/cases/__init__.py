@@ -52,12 +52,15 @@ def away_from_zero(shape, gap=0.1):
 
 
 def all_cases() -> list[Case]:
-    from tests.cases import activation_cases, conv_cases, linear_cases, loss_cases, math_cases, norm_cases
+    from tests.cases import (activation_cases, conv_cases, linear_cases, loss_cases, math_cases, norm_cases,
+                             sequence_cases)
     return [*math_cases.CASES, *activation_cases.CASES, *linear_cases.CASES, *loss_cases.CASES, *conv_cases.CASES,
-            *norm_cases.CASES]
+            *norm_cases.CASES, *sequence_cases.CASES]
 
 
 def all_module_cases() -> list[ModuleCase]:
-    from tests.cases import activation_cases, autoencoder_cases, conv_cases, linear_cases, model_cases, norm_cases
+    from tests.cases import (activation_cases, autoencoder_cases, conv_cases, linear_cases, model_cases, norm_cases,
+                             sequence_cases)
     return [*activation_cases.MODULE_CASES, *linear_cases.MODULE_CASES, *conv_cases.MODULE_CASES,
-            *norm_cases.MODULE_CASES, *model_cases.MODULE_CASES, *autoencoder_cases.MODULE_CASES]
+            *norm_cases.MODULE_CASES, *model_cases.MODULE_CASES, *autoencoder_cases.MODULE_CASES,
+            *sequence_cases.MODULE_CASES]
