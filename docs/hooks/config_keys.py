@@ -9,6 +9,12 @@ Every key of the schema gets a row; ``tests/test_docs.py`` fails when one has no
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
+
+ROOT = str(Path(__file__).resolve().parents[2])
+if ROOT not in sys.path:  # the source tree's dlcore, whichever directory mkdocs was started from
+    sys.path.insert(0, ROOT)
 
 MARKER = "<!-- config-keys -->"
 
@@ -38,10 +44,10 @@ MEANING = {
     "data.features": "CSV/TSV: the input columns (empty: every column but the target)",
     "data.image_size": "image folders: resize every image to this many pixels squared (0: keep; all must agree)",
     "model.kind": "the architecture (`dlcore.models.build`)",
-    "model.hidden": "MLP: the widths of the hidden layers",
+    "model.hidden": "MLP: the widths of the hidden layers; rnn/lstm/gru: `[H] * layers`, the state width H once per stacked layer",
     "model.activation": "MLP: the hidden layers' activation",
     "model.weight_init": "MLP: the initialiser of the weights (empty: the model's default)",
-    "model.dropout": "dropout probability (0: the kind's own default: AlexNet-small's 0.5, none in an MLP)",
+    "model.dropout": "dropout probability (0: the kind's own default: AlexNet-small's 0.5, none in an MLP; between stacked recurrent layers)",
     "model.batch_norm": "MLP: BatchNorm1d after each hidden linear layer",
     "model.depth": "ResNet: depth (20, 32, …); U-Net: number of down/up levels",
     "model.base_channels": "ResNet and U-Net: channels of the first stage (doubled at each level)",
