@@ -169,7 +169,7 @@ class Identity(Module):
 
 
 class Softmax(Module):
-    """yᵢ = e^(xᵢ) / Σⱼ e^(xⱼ) along ``axis`` (an int).
+    """yᵢ = e^(xᵢ) / Σⱼ e^(xⱼ) along ``axis`` (an int; ``dim``, PyTorch's name, is the same).
 
     Example::
 
@@ -177,11 +177,16 @@ class Softmax(Module):
         >>> y = nn.Softmax()(x).numpy()
         >>> print(y, y.sum().round(4))    # each row sums to 1
         [[0.09   0.2447 0.6652]] 1.0
+        >>> print(nn.Softmax(dim=0)(x).numpy())    # over a single row: all 1
+        [[1. 1. 1.]]
     """
 
-    def __init__(self, axis: int = -1):
+    def __init__(self, axis: int | None = None, *, dim: int | None = None):
         super().__init__()
-        self.axis = checks.integer("Softmax", "axis", axis)
+        if axis is not None and dim is not None:
+            raise checks.ArgumentValueError(f"Softmax: got axis={axis} and dim={dim}; give one of them")
+        self.axis = checks.integer("Softmax", "axis", -1 if axis is None and dim is None else
+                                   (axis if axis is not None else dim))
 
     def forward(self, x):
         return A.softmax(x, self.axis)
@@ -206,6 +211,30 @@ class Swish(Module):
 
     def extra_repr(self):
         return f"beta={self.beta}"
+
+
+class GELU(Module):
+    """y = x·Φ(x) = ½x(1 + erf(x/√2)) (Φ the standard normal CDF), PyTorch's GELU; ``approximate="tanh"``:
+    ½x(1 + tanh(√(2/π)(x + 0.044715x³))). Formulas and gradients: ``dlcore.ops.activation.GELUFunction``.
+
+    Example::
+
+        >>> x = dlcore.Tensor(np.array([-1.0, 0.0, 1.0, 3.0], "float32"))
+        >>> print(nn.GELU()(x).numpy())    # x·Φ(x): Φ(1) = 0.8413
+        [-0.1587  0.      0.8413  2.996 ]
+        >>> print(nn.GELU(approximate="tanh")(x).numpy())
+        [-0.1588  0.      0.8412  2.9964]
+    """
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        self.approximate = checks.choice("GELU", "approximate", approximate, ("none", "tanh"))
+
+    def forward(self, x):
+        return A.gelu(x, self.approximate)
+
+    def extra_repr(self) -> str:
+        return "" if self.approximate == "none" else f"approximate={self.approximate!r}"
 
 
 ACTIVATIONS = {

@@ -89,17 +89,124 @@ class Sequential(Module):
 
 
 class Flatten(Module):
-    """y = x reshaped to (N, everything else).
+    """y = x with axes ``start_dim`` … ``end_dim`` merged into one (PyTorch's Flatten); by default
+    (N, everything else).
 
     Example::
 
         >>> x = dlcore.Tensor(np.zeros((2, 3, 4, 5), "float32"))
         >>> nn.Flatten()(x).shape    # 3·4·5 = 60
         (2, 60)
+        >>> nn.Flatten(start_dim=2)(x).shape, nn.Flatten(0, 1)(x).shape
+        ((2, 3, 20), (6, 4, 5))
     """
 
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim = checks.integer("Flatten", "start_dim", start_dim)
+        self.end_dim = checks.integer("Flatten", "end_dim", end_dim)
+
     def forward(self, x):
-        return x.reshape(x.shape[0], -1)
+        if (self.start_dim, self.end_dim) == (1, -1) and x.ndim >= 1:
+            return x.reshape(x.shape[0], -1)
+        start, end = (a + x.ndim if a < 0 else a for a in (self.start_dim, self.end_dim))
+        if not 0 <= start <= end < x.ndim:
+            raise checks.ShapeError(f"{self!r} cannot merge axes {self.start_dim} … {self.end_dim} of an input of "
+                                    f"shape {tuple(x.shape)}")
+        return x.reshape(*x.shape[:start], -1, *x.shape[end + 1:])
+
+    def extra_repr(self) -> str:
+        return "" if (self.start_dim, self.end_dim) == (1, -1) else f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class ModuleList(Module):
+    """A list of modules registered as children "0", "1", … (their parameters are the list's), with no
+    forward of its own: PyTorch's ModuleList, for layers a custom forward loops over.
+
+    Example::
+
+        >>> blocks = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
+        >>> blocks.append(nn.Linear(2, 1))
+        ModuleList(...)
+        >>> len(blocks), [name for name, _ in blocks.named_parameters()][-2:]
+        (4, ['3.weight', '3.bias'])
+        >>> x = dlcore.Tensor(np.ones((5, 2), "float32"))
+        >>> for block in blocks:
+        ...     x = block(x)
+        >>> x.shape
+        (5, 1)
+    """
+
+    def __init__(self, modules=()):
+        super().__init__()
+        self.extend(modules)
+
+    def append(self, module: Module) -> ModuleList:
+        name = str(len(self._modules))
+        setattr(self, name, checks.instance("ModuleList", f"module {name}", module, Module, "a Module"))
+        return self
+
+    def extend(self, modules) -> ModuleList:
+        for module in modules:
+            self.append(module)
+        return self
+
+    def __getitem__(self, index):
+        modules = list(self._modules.values())
+        return ModuleList(modules[index]) if isinstance(index, slice) else modules[index]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+
+class ModuleDict(Module):
+    """Modules by name, registered as children under those names (their parameters are
+    ``name.weight``, …), with no forward of its own: PyTorch's ModuleDict. Names are identifiers
+    without dots.
+
+    Example::
+
+        >>> heads = nn.ModuleDict({"class": nn.Linear(4, 3), "box": nn.Linear(4, 2)})
+        >>> heads["box"].out_features, list(heads), "class" in heads
+        (2, ['class', 'box'], True)
+        >>> sorted(name for name, _ in heads.named_parameters())
+        ['box.bias', 'box.weight', 'class.bias', 'class.weight']
+    """
+
+    def __init__(self, modules=None):
+        super().__init__()
+        for name, module in dict(modules or {}).items():
+            self[name] = module
+
+    def __setitem__(self, name: str, module: Module) -> None:
+        if not isinstance(name, str) or not name.isidentifier() or name in vars(Module) or name in vars(ModuleDict):
+            raise checks.ArgumentValueError(f"ModuleDict: a name must be an identifier that no Module attribute "
+                                            f"has, got {name!r}")
+        setattr(self, name, checks.instance("ModuleDict", f"module {name!r}", module, Module, "a Module"))
+
+    def __getitem__(self, name: str) -> Module:
+        return self._modules[name]
+
+    def __contains__(self, name) -> bool:
+        return name in self._modules
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def keys(self):
+        return self._modules.keys()
+
+    def values(self):
+        return self._modules.values()
+
+    def items(self):
+        return self._modules.items()
 
 
 class Embedding(Module):

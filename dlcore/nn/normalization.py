@@ -19,18 +19,29 @@ class BatchNormBase(Module):
     ``num_features`` must be an int ≥ 1, ``momentum`` in [0, 1] (0 freezes the running
     statistics, 1 keeps only the last batch's), ``eps`` > 0 (finite); ``momentum`` and ``eps``
     are checked again when assigned later.
+
+    As PyTorch's: ``affine=False`` learns no γ, β (y = x̂; ``weight`` and ``bias`` are None);
+    ``track_running_stats=False`` keeps no running statistics (no buffers, none in state_dict)
+    and normalizes with the batch statistics in eval too.
     """
 
     dims = ()
 
-    def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5, comm=None):
+    def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5, comm=None, affine: bool = True,
+                 track_running_stats: bool = True):
         super().__init__()
-        self.num_features = checks.integer(type(self).__name__, "num_features", num_features, minimum=1)
+        cls = type(self).__name__
+        self.num_features = checks.integer(cls, "num_features", num_features, minimum=1)
         self.momentum, self.eps = momentum, eps
-        self.weight = Parameter(init.ones((self.num_features,)))
-        self.bias = Parameter(init.zeros((self.num_features,)))
-        self.register_buffer("running_mean", init.zeros((self.num_features,)))
-        self.register_buffer("running_var", init.ones((self.num_features,)))
+        self.affine = checks.flag(cls, "affine", affine)
+        self.track_running_stats = checks.flag(cls, "track_running_stats", track_running_stats)
+        self.weight = Parameter(init.ones((self.num_features,))) if self.affine else None
+        self.bias = Parameter(init.zeros((self.num_features,))) if self.affine else None
+        if self.track_running_stats:
+            self.register_buffer("running_mean", init.zeros((self.num_features,)))
+            self.register_buffer("running_var", init.ones((self.num_features,)))
+        else:
+            self.running_mean = self.running_var = None
         self.comm = comm
 
     #: the interval each checked setting must lie in
@@ -45,12 +56,17 @@ class BatchNormBase(Module):
         if x.ndim not in self.dims or x.shape[1] != self.num_features:
             raise checks.ShapeError(f"{self!r} expects an input of {' or '.join(f'{d}-D' for d in self.dims)} "
                                     f"shape with {self.num_features} channels on axis 1, got shape {tuple(x.shape)}")
-        return batch_norm(x, self.weight, self.bias, self.running_mean, self.running_var,
-                          momentum=self.momentum, eps=self.eps, comm=self.comm)
+        weight, bias = self.weight, self.bias
+        if weight is None:
+            xp = backends.backend_of(getattr(x, "data", x)).xp
+            weight, bias = xp.ones(self.num_features, x.dtype), xp.zeros(self.num_features, x.dtype)
+        return batch_norm(x, weight, bias, self.running_mean, self.running_var, training=None if
+                          self.track_running_stats else True, momentum=self.momentum, eps=self.eps, comm=self.comm)
 
     def extra_repr(self) -> str:
         sync = "" if self.comm is None else f", comm={self.comm!r}"
-        return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}{sync}"
+        options = "".join(f", {k}=False" for k in ("affine", "track_running_stats") if not getattr(self, k))
+        return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}{options}{sync}"
 
 
 class BatchNorm1d(BatchNormBase):
@@ -94,6 +110,51 @@ class BatchNorm2d(BatchNormBase):
     """
 
     dims = (4,)
+
+
+class GroupNorm(Module):
+    """Group normalization (Wu & He), PyTorch's GroupNorm: the C channels of x (N, C, …) form G =
+    ``num_groups`` groups of C/G channels; each sample's group is normalized with its own mean and biased
+    variance over its channels and positions, y = (x − μ_ng)/√(σ²_ng + ε) · γ_c + β_c, with ``weight`` γ
+    (ones) and ``bias`` β (zeros) per channel (none with ``affine=False``). No running statistics: the same
+    in training and eval, independent of the batch size. G = 1 is a LayerNorm over (C, …); G = C is
+    instance normalization. Composed from Tensor operations (reshape, mean, sqrt): its gradient is theirs.
+
+    Example::
+
+        >>> norm = nn.GroupNorm(num_groups=2, num_channels=4)
+        >>> x = dlcore.Tensor(np.array([[1.0, 3.0, 10.0, 30.0]], "float32").reshape(1, 4, 1, 1))
+        >>> print(norm(x).numpy().reshape(-1))    # groups (1, 3) and (10, 30), each to mean 0, variance 1
+        [-1.  1. -1.  1.]
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True):
+        super().__init__()
+        self.num_groups = checks.integer("GroupNorm", "num_groups", num_groups, minimum=1)
+        self.num_channels = checks.integer("GroupNorm", "num_channels", num_channels, minimum=1)
+        if self.num_channels % self.num_groups:
+            raise checks.ArgumentValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
+                                            f"num_groups ({num_groups})")
+        self.eps = checks.finite_number("GroupNorm", "eps", eps, within="(0, inf)")
+        affine = checks.flag("GroupNorm", "affine", affine)
+        self.weight = Parameter(init.ones((self.num_channels,))) if affine else None
+        self.bias = Parameter(init.zeros((self.num_channels,))) if affine else None
+
+    def forward(self, x):
+        if x.ndim < 2 or x.shape[1] != self.num_channels:
+            raise checks.ShapeError(f"{self!r} expects an input (N, {self.num_channels}, …), got shape "
+                                    f"{tuple(x.shape)}")
+        groups = x.reshape(x.shape[0], self.num_groups, -1)
+        centred = groups - groups.mean(axis=2, keepdims=True)
+        y = (centred / ((centred * centred).mean(axis=2, keepdims=True) + self.eps).sqrt()).reshape(*x.shape)
+        if self.weight is None:
+            return y
+        shape = (1, self.num_channels) + (1,) * (x.ndim - 2)
+        return y * self.weight.reshape(*shape) + self.bias.reshape(*shape)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}" + ("" if self.weight is not None else
+                                                                              ", affine=False")
 
 
 class LayerNorm(Module):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dlcore.checks import finite_number
-from dlcore.ops.dropout import dropout
+from dlcore.ops.dropout import dropout, dropout2d
 from dlcore.nn.module import Module
 
 
@@ -33,3 +33,22 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class Dropout2d(Dropout):
+    """Channel dropout (PyTorch's Dropout2d): in training each map x[n, c] (N, C, H, W) is zeroed with
+    probability p or kept and scaled by 1/(1 − p), as a whole (neighbouring pixels are correlated, so
+    dropping single pixels regularizes conv maps little); y = x in eval.
+
+    Example::
+
+        >>> drop = nn.Dropout2d(p=0.5)
+        >>> y = drop(dlcore.Tensor(np.ones((2, 4, 3, 3), "float32"))).numpy()
+        >>> sorted({float(v) for v in np.unique(y.reshape(8, 9), axis=0)[:, 0]})    # each map all 0 or all 2
+        [0.0, 2.0]
+        >>> bool((y.reshape(8, 9).min(axis=1) == y.reshape(8, 9).max(axis=1)).all())
+        True
+    """
+
+    def forward(self, x):
+        return dropout2d(x, self.p)

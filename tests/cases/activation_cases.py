@@ -1,6 +1,7 @@
 """Cases for the activation functions and layers."""
 from dlcore import nn
 import dlcore.functional as F
+from dlcore.ops.activation import gelu
 from tests.cases import Case, ModuleCase, away_from_zero, normal
 
 CASES = [
@@ -32,4 +33,19 @@ MODULE_CASES = [
     ModuleCase("Softmax", nn.Softmax, (3, 4)),
     ModuleCase("Swish", lambda: nn.Swish(2.0), (3, 4)),
     ModuleCase("Step", nn.Step, (3, 4), "away_from_zero"),  # zero gradient, values 0/1 on both backends
+]
+
+CASES += [
+    Case("gelu", gelu, lambda rng: (rng.uniform(-5, 5, (4, 6)),)),
+    Case("gelu_tails", gelu, lambda rng: (rng.uniform(-12, 12, (3, 5)),)),
+    Case("gelu_tanh", lambda x: gelu(x, approximate="tanh"), lambda rng: (rng.uniform(-5, 5, (4, 6)),), atol=1e-5,
+         why_looser="the derivative crosses 0 near x = −0.75, where its two terms cancel and float32 tanh "
+                    "rounds differently in NumPy and CUDA"),
+]
+
+MODULE_CASES += [
+    ModuleCase("GELU", nn.GELU, (3, 4)),
+    ModuleCase("GELU_tanh", lambda: nn.GELU(approximate="tanh"), (3, 4)),
+    ModuleCase("Softmax_dim0", lambda: nn.Softmax(dim=0), (3, 4)),
+    ModuleCase("Flatten_start_dim", lambda: nn.Sequential(nn.Flatten(start_dim=2), nn.Tanh()), (2, 3, 2, 2)),
 ]

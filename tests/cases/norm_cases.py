@@ -1,6 +1,7 @@
 """Cases for batch normalization and dropout."""
 from dlcore import init, nn
 import dlcore.functional as F
+from dlcore.ops.dropout import dropout2d
 from tests.cases import Case, ModuleCase
 
 # Batch statistics are reductions whose summation order differs between NumPy and CuPy, and
@@ -55,4 +56,21 @@ MODULE_CASES = [
     ModuleCase("BatchNorm2d_eval", _bn_eval_module(lambda: nn.BatchNorm2d(3)), (2, 3, 4, 4),
                rtol=REDUCE["rtol"], atol=REDUCE["atol"]),
     ModuleCase("Dropout_eval", lambda: nn.Dropout(0.5).eval(), (3, 4)),
+]
+
+CASES += [
+    Case("dropout2d_mask", lambda x, m: dropout2d(x, 0.3, training=True, mask=m),
+         lambda rng: (rng.standard_normal((2, 4, 3, 3)), rng.random((2, 4, 1, 1)) >= 0.3)),
+]
+
+MODULE_CASES += [
+    ModuleCase("BatchNorm2d_no_affine_no_stats", lambda: nn.BatchNorm2d(3, affine=False, track_running_stats=False),
+               (2, 3, 4, 4), rtol=REDUCE["rtol"], atol=REDUCE["atol"]),
+    ModuleCase("BatchNorm1d_eval_without_running_stats",
+               lambda: nn.BatchNorm1d(4, track_running_stats=False).eval(), (6, 4),
+               rtol=REDUCE["rtol"], atol=REDUCE["atol"]),
+    ModuleCase("GroupNorm", lambda: nn.GroupNorm(2, 4), (3, 4, 3, 2), rtol=REDUCE["rtol"], atol=REDUCE["atol"]),
+    ModuleCase("GroupNorm_instance_no_affine", lambda: nn.GroupNorm(3, 3, affine=False), (2, 3, 5),
+               rtol=REDUCE["rtol"], atol=REDUCE["atol"]),
+    ModuleCase("Dropout2d_eval", lambda: nn.Dropout2d(0.5).eval(), (2, 3, 4, 4)),
 ]
