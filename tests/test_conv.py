@@ -89,7 +89,7 @@ def test_bad_settings_are_rejected():
     with pytest.raises(ValueError, match="half the kernel"):
         nn.MaxPool2d(2, padding=2)
     with pytest.raises(ValueError, match="nearest"):
-        nn.Upsample2d(2, mode="bilinear")
+        nn.Upsample2d(2, mode="bicubic")
 
 
 def test_edge_padding_equals_explicit_edge_pad():

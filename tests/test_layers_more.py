@@ -150,3 +150,149 @@ def test_against_pytorch_activations_and_norms():
     numpy.testing.assert_allclose(nn.GroupNorm(3, 6)(_t(x)).numpy(),
                                   torch.nn.GroupNorm(3, 6).double()(torch.tensor(x)).detach().numpy(), rtol=1e-10,
                                   atol=1e-12)
+
+
+# ---- convolution: padding "same"/"valid", groups ----------------------------------------------------------------
+def reference_conv(x, w, stride=1, pads=((0, 0), (0, 0))):
+    """Direct NCHW cross-correlation of x padded with zeros by pads = ((top, bottom), (left, right))."""
+    x = numpy.pad(x, ((0, 0), (0, 0), *pads))
+    o, c, kh, kw = w.shape
+    oh, ow = (x.shape[2] - kh) // stride + 1, (x.shape[3] - kw) // stride + 1
+    y = numpy.zeros((x.shape[0], o, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            patch = x[:, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
+            y[:, :, i, j] = numpy.einsum("nchw,ochw->no", patch, w)
+    return y
+
+
+@pytest.mark.parametrize("kernel", [(3, 3), (4, 2), (2, 5)])
+def test_conv_same_pads_the_odd_row_after_as_pytorch(kernel):
+    x = RNG.standard_normal((2, 3, 6, 5))
+    with dlcore.default_dtype("float64"):
+        conv = nn.Conv2d(3, 2, kernel, padding="same", bias=False)
+    pads = tuple(((k - 1) // 2, (k - 1) - (k - 1) // 2) for k in kernel)
+    y = conv(_t(x)).numpy()
+    assert y.shape == (2, 2, 6, 5)
+    numpy.testing.assert_allclose(y, reference_conv(x, conv.weight.data, pads=pads), rtol=1e-12, atol=1e-12)
+    valid = nn.Conv2d(3, 2, kernel, padding="valid", bias=False)
+    assert valid.geometry.padding == (0, 0)
+    with pytest.raises(ValueError, match=r"padding='same' needs stride 1"):
+        nn.Conv2d(3, 2, 3, stride=2, padding="same")
+    with pytest.raises(ValueError, match="padding"):
+        nn.Conv2d(3, 2, 3, padding="full")
+
+
+def test_grouped_and_depthwise_convolution():
+    x = RNG.standard_normal((2, 4, 5, 5))
+    with dlcore.default_dtype("float64"):
+        conv = nn.Conv2d(4, 6, 3, padding=1, groups=2)
+    assert conv.weight.shape == (6, 2, 3, 3) and "groups=2" in repr(conv)
+    conv.bias.data[...] = RNG.standard_normal(6)
+    w = conv.weight.data
+    expected = numpy.concatenate([reference_conv(x[:, :2], w[:3], pads=((1, 1), (1, 1))),
+                                  reference_conv(x[:, 2:], w[3:], pads=((1, 1), (1, 1)))], axis=1)
+    numpy.testing.assert_allclose(conv(_t(x)).numpy(), expected + conv.bias.data.reshape(1, 6, 1, 1), rtol=1e-12,
+                                  atol=1e-12)
+    with dlcore.default_dtype("float64"):
+        depthwise = nn.Conv2d(4, 4, 3, groups=4, bias=False)
+    y = depthwise(_t(x)).numpy()
+    for c in range(4):
+        numpy.testing.assert_allclose(y[:, c:c + 1], reference_conv(x[:, c:c + 1], depthwise.weight.data[c:c + 1]),
+                                      rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"Conv2d: out_channels \(5\) must be divisible by groups \(2\)"):
+        nn.Conv2d(4, 5, 3, groups=2)
+    with pytest.raises(ValueError, match=r"conv2d needs x \(N, C, H, W\) and a 4-D weight with C/groups = C/2"):
+        dlcore.ops.conv.conv2d(_t(x), _t(numpy.zeros((6, 4, 3, 3))), groups=2)
+
+
+# ---- pooling: ceil_mode, count_include_pad, adaptive; bilinear up-sampling -------------------------------------------
+def reference_pool(x, k, s, p, op, ceil_mode=False, count_include_pad=True):
+    """PyTorch's pooling by its definition, window by window (max over real pixels and −∞ padding)."""
+    n, c, h, w = x.shape
+
+    def size(length):
+        o = (-(-(length + 2 * p - k) // s) if ceil_mode else (length + 2 * p - k) // s) + 1
+        return o - 1 if ceil_mode and (o - 1) * s >= length + p else o
+
+    oh, ow = size(h), size(w)
+    y = numpy.zeros((n, c, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            r0, c0 = i * s - p, j * s - p
+            r1, c1 = min(r0 + k, h + p), min(c0 + k, w + p)
+            window = x[:, :, max(r0, 0):min(r1, h), max(c0, 0):min(c1, w)]
+            if op == "max":
+                y[:, :, i, j] = window.max(axis=(2, 3))
+            else:
+                count = (r1 - r0) * (c1 - c0) if count_include_pad else window.shape[2] * window.shape[3]
+                y[:, :, i, j] = window.sum(axis=(2, 3)) / count
+    return y
+
+
+@pytest.mark.parametrize("k, s, p", [(3, 2, 0), (2, 2, 1), (3, 2, 1), (3, 3, 1), (2, 1, 0)])
+@pytest.mark.parametrize("ceil_mode", [False, True])
+def test_pooling_matches_pytorchs_windows_and_divisors(k, s, p, ceil_mode):
+    x = RNG.standard_normal((2, 2, 7, 6))
+    got = nn.MaxPool2d(k, s, p, ceil_mode=ceil_mode)(_t(x)).numpy()
+    numpy.testing.assert_allclose(got, reference_pool(x, k, s, p, "max", ceil_mode), rtol=1e-14)
+    for include in (True, False):
+        got = nn.AvgPool2d(k, s, p, ceil_mode=ceil_mode, count_include_pad=include)(_t(x)).numpy()
+        numpy.testing.assert_allclose(got, reference_pool(x, k, s, p, "avg", ceil_mode, include), rtol=1e-12)
+
+
+def test_adaptive_avg_pool_windows():
+    x = RNG.standard_normal((2, 3, 7, 5))
+    y = nn.AdaptiveAvgPool2d((3, 2))(_t(x)).numpy()
+    rows = [(i * 7 // 3, -(-(i + 1) * 7 // 3)) for i in range(3)]
+    cols = [(j * 5 // 2, -(-(j + 1) * 5 // 2)) for j in range(2)]
+    for i, (r0, r1) in enumerate(rows):
+        for j, (c0, c1) in enumerate(cols):
+            numpy.testing.assert_allclose(y[:, :, i, j], x[:, :, r0:r1, c0:c1].mean(axis=(2, 3)), rtol=1e-12)
+    numpy.testing.assert_allclose(nn.AdaptiveAvgPool2d(1)(_t(x)).numpy()[:, :, 0, 0], x.mean(axis=(2, 3)),
+                                  rtol=1e-12)
+
+
+def reference_bilinear(x, scale, align_corners=False):
+    n, c, h, w = x.shape
+
+    def coords(length):
+        m = length * scale
+        if align_corners:
+            src = numpy.arange(m) * ((length - 1) / (m - 1))
+        else:
+            src = numpy.maximum((numpy.arange(m) + 0.5) / scale - 0.5, 0)
+        lo = numpy.floor(src).astype(int)
+        return lo, numpy.minimum(lo + 1, length - 1), src - lo
+
+    (r0, r1, a), (c0, c1, b) = coords(h), coords(w)
+    top = x[:, :, r0][:, :, :, c0] * (1 - b) + x[:, :, r0][:, :, :, c1] * b
+    bottom = x[:, :, r1][:, :, :, c0] * (1 - b) + x[:, :, r1][:, :, :, c1] * b
+    return top * (1 - a)[:, None] + bottom * a[:, None]
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_bilinear_upsampling(align_corners):
+    x = RNG.standard_normal((2, 3, 4, 5))
+    got = nn.Upsample2d(3, mode="bilinear", align_corners=align_corners)(_t(x)).numpy()
+    numpy.testing.assert_allclose(got, reference_bilinear(x, 3, align_corners), rtol=1e-12, atol=1e-14)
+    flat = nn.Upsample2d(2, mode="bilinear")(_t(numpy.full((1, 1, 3, 3), 7.0))).numpy()
+    numpy.testing.assert_allclose(flat, 7.0)  # interpolation weights sum to 1
+
+
+def test_against_pytorch_conv_and_pooling():
+    torch = pytest.importorskip("torch")
+    x = RNG.standard_normal((2, 4, 7, 6))
+    tx = torch.tensor(x)
+    with dlcore.default_dtype("float64"):
+        conv = nn.Conv2d(4, 4, 4, padding="same", groups=2)
+    theirs = torch.nn.functional.conv2d(tx, torch.tensor(conv.weight.data), torch.tensor(conv.bias.data),
+                                        padding="same", groups=2)
+    numpy.testing.assert_allclose(conv(_t(x)).numpy(), theirs.numpy(), rtol=1e-12, atol=1e-12)
+    pairs = [(nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False),
+              torch.nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False)),
+             (nn.MaxPool2d(3, 2, 1, ceil_mode=True), torch.nn.MaxPool2d(3, 2, 1, ceil_mode=True)),
+             (nn.AdaptiveAvgPool2d((3, 4)), torch.nn.AdaptiveAvgPool2d((3, 4))),
+             (nn.Upsample2d(2, mode="bilinear"), torch.nn.Upsample(scale_factor=2, mode="bilinear"))]
+    for ours, theirs in pairs:
+        numpy.testing.assert_allclose(ours(_t(x)).numpy(), theirs(tx).numpy(), rtol=1e-12, atol=1e-12)

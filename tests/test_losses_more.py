@@ -156,7 +156,8 @@ def test_new_losses_are_registered():
 
 def test_float32_weighted_cross_entropy_stays_float32():
     x = Tensor(RNG.standard_normal((4, 3)).astype(numpy.float32), requires_grad=True)
-    loss = losses.CrossEntropyLoss(weight=numpy.array([1.0, 2.0, 3.0]), label_smoothing=0.1)(x, numpy.array([0, 1, 2, 1]))
+    labels = numpy.array([0, 1, 2, 1])
+    loss = losses.CrossEntropyLoss(weight=numpy.array([1.0, 2.0, 3.0]), label_smoothing=0.1)(x, labels)
     loss.backward()
     assert loss.dtype == numpy.float32 and x.grad.dtype == numpy.float32
 

@@ -116,7 +116,8 @@ class Flatten(Module):
         return x.reshape(*x.shape[:start], -1, *x.shape[end + 1:])
 
     def extra_repr(self) -> str:
-        return "" if (self.start_dim, self.end_dim) == (1, -1) else f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+        default = (self.start_dim, self.end_dim) == (1, -1)
+        return "" if default else f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
 class ModuleList(Module):

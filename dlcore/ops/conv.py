@@ -24,6 +24,8 @@ from dlcore import checks
 from dlcore.checks import ShapeError
 from dlcore.core import Function
 from dlcore.ops.layout import channel_rows, empty_nchw, is_channels_last, to_channels_last
+from dlcore.ops.math import concat
+from dlcore.ops.padding import pad as pad_axes
 
 PADDING_MODES = ("zeros", "edge")
 
@@ -316,28 +318,77 @@ class ConvTranspose2dFunction(Function):
         return gx, gW, gb
 
 
-def _check(who, x, W, b, in_axis):
-    """ShapeError naming ``who`` unless x is (N, C, H, W), W 4-D with C on ``in_axis`` and a kernel of at
-    least 1×1, and b None or of shape (out channels,); TypeError when one is not a Tensor or an array."""
+def _check(who, x, W, b, in_axis, groups=1):
+    """ShapeError naming ``who`` unless x is (N, C, H, W), W 4-D with C/groups on ``in_axis`` (and out channels
+    divisible by ``groups``) and a kernel of at least 1×1, and b None or of shape (out channels,); TypeError when
+    one is not a Tensor or an array."""
     checks.array(who, "x", x)
     checks.array(who, "W", W)
-    if x.ndim != 4 or W.ndim != 4 or x.shape[1] != W.shape[in_axis] or min(W.shape[2:]) < 1:
-        raise ShapeError(f"{who} needs x (N, C, H, W) and a 4-D weight with C on axis {in_axis} and a kernel of "
-                         f"at least 1×1; got x of shape {tuple(x.shape)} and weight of shape {tuple(W.shape)}")
+    if (x.ndim != 4 or W.ndim != 4 or x.shape[1] != W.shape[in_axis] * groups or W.shape[1 - in_axis] % groups
+            or min(W.shape[2:]) < 1):
+        per_group = f"C/groups = C/{groups}" if groups > 1 else "C"
+        raise ShapeError(f"{who} needs x (N, C, H, W) and a 4-D weight with {per_group} on axis {in_axis} and a "
+                         f"kernel of at least 1×1; got x of shape {tuple(x.shape)} and weight of shape "
+                         f"{tuple(W.shape)}")
     if b is not None and tuple(checks.array(who, "b", b).shape) != (W.shape[1 - in_axis],):
         raise ShapeError(f"{who} needs a bias b of shape ({W.shape[1 - in_axis]},) (one per output channel) for a "
                          f"weight of shape {tuple(W.shape)}, got b of shape {tuple(b.shape)}")
 
 
-def conv2d(x, W, b=None, stride=1, padding=0, dilation=1, padding_mode="zeros"):
+def same_padding(kernel, stride, dilation, who="conv2d") -> tuple[tuple[int, int], tuple[int, int]]:
+    """PyTorch's padding="same" for stride 1: per axis the total D(K−1), of which ⌊D(K−1)/2⌋ on each side and
+    the odd one left over (even kernels) after the last row/column. Returns (the symmetric padding, the extra
+    rows and columns at the bottom and right)."""
+    if tuple(stride) != (1, 1):
+        raise checks.ArgumentValueError(f"{who}: padding='same' needs stride 1 (an output of the input's size), "
+                                        f"got stride {tuple(stride)}")
+    totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+    return tuple(t // 2 for t in totals), tuple(t % 2 for t in totals)
+
+
+def pad_after(x, extra, padding_mode="zeros"):
+    """x with ``extra`` = (rows, columns) added at the bottom and right: zeros, or copies of the edge ("edge")."""
+    if not any(extra):
+        return x
+    return pad_axes(x, (0, extra[1], 0, extra[0]), mode="replicate" if padding_mode == "edge" else "constant")
+
+
+def grouped_conv2d(x, W, b, geometry: ConvGeometry, groups: int, who="conv2d"):
+    """Grouped convolution (PyTorch's ``groups``): the C input channels and O filters form G groups; group g's
+    O/G filters W[g·O/G … (g+1)·O/G) (each over C/G channels) see only the input channels
+    g·C/G … (g+1)·C/G, y = concat_g conv2d(x_g, W_g) + b (G = C: depthwise). One convolution per group
+    joined along the channels, so its gradient is theirs."""
+    cg, og = x.shape[1] // groups, W.shape[0] // groups
+    outs = []
+    for g in range(groups):
+        fn = Conv2dFunction(geometry, who)
+        x_g, W_g = x[:, g * cg:(g + 1) * cg], W[g * og:(g + 1) * og]
+        outs.append(fn(x_g, W_g) if b is None else fn(x_g, W_g, b[g * og:(g + 1) * og]))
+    return concat(outs, axis=1)
+
+
+def conv2d(x, W, b=None, stride=1, padding=0, dilation=1, padding_mode="zeros", groups=1):
     """y[n, o] = Σ_c Σ_ij W[o, c, i, j] · x_pad[n, c, oh·S + i·D, ow·S + j·D] + b[o].
 
     x (N, C, H, W), W (O, C, KH, KW), b (O,) or None; output (N, O, OH, OW) with
     OH = ⌊(H + 2P − D(KH−1) − 1)/S⌋ + 1 (likewise OW). ``padding_mode`` "zeros" or "edge"
-    (repeat the nearest pixel).
+    (repeat the nearest pixel). ``padding`` "valid" is 0, "same" keeps H, W (stride 1; see
+    ``same_padding``). ``groups`` G: W is (O, C/G, KH, KW), see ``grouped_conv2d``.
     """
-    _check("conv2d", x, W, b, 1)
-    fn = Conv2dFunction(ConvGeometry(W.shape[2:], stride, padding, dilation, padding_mode, owner="conv2d"))
+    groups = checks.integer("conv2d", "groups", groups, minimum=1)
+    _check("conv2d", x, W, b, 1, groups)
+    extra = (0, 0)
+    if isinstance(padding, str):
+        checks.choice("conv2d", "padding", padding, ("same", "valid"))
+        kernel = W.shape[2:]
+        padding, extra = same_padding(kernel, checks.int_pair("conv2d", "stride", stride, minimum=1),
+                                      checks.int_pair("conv2d", "dilation", dilation, minimum=1)) \
+            if padding == "same" else (0, (0, 0))
+    geometry = ConvGeometry(W.shape[2:], stride, padding, dilation, padding_mode, owner="conv2d")
+    x = pad_after(x, extra, padding_mode)
+    if groups > 1:
+        return grouped_conv2d(x, W, b, geometry, groups)
+    fn = Conv2dFunction(geometry)
     return fn(x, W) if b is None else fn(x, W, b)
 
 

@@ -555,7 +555,8 @@ def cross_entropy(y, t, reduction="mean", weight=None, ignore_index=-100, label_
 
 
 def nll_loss(y, t, reduction="mean", weight=None, ignore_index=-100):
-    """−w_t·y_t per sample from log-probabilities y (N, C) or (N, C, d1, …) and integer labels t (see NLLLossFunction)."""
+    """−w_t·y_t per sample from log-probabilities y (N, C) or (N, C, d1, …) and integer labels t
+    (see NLLLossFunction)."""
     return NLLLossFunction(weight, ignore_index, reduction)(y, t)
 
 

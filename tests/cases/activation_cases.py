@@ -49,3 +49,20 @@ MODULE_CASES += [
     ModuleCase("Softmax_dim0", lambda: nn.Softmax(dim=0), (3, 4)),
     ModuleCase("Flatten_start_dim", lambda: nn.Sequential(nn.Flatten(start_dim=2), nn.Tanh()), (2, 3, 2, 2)),
 ]
+
+
+class _Containers(nn.Module):
+    """A ModuleList trunk and two ModuleDict heads, joined: the containers' children learn through them."""
+
+    def __init__(self):
+        super().__init__()
+        self.trunk = nn.ModuleList([nn.Linear(4, 4), nn.GELU()])
+        self.heads = nn.ModuleDict({"a": nn.Linear(4, 2), "b": nn.Linear(4, 3)})
+
+    def forward(self, x):
+        for layer in self.trunk:
+            x = layer(x)
+        return F.concat([self.heads["a"](x), self.heads["b"](x)], axis=1)
+
+
+MODULE_CASES += [ModuleCase("ModuleList_ModuleDict", _Containers, (3, 4))]

@@ -3,6 +3,8 @@ import numpy
 
 from dlcore import nn
 import dlcore.functional as F
+from dlcore.ops import conv as C
+from dlcore.ops import pooling as P
 from tests.cases import Case, ModuleCase
 
 # Conv sums run in a different order in cuBLAS than in NumPy's GEMM (float32 rounding).
@@ -86,4 +88,43 @@ MODULE_CASES = [
     ModuleCase("SmallCNN", lambda: nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.Tanh(), nn.AvgPool2d(2),
                                                  nn.Flatten(), nn.Linear(12, 2)),
                (2, 1, 4, 4), rtol=GEMM["rtol"], atol=GEMM["atol"]),
+]
+
+CASES += [
+    Case("conv2d_same_even_kernel", lambda x, w, b: C.conv2d(x, w, b, padding="same"),
+         _conv((2, 2, 5, 4), (3, 2, 4, 2)), **GEMM),
+    Case("conv2d_same_edge_dilation2", lambda x, w: C.conv2d(x, w, padding="same", dilation=(2, 1),
+                                                             padding_mode="edge"),
+         _conv((1, 2, 5, 5), (2, 2, 2, 3), bias=False), **GEMM),
+    Case("conv2d_groups2", lambda x, w, b: C.conv2d(x, w, b, padding=1, groups=2), _conv((2, 4, 4, 4), (6, 2, 3, 3)),
+         **GEMM),
+    Case("conv2d_depthwise_stride2", lambda x, w, b: C.conv2d(x, w, b, stride=2, groups=3),
+         _conv((2, 3, 5, 5), (3, 1, 3, 3)), **GEMM),
+    Case("max_pool2d_ceil", lambda x: P.max_pool2d(x, 3, stride=2, ceil_mode=True), distinct(2, 2, 6, 5)),
+    Case("max_pool2d_ceil_pad1", lambda x: P.max_pool2d(x, 2, padding=1, ceil_mode=True), distinct(1, 2, 5, 6)),
+    Case("avg_pool2d_exclude_pad", lambda x: P.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False),
+         lambda rng: rng.standard_normal((2, 2, 6, 5))),
+    Case("avg_pool2d_ceil", lambda x: P.avg_pool2d(x, 3, stride=2, ceil_mode=True),
+         lambda rng: rng.standard_normal((2, 2, 6, 5))),
+    Case("avg_pool2d_ceil_exclude_pad", lambda x: P.avg_pool2d(x, 2, padding=1, ceil_mode=True,
+                                                               count_include_pad=False),
+         lambda rng: rng.standard_normal((1, 2, 5, 4))),
+    Case("adaptive_avg_pool2d", lambda x: P.adaptive_avg_pool2d(x, (3, 2)),
+         lambda rng: rng.standard_normal((2, 3, 7, 5))),
+    Case("upsample2d_bilinear", lambda x: P.upsample2d(x, (2, 3), mode="bilinear"),
+         lambda rng: rng.standard_normal((2, 2, 3, 4))),
+    Case("upsample2d_bilinear_align_corners", lambda x: P.upsample2d(x, 2, mode="bilinear", align_corners=True),
+         lambda rng: rng.standard_normal((1, 2, 3, 3))),
+]
+
+MODULE_CASES += [
+    ModuleCase("Conv2d_same", lambda: nn.Conv2d(3, 4, 4, padding="same"), (2, 3, 5, 5), rtol=GEMM["rtol"],
+               atol=GEMM["atol"]),
+    ModuleCase("Conv2d_depthwise", lambda: nn.Conv2d(3, 6, 3, padding="same", groups=3), (2, 3, 5, 5),
+               rtol=GEMM["rtol"], atol=GEMM["atol"]),
+    ModuleCase("MaxPool2d_ceil", lambda: nn.MaxPool2d(2, ceil_mode=True), (2, 3, 5, 5)),
+    ModuleCase("AvgPool2d_ceil_exclude_pad", lambda: nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False),
+               (2, 3, 6, 6)),
+    ModuleCase("AdaptiveAvgPool2d", lambda: nn.AdaptiveAvgPool2d((2, 3)), (2, 3, 5, 7)),
+    ModuleCase("Upsample2d_bilinear", lambda: nn.Upsample2d(2, mode="bilinear"), (2, 3, 3, 3)),
 ]
