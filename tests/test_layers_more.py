@@ -296,3 +296,35 @@ def test_against_pytorch_conv_and_pooling():
              (nn.Upsample2d(2, mode="bilinear"), torch.nn.Upsample(scale_factor=2, mode="bilinear"))]
     for ours, theirs in pairs:
         numpy.testing.assert_allclose(ours(_t(x)).numpy(), theirs(tx).numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.gpu
+def test_resampling_and_weighted_cross_entropy_are_captured_in_a_cuda_graph():
+    """Adaptive pooling and bilinear up-sampling run as GEMMs of the backend (its cuBLAS binding), which a
+    CUDA-graph capture accepts (the host simulation refuses CuPy's own cuBLAS calls as CUDA does)."""
+    import backends
+    from dlcore import losses, optim
+    from dlcore.cuda_graph import CapturedStep
+
+    backends.use("cupy")
+    cp = backends.get("cupy").xp
+    dlcore.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding="same"), nn.Upsample2d(2, mode="bilinear"),
+                          nn.AdaptiveAvgPool2d(3), nn.Flatten(), nn.Linear(18, 3))
+    opt = optim.SGD(model, lr=0.1)
+    loss_fn = losses.CrossEntropyLoss(weight=cp.asarray([1.0, 2.0, 0.5], dtype="float32"), label_smoothing=0.1)
+    x = cp.asarray(RNG.standard_normal((4, 1, 5, 5)).astype("float32"))
+    t = cp.asarray(numpy.array([0, 1, 2, -100]))
+
+    def step():
+        loss = loss_fn(model(Tensor(x)), t)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    state = model.state_dict()
+    eager = [float(step().item()) for _ in range(3)]
+    model.load_state_dict(state)
+    captured = CapturedStep(step, restore=(model, opt))
+    numpy.testing.assert_allclose([float(captured().item()) for _ in range(3)], eager, rtol=1e-5)

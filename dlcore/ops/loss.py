@@ -439,7 +439,8 @@ class CrossEntropyLossFunction(ClassLossFunction):
             kept = (t.reshape(-1) != self.ignore_index).astype(y.dtype)
             self.b = (eps / C) * kept
             lse = self.m + self.ls
-            smooth = lse * C - x.sum(axis=1) if self.w is None else lse * self.w.sum() - x @ self.w
+            # (x·w).sum, not x @ w: a GEMV would be a cuBLAS call, which a CUDA-graph capture refuses
+            smooth = lse * C - x.sum(axis=1) if self.w is None else lse * self.w.sum() - (x * self.w).sum(axis=1)
             loss = loss + self.b * smooth
         return self.reduce(xp, loss, omega, out_shape)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import backends
 from backends import element_strides
 from backends.fused import fused
 from dlcore import checks
@@ -247,17 +248,30 @@ class Resample2dFunction(Function):
     """y[n, c] = M_h · x[n, c] · M_wᵀ: every output pixel a fixed linear combination of the input pixels,
     separable over rows and columns (adaptive average pooling, bilinear up-sampling);
     ∂L/∂x[n, c] = M_hᵀ · g[n, c] · M_w. ``rows(xp, H, dtype)`` and ``cols(xp, W, dtype)`` build M_h (OH, H)
-    and M_w (OW, W) on x's device."""
+    and M_w (OW, W) on x's device. Two GEMMs of the backend each way (its cuBLAS binding on CuPy, which
+    a CUDA-graph capture accepts), the maps of every n, c side by side."""
 
     def __init__(self, rows, cols):
         self.rows, self.cols = rows, cols
 
     def forward(self, xp, x):
+        self.backend = backends.backend_of(x)
         self.mh, self.mw = self.rows(xp, x.shape[2], x.dtype), self.cols(xp, x.shape[3], x.dtype)
-        return xp.matmul(xp.matmul(self.mh, x), self.mw.T)
+        return _separable(self.backend, xp, x, self.mh, self.mw, adjoint=False)
 
     def backward(self, xp, gy):
-        return xp.matmul(xp.matmul(self.mh.T, gy), self.mw)
+        return _separable(self.backend, xp, gy, self.mh, self.mw, adjoint=True)
+
+
+def _separable(backend, xp, a, mh, mw, adjoint: bool):
+    """M_h·a[n, c]·M_wᵀ for every n, c (``adjoint``: M_hᵀ·a[n, c]·M_w) as two 2-D GEMMs."""
+    n, c, h, w = a.shape
+    rows = backend.gemm(xp.ascontiguousarray(a).reshape(-1, w), mw, trans_b=not adjoint)  # (n·c·h, w′)
+    w2 = rows.shape[1]
+    side_by_side = xp.ascontiguousarray(rows.reshape(n * c, h, w2).transpose(1, 0, 2)).reshape(h, -1)
+    out = backend.gemm(mh, side_by_side, trans_a=adjoint)  # (h′, n·c·w′)
+    h2 = out.shape[0]
+    return xp.ascontiguousarray(out.reshape(h2, n * c, w2).transpose(1, 0, 2)).reshape(n, c, h2, w2)
 
 
 def adaptive_matrix(m: int):

@@ -260,7 +260,7 @@ class Optimizer:
         zeros, a new array (a gradient may be shared, so none is zeroed in place)."""
         set_to_none = flag(type(self).__name__, "set_to_none", set_to_none)
         for p in self.params.values():
-            p.grad = None if set_to_none or p.grad is None else p.grad * 0
+            p.grad = None if set_to_none or p.grad is None else backends.backend_of(p.grad).xp.zeros_like(p.grad)
 
     def _load_groups(self, groups) -> None:
         """Take the groups' values from a state dict whose groups hold the same parameters as this one's."""
