@@ -5,8 +5,10 @@ Forward makes one GEMM for the input projection of every time step at once
 gates of every step are saved, and backward runs back through time inside the same
 Function: one GEMM per step for ∂L/∂h_{t−1}, then one GEMM each for ∂L/∂X, ∂L/∂W_ih and
 ∂L/∂W_hh over all steps. The loop works on time-major buffers (T, N, ·) so every step
-reads and writes contiguous rows. The elementwise gate math of a step is one fused kernel
-on CuPy (``@fused``), the same formula in ``xp`` elsewhere.
+reads and writes contiguous rows. The elementwise gate math of an LSTM or GRU step is one
+fused kernel on CuPy (``@fused``; the same formula in ``xp`` elsewhere) whose backward writes
+the gate gradients straight into the all-steps buffer: an LSTM step costs three launches each way
+(the recurrent GEMM, one add, the gate kernel) whatever the hidden size.
 
 Parameters follow PyTorch's layout, so weights copy across one to one: W_ih (G·H, D),
 W_hh (G·H, H), b_ih and b_hh (G·H,), the G gate blocks stacked along the first axis —
@@ -39,12 +41,15 @@ def _lstm_step(xp, ai, af, ag, ao, c_prev):
        "daf = dct * c_prev * gf * (1 - gf); dag = dct * gi * (1 - gg * gg); dao = dh * tc * go * (1 - go); "
        "dc = dct * gf",
        "dlcore_lstm_step_grad")
-def _lstm_step_grad(xp, dh, dc_next, i, f, g, o, tc, c_prev):
+def _lstm_step_grad(xp, dh, dc_next, i, f, g, o, tc, c_prev, dai, daf, dag, dao, dc):
     """∂c = ∂c₊₁ + ∂h⊙o⊙(1 − tanh²c); ∂aᵢ = ∂c⊙g⊙i(1−i), ∂a_f = ∂c⊙c₋₁⊙f(1−f), ∂a_g = ∂c⊙i⊙(1−g²),
-    ∂a_o = ∂h⊙tanh c⊙o(1−o); ∂c₋₁ = ∂c⊙f."""
+    ∂a_o = ∂h⊙tanh c⊙o(1−o); ∂c₋₁ = ∂c⊙f; written into the given outputs (the gate blocks of ∂a)."""
     dct = dc_next + dh * o * (1 - tc * tc)
-    return (dct * g * i * (1 - i), dct * c_prev * f * (1 - f), dct * i * (1 - g * g), dh * tc * o * (1 - o),
-            dct * f)
+    dai[...] = dct * g * i * (1 - i)
+    daf[...] = dct * c_prev * f * (1 - f)
+    dag[...] = dct * i * (1 - g * g)
+    dao[...] = dh * tc * o * (1 - o)
+    dc[...] = dct * f
 
 
 @fused("T xr, T xz, T xn, T hr, T hz, T hn, T h_prev", "T r, T z, T n, T h",
@@ -58,15 +63,21 @@ def _gru_step(xp, xr, xz, xn, hr, hz, hn, h_prev):
     return r, z, n, (1 - z) * n + z * h_prev
 
 
-@fused("T dh, T r, T z, T n, T hn, T h_prev", "T dar, T daz, T dan, T dhn, T dh_prev",
-       "dan = dh * (1 - z) * (1 - n * n); dar = dan * hn * r * (1 - r); daz = dh * (h_prev - n) * z * (1 - z); "
+@fused("T dh, T r, T z, T n, T hn, T h_prev", "T dxr, T dxz, T dxn, T dhr, T dhz, T dhn, T dh_prev",
+       "T dan = dh * (1 - z) * (1 - n * n); T dar = dan * hn * r * (1 - r); "
+       "T daz = dh * (h_prev - n) * z * (1 - z); dxr = dar; dxz = daz; dxn = dan; dhr = dar; dhz = daz; "
        "dhn = dan * r; dh_prev = dh * z",
        "dlcore_gru_step_grad")
-def _gru_step_grad(xp, dh, r, z, n, hn, h_prev):
-    """∂aₙ = ∂h⊙(1−z)⊙(1−n²), ∂a_r = ∂aₙ⊙h_n⊙r(1−r), ∂a_z = ∂h⊙(h₋₁ − n)⊙z(1−z), ∂h_n = ∂aₙ⊙r,
-    and the direct part of ∂h₋₁ = ∂h⊙z."""
+def _gru_step_grad(xp, dh, r, z, n, hn, h_prev, dxr, dxz, dxn, dhr, dhz, dhn, dh_prev):
+    """∂aₙ = ∂h⊙(1−z)⊙(1−n²), ∂a_r = ∂aₙ⊙h_n⊙r(1−r), ∂a_z = ∂h⊙(h₋₁ − n)⊙z(1−z): the input side gets
+    (∂a_r, ∂a_z, ∂aₙ), the hidden side (∂a_r, ∂a_z, ∂aₙ⊙r), and the direct part of ∂h₋₁ is ∂h⊙z;
+    written into the given outputs (the gate blocks of both sides)."""
     dan = dh * (1 - z) * (1 - n * n)
-    return dan * hn * r * (1 - r), dh * (h_prev - n) * z * (1 - z), dan, dan * r, dh * z
+    dxr[...] = dhr[...] = dan * hn * r * (1 - r)
+    dxz[...] = dhz[...] = dh * (h_prev - n) * z * (1 - z)
+    dxn[...] = dan
+    dhn[...] = dan * r
+    dh_prev[...] = dh * z
 
 
 class _Recurrent(Function):
@@ -174,10 +185,8 @@ class LSTMFunction(_Recurrent):
         return h, (c,), (i, f, g, o, tc, c_prev)
 
     def step_back(self, xp, kept, h_prev, dh, carry, dxw, dhw):
-        hidden = dh.shape[1]
-        *da, dc = _lstm_step_grad(xp, dh, carry[0], *kept)
-        for k in range(4):
-            dxw[:, k * hidden:(k + 1) * hidden] = da[k]
+        hidden, dc = dh.shape[1], xp.empty_like(dh)
+        _lstm_step_grad(xp, dh, carry[0], *kept, *(dxw[:, k * hidden:(k + 1) * hidden] for k in range(4)), dc)
         return None, (dc,)
 
 
@@ -208,10 +217,9 @@ class GRUFunction(_Recurrent):
         return h, state, (r, z, n, hw[:, blocks[2]])
 
     def step_back(self, xp, kept, h_prev, dh, carry, dxw, dhw):
-        hidden = dh.shape[1]
-        dar, daz, dan, dhn, dh_direct = _gru_step_grad(xp, dh, *kept, h_prev)
-        dxw[:, :hidden], dxw[:, hidden:2 * hidden], dxw[:, 2 * hidden:] = dar, daz, dan
-        dhw[:, :hidden], dhw[:, hidden:2 * hidden], dhw[:, 2 * hidden:] = dar, daz, dhn
+        hidden, dh_direct = dh.shape[1], xp.empty_like(dh)
+        blocks = [slice(k * hidden, (k + 1) * hidden) for k in range(3)]
+        _gru_step_grad(xp, dh, *kept, h_prev, *(dxw[:, s] for s in blocks), *(dhw[:, s] for s in blocks), dh_direct)
         return dh_direct, carry
 
 
