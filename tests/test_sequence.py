@@ -97,7 +97,8 @@ def test_state_out_of_one_call_continues_the_sequence_in_the_next(rng, cls):
     second, state2 = layer(x[:, 4:], mid)
     numpy.testing.assert_allclose(numpy.concatenate([first.numpy(), second.numpy()], axis=1), whole.numpy(),
                                   rtol=1e-12)
-    for a, b in zip(state if isinstance(state, tuple) else (state,), state2 if isinstance(state2, tuple) else (state2,)):
+    as_tuple = (lambda s: s if isinstance(s, tuple) else (s,))
+    for a, b in zip(as_tuple(state), as_tuple(state2)):
         numpy.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-12)
 
 

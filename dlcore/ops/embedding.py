@@ -33,7 +33,8 @@ def embedding(idx, weight):
         raise checks.ArgumentTypeError(f"embedding: idx must hold integers, got dtype {data.dtype}")
     if table.ndim != 2:
         raise checks.ShapeError(f"embedding: weight must be a table (V, E), got shape {tuple(table.shape)}")
-    if backends.backend_of(data).name == "numpy" and data.size and (int(data.min()) < 0 or int(data.max()) >= table.shape[0]):
+    on_host = backends.backend_of(data).name == "numpy"
+    if on_host and data.size and (int(data.min()) < 0 or int(data.max()) >= table.shape[0]):
         raise IndexError(f"embedding: indices must lie in [0, {table.shape[0]}), got values from {int(data.min())} "
                          f"to {int(data.max())}")
     return EmbeddingFunction()(data, weight)
