@@ -433,3 +433,16 @@ def test_a_captured_step_with_groups_and_a_weighted_loss_replays_the_eager_steps
     for (name, a), b in zip(model.state_dict().items(), twin.state_dict().values()):
         numpy.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7, err_msg=name)
     assert twin_opt.t == opt.t == 4
+
+
+@pytest.mark.parametrize("name", ["training.callbacks.LinearWarmup", "training.callbacks.ReduceLROnPlateau",
+                                  "nn.utils.clip_grad_norm_", "nn.utils.clip_grad_value_"])
+def test_examples_of_names_outside_the_checked_namespaces_run(name, tmp_path, monkeypatch):
+    """test_docstrings runs the examples of the names in nn, optim, training … ``__all__``; these live one
+    level down (training.callbacks until training exports them; nn.utils' functions)."""
+    from tests import test_docstrings
+
+    obj = dlcore
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    test_docstrings.test_example_runs(name, obj, tmp_path, monkeypatch)
