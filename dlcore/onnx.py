@@ -366,8 +366,19 @@ def _pool(op: str, global_op: str, **extra):
         geo = fn.geometry
         if fn.who in ("global_avg_pool2d", "global_max_pool2d"):
             return g.node(global_op, ins)
+        options = dict(extra, ceil_mode=int(fn.ceil_mode))
+        if fn.ceil_mode:  # ONNX rounds up without PyTorch's rule that drops a last window starting in the padding
+            sizes = fn.inputs[0].shape[2:]
+            onnx_sizes = tuple(-(-(n + 2 * p - k) // s) + 1
+                               for n, k, s, p in zip(sizes, geo.kernel, geo.stride, geo.padding))
+            if onnx_sizes != tuple(_output(fn).shape[2:]):
+                raise ExportError(f"dlcore.onnx.export: {fn.who} with ceil_mode on a {sizes[0]}×{sizes[1]} input "
+                                  f"drops a last window that would start in the padding, which ONNX's ceil_mode "
+                                  f"keeps; export it with ceil_mode=False or an input size where they agree")
+        if "count_include_pad" in extra:
+            options["count_include_pad"] = int(fn.count_include_pad)
         return g.node(op, ins, kernel_shape=list(geo.kernel), strides=list(geo.stride), pads=_pads(geo.padding),
-                      **extra)
+                      **options)
     return handler
 
 

@@ -117,6 +117,12 @@ LAYERS = {
     "MaxPool2d padded": (lambda: nn.MaxPool2d(3, stride=2, padding=1), (2, 3, 7, 6), 1.0),
     "AvgPool2d": (lambda: nn.AvgPool2d(2), (2, 3, 6, 6), 1.0),
     "AvgPool2d padded": (lambda: nn.AvgPool2d(3, stride=2, padding=1), (2, 3, 7, 6), 1.0),
+    "MaxPool2d ceil_mode": (lambda: nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True), (2, 3, 6, 7), 1.0),
+    "AvgPool2d count_include_pad=False": (lambda: nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False),
+                                          (2, 3, 7, 6), 1.0),
+    "AvgPool2d ceil_mode": (lambda: nn.AvgPool2d(3, stride=2, ceil_mode=True), (2, 3, 6, 7), 1.0),
+    "AvgPool2d ceil_mode, count_include_pad=False": (
+        lambda: nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=False), (2, 3, 6, 7), 1.0),
     "GlobalAvgPool2d": (lambda: nn.GlobalAvgPool2d(), (2, 3, 5, 4), 1.0),
     "GlobalMaxPool2d": (lambda: nn.GlobalMaxPool2d(), (2, 3, 5, 4), 1.0),
     "Upsample2d": (lambda: nn.Upsample2d(2), (2, 3, 3, 4), 1.0),
@@ -318,3 +324,13 @@ def test_a_detached_forward_is_refused_and_a_shared_layer_exports(tmp_path):
     assert not any("forward" in vars(m) for m in model.modules())
     weights = [i.name for i in onnx.load(str(tmp_path / "model.onnx")).graph.initializer]
     assert sorted(weights) == ["a.bias", "a.weight"]  # one copy of the shared weights
+
+
+@needs_onnx
+def test_a_ceil_mode_pool_that_onnx_would_size_otherwise_is_refused(tmp_path):
+    """PyTorch's (and dlcore's) ceil mode drops a last window that would start in the padding (2×2 windows,
+    padding 1, width 5: 3 columns); ONNX's ceil_mode keeps it (4): the export says so instead of a wrong file."""
+    model = nn.AvgPool2d(2, padding=1, ceil_mode=True, count_include_pad=False)
+    with pytest.raises(dlcore.onnx.ExportError, match=r"AvgPool2d\(.*\) with ceil_mode on a 6×5 input drops a "
+                                                      r"last window"):
+        dlcore.onnx.export(model, tmp_path / "pool.onnx", example=numpy.zeros((1, 1, 6, 5), numpy.float32))
