@@ -30,8 +30,9 @@ def _randomize_statistics(model, rng):
         if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
             m.running_mean = rng.normal(0, 0.5, m.num_features).astype(numpy.float32)
             m.running_var = rng.uniform(0.3, 3.0, m.num_features).astype(numpy.float32)
-            m.weight.data = rng.uniform(0.5, 1.5, m.num_features).astype(numpy.float32)
-            m.bias.data = rng.normal(0, 0.3, m.num_features).astype(numpy.float32)
+            if m.affine:
+                m.weight.data = rng.uniform(0.5, 1.5, m.num_features).astype(numpy.float32)
+                m.bias.data = rng.normal(0, 0.3, m.num_features).astype(numpy.float32)
     return model
 
 
@@ -130,6 +131,7 @@ LAYERS = {
     "BatchNorm1d (N, C)": (lambda: nn.BatchNorm1d(5), (3, 5), 1.0),
     "BatchNorm1d (N, C, L)": (lambda: nn.BatchNorm1d(5, eps=1e-3), (3, 5, 4), 1.0),
     "BatchNorm2d": (lambda: nn.BatchNorm2d(3), (2, 3, 4, 4), 1.0),
+    "BatchNorm2d affine=False": (lambda: nn.BatchNorm2d(3, affine=False), (2, 3, 4, 4), 1.0),
     "Flatten": (lambda: nn.Sequential(nn.Flatten(), nn.Linear(48, 2)), (2, 3, 4, 4), 1.0),
     "Dropout (eval)": (lambda: nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 2)), (3, 4), 1.0),
     "Residual, identity shortcut": (lambda: nn.Residual(nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), nn.ReLU())),
