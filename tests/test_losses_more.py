@@ -192,3 +192,21 @@ class TestAgainstPyTorch:
         p = numpy.exp(_log_softmax(RNG.standard_normal((5, 3))))
         theirs = torch.nn.KLDivLoss(reduction="batchmean")(torch.tensor(logp), torch.tensor(p)).item()
         assert losses.KLDivLoss(reduction="batchmean")(Tensor(logp), p).item() == pytest.approx(theirs, rel=1e-12)
+
+
+@pytest.mark.gpu
+def test_nll_labels_outside_the_classes_are_nan_on_the_unchecked_device_path():
+    """On the device labels are not checked (a check would wait for it): a label outside [0, C) gives its row
+    NaN and no gradient, as cross-entropy's kernel does; on the host it is an error."""
+    import backends
+
+    logp = _log_softmax(RNG.standard_normal((3, 4)))
+    x = Tensor(backends.to_device(logp, "cupy"), requires_grad=True)
+    loss = losses.NLLLoss(reduction="none")(x, backends.to_device(numpy.array([1, 7, -100]), "cupy"))
+    loss.backward(backends.to_device(numpy.ones(3), "cupy"))
+    values, gx = backends.to_numpy(loss.data), backends.to_numpy(x.grad)
+    assert values[0] == pytest.approx(-logp[0, 1]) and numpy.isnan(values[1]) and values[2] == 0
+    numpy.testing.assert_array_equal(gx[1:], 0)
+    assert gx[0, 1] == -1
+    with pytest.raises(ValueError, match=r"NLLLoss: class labels must lie in \[0, 4\) for log-probabilities"):
+        losses.NLLLoss()(Tensor(logp), numpy.array([1, 7, 0]))

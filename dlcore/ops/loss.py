@@ -371,7 +371,7 @@ class ClassLossFunction(LossFunction):
                 kept = t[t != self.ignore_index]
                 if kept.size:
                     _require(0 <= kept.min() and kept.max() < y.shape[1], self.name,
-                             f"class labels must lie in [0, {y.shape[1]}) for logits of shape {y.shape}", kept)
+                             f"class labels must lie in [0, {y.shape[1]}) for {self.what} of shape {y.shape}", kept)
             return True
         if self.probabilities and y.ndim >= 2 and shape == y.shape:
             return False
@@ -477,7 +477,9 @@ class CrossEntropyLossFunction(ClassLossFunction):
 class NLLLossFunction(ClassLossFunction):
     """Negative log-likelihood of log-probabilities y (class axis 1), PyTorch's ``nll_loss``:
     L_r = −ω_r·y_r,t_r (ω_r = w_(t_r)·[t_r ≠ ignore_index]); ∂L_r/∂y_rk = −ω_r·[k = t_r]. Labels only;
-    see ``ClassLossFunction`` for layouts and reductions (a weighted mean divides by Σ_r ω_r)."""
+    see ``ClassLossFunction`` for layouts and reductions (a weighted mean divides by Σ_r ω_r). On the
+    device, where labels are not checked, a label outside [0, C) gives its row a NaN loss and no gradient,
+    as cross-entropy's kernel does, instead of reading another class."""
 
     probabilities, what = False, "log-probabilities"
 
@@ -485,10 +487,12 @@ class NLLLossFunction(ClassLossFunction):
         if y.dtype.kind != "f":
             return super().forward(xp, y, t)
         self.labels(xp, y, t)
-        self.shape, x = y.shape, _class_rows(xp, y)
-        self.t, self.omega, _ = self.row_weights(xp, t.reshape(-1), y.dtype)
-        loss = -x[xp.arange(x.shape[0]), self.t] * self.omega
-        return self.reduce(xp, loss, self.omega, y.shape[:1] + y.shape[2:])
+        self.shape, x, labels = y.shape, _class_rows(xp, y), t.reshape(-1)
+        outside = (labels != self.ignore_index) & ((labels < 0) | (labels >= y.shape[1]))
+        self.t, omega, _ = self.row_weights(xp, xp.where(outside, 0, labels), y.dtype)
+        loss = xp.where(outside, xp.nan, -x[xp.arange(x.shape[0]), self.t] * omega)
+        self.omega = omega * ~outside
+        return self.reduce(xp, loss, omega, y.shape[:1] + y.shape[2:])
 
     def backward(self, xp, g):
         rows = self.shape[0] * int(numpy.prod(self.shape[2:]))
