@@ -61,8 +61,8 @@ train: install
 # the second run: the gpu tests again with the portable bodies in place of the fused kernels;
 # then the documentation site, strictly (a few seconds)
 test: install
-	$(PY) -m pytest -q --simulated-gpu
-	DLCORE_FUSED=0 $(PY) -m pytest -q -m gpu --simulated-gpu
+	OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -q --simulated-gpu
+	DLCORE_FUSED=0 OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -q -m gpu --simulated-gpu
 	$(MAKE) --no-print-directory docs
 
 docs: $(VENV)/.installed

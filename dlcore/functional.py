@@ -1,10 +1,10 @@
 """The functions users call: ``import dlcore.functional as F; F.relu(x)``."""
-from dlcore.ops.activation import (elu, identity, leaky_relu, log_softmax, prelu, relu, sigmoid, softmax,
+from dlcore.ops.activation import (elu, gelu, identity, leaky_relu, log_softmax, prelu, relu, sigmoid, softmax,
                                    softplus, step, swish, tanh)
 from dlcore.ops.linear import linear
 from dlcore.ops.loss import (bce_with_logits, binary_cross_entropy, cross_entropy, epsilon_insensitive_loss,
                              exponential_loss, hinge_loss, huber_loss, logistic_loss, mae_loss, mse_loss,
-                             quantile_loss, sum_squared_error)
+                             kl_div, nll_loss, quantile_loss, sum_squared_error)
 from dlcore.ops.math import (abs, add, argmax, argmin, astype, clip, concat, div, exp, flatten, getitem, log,
                              logsumexp, matmul, max, mean, min, mul, neg, permute, pow, reshape, sqrt, squeeze, stack,
                              std, sub, sum, swapaxes, transpose, unsqueeze, var)
@@ -20,9 +20,10 @@ __all__ = [
     "squeeze", "flatten", "stack", "pad",
 ]
 from dlcore.ops.conv import conv2d, conv_transpose2d
-from dlcore.ops.dropout import dropout
+from dlcore.ops.dropout import dropout, dropout2d
 from dlcore.ops.normalization import batch_norm
-from dlcore.ops.pooling import avg_pool2d, global_avg_pool2d, global_max_pool2d, max_pool2d, upsample2d
+from dlcore.ops.pooling import (adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d, global_max_pool2d, max_pool2d,
+                                upsample2d)
 
 __all__ += ["conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d", "global_max_pool2d",
-            "upsample2d", "batch_norm", "dropout"]
+            "upsample2d", "batch_norm", "dropout", "dropout2d", "adaptive_avg_pool2d", "gelu", "nll_loss", "kl_div"]

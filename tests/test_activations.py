@@ -87,5 +87,6 @@ def test_softmax_sums_to_one_and_survives_huge_logits():
 
 def test_activation_registry():
     assert isinstance(nn.activations.get("swish"), nn.Swish)
-    with pytest.raises(ValueError, match="activations.get: name must be one of 'step', .*'swish', got 'gelu'"):
-        nn.activations.get("gelu")
+    assert isinstance(nn.activations.get("gelu"), nn.GELU)
+    with pytest.raises(ValueError, match="activations.get: name must be one of 'step', .*'gelu', got 'mish'"):
+        nn.activations.get("mish")

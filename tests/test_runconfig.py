@@ -73,10 +73,10 @@ def test_run_tf32_holds_for_the_run_only(tmp_path, monkeypatch):
     ("loss.name='crossentropy'", r"loss.name: unknown value 'crossentropy' \(did you mean 'cross_entropy'\?\); "
                                  r"choose one of sum_squared_error, mse"),
     ("data.name='mnist'", r"data.name: unknown value 'mnist' .*choose one of xor, spiral, sine, fashion_mnist"),
-    ("model.activation='gelu'", r"model.activation: unknown value 'gelu'.*relu"),
+    ("model.activation='mish'", r"model.activation: unknown value 'mish'.*relu"),
     ("model.weight_init='kaiming'", r"model.weight_init: unknown value 'kaiming'; choose one of '', uniform"),
     ("model.kind='vgg'", r"model.kind: unknown value 'vgg'; choose one of mlp, lenet"),
-    ("optim.name='adamw'", r"optim.name: unknown value 'adamw' \(did you mean 'adam'\?\)"),
+    ("optim.name='adamm'", r"optim.name: unknown value 'adamm' \(did you mean 'adam'\?\)"),
     ("run.backend='gpu'", r"run.backend: unknown value 'gpu'; choose one of auto, numpy, cupy"),
     ("early_stopping.monitor='val_acc'", r"early_stopping.monitor: unknown value 'val_acc' "
                                          r"\(did you mean 'val_accuracy'\?\)"),

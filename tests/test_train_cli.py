@@ -77,7 +77,7 @@ def test_section_names_in_errors_are_printed_as_text():
     ("train.batch_size=0", "train.batch_size must be ≥ 1, got 0"),
     ("loss.name='crossentropy'", "loss.name: unknown value 'crossentropy' (did you mean 'cross_entropy'?)"),
     ("data.name='mnist'", "data.name: unknown value 'mnist'"),
-    ("model.activation='gelu'", "model.activation: unknown value 'gelu'"),
+    ("model.activation='mish'", "model.activation: unknown value 'mish'"),
     ("model.weight_init='kaiming'", "model.weight_init: unknown value 'kaiming'"),
     ('run.backend="gpu"', "run.backend: unknown value 'gpu'; choose one of auto, numpy, cupy"),
     ("data.val_fraction=1.5", "data.val_fraction must be in [0, 1), got 1.5"),

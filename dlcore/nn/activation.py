@@ -6,7 +6,7 @@ Example::
     >>> activations.get("leaky_relu")
     LeakyReLU(alpha=0.01)
     >>> sorted(activations.ACTIVATIONS)[:4]
-    ['elu', 'identity', 'leaky_relu', 'prelu']
+    ['elu', 'gelu', 'identity', 'leaky_relu']
 """
 from __future__ import annotations
 
@@ -240,7 +240,7 @@ class GELU(Module):
 ACTIVATIONS = {
     "step": Step, "sigmoid": Sigmoid, "tanh": Tanh, "softplus": Softplus, "relu": ReLU,
     "leaky_relu": LeakyReLU, "prelu": PReLU, "elu": ELU, "identity": Identity, "softmax": Softmax,
-    "swish": Swish,
+    "swish": Swish, "gelu": GELU,
 }
 
 

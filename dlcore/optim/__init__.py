@@ -13,7 +13,7 @@ from dlcore.optim.sgd import SGD, Momentum, Nesterov
 
 #: name (as configs and ``get`` write it) → optimizer class
 OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": AdaGrad, "rmsprop": RMSprop,
-              "adam": Adam}
+              "adam": Adam, "adamw": AdamW}
 
 
 def get(name: str) -> type[Optimizer]:
