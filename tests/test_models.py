@@ -267,4 +267,4 @@ def test_optim_get_gives_the_class_a_config_names():
     from dlcore import optim
 
     assert [optim.get(name) for name in optim.OPTIMIZERS] == [optim.SGD, optim.Momentum, optim.Nesterov,
-                                                              optim.AdaGrad, optim.RMSprop, optim.Adam]
+                                                              optim.AdaGrad, optim.RMSprop, optim.Adam, optim.AdamW]
