@@ -261,11 +261,11 @@ class Tensor:
     def argmin(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
         return _m.argmin(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def var(self, axis=None, keepdims=None, *, correction=1, dim=None, keepdim=None):
-        return _m.var(self, axis, keepdims, correction=correction, dim=dim, keepdim=keepdim)
+    def var(self, axis=None, keepdims=None, *, correction=None, dim=None, keepdim=None, unbiased=None):
+        return _m.var(self, axis, keepdims, correction=correction, dim=dim, keepdim=keepdim, unbiased=unbiased)
 
-    def std(self, axis=None, keepdims=None, *, correction=1, dim=None, keepdim=None):
-        return _m.std(self, axis, keepdims, correction=correction, dim=dim, keepdim=keepdim)
+    def std(self, axis=None, keepdims=None, *, correction=None, dim=None, keepdim=None, unbiased=None):
+        return _m.std(self, axis, keepdims, correction=correction, dim=dim, keepdim=keepdim, unbiased=unbiased)
 
     def logsumexp(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
         return _m.logsumexp(self, axis, keepdims, dim=dim, keepdim=keepdim)

@@ -75,6 +75,27 @@ def test_var_std_closed_forms_and_correction():
         x.var(correction=-1)
 
 
+def test_unbiased_is_pytorchs_older_name_for_correction():
+    x = t([[1.0, 2.0, 3.0, 6.0], [2.0, 2.0, 2.0, 2.0]])
+    numpy.testing.assert_allclose(x.var(dim=1, unbiased=False).numpy(), [14 / 4, 0.0])
+    numpy.testing.assert_allclose(x.var(dim=1, unbiased=True).numpy(), [14 / 3, 0.0])
+    numpy.testing.assert_allclose(F.std(x, 1, unbiased=False).numpy(), numpy.sqrt([14 / 4, 0.0]))
+    with pytest.raises(TypeError, match=r"^std: got correction=0 and unbiased=True; unbiased=True is "):
+        x.std(correction=0, unbiased=True)
+    with pytest.raises(TypeError, match=r"^var: unbiased must be True or False"):
+        x.var(unbiased=1)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_takes_dim_as_pytorch(name):
+    x = t([[1.0, 2.0, 3.0], [0.0, 0.0, 5.0]])
+    function = getattr(F, name)
+    numpy.testing.assert_array_equal(function(x, dim=0).numpy(), function(x, axis=0).numpy())
+    numpy.testing.assert_array_equal(function(x).numpy(), function(x, axis=1).numpy())  # default: last axis
+    with pytest.raises(TypeError, match=rf"^{name}: got axis=0 and dim=1; they are one argument"):
+        function(x, 0, dim=1)
+
+
 def test_var_is_two_pass_in_float32():
     """Values near 1e4 spread by ~1: the one-pass E[x²] − E[x]² loses every digit in float32 (x² ≈ 1e8 has
     a spacing of 8); the two-pass form keeps the variance to ~1e-4."""

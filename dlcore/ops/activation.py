@@ -330,13 +330,19 @@ def gelu(x, approximate="none"):
     return GELUFunction(checks.choice("gelu", "approximate", approximate, ("none", "tanh")))(x)
 
 
-def softmax(x, axis=-1): return SoftmaxFunction(_axis("softmax", x, axis))(x)
-def log_softmax(x, axis=-1): return LogSoftmax(_axis("log_softmax", x, axis))(x)
+def softmax(x, axis=None, *, dim=None): return SoftmaxFunction(_axis("softmax", x, axis, dim))(x)
+def log_softmax(x, axis=None, *, dim=None): return LogSoftmax(_axis("log_softmax", x, axis, dim))(x)
 
 
-def _axis(owner: str, x, axis) -> int:
-    """``axis`` as an int that names an axis of x (−ndim ≤ axis < ndim), else the error naming ``owner``."""
-    axis, ndim = checks.integer(owner, "axis", axis), checks.array(owner, "x", x).ndim
+def _axis(owner: str, x, axis, dim=None) -> int:
+    """``axis`` (or ``dim``, PyTorch's name for it; neither: the last axis) as an int that names an axis
+    of x (−ndim ≤ axis < ndim), else the error naming ``owner``."""
+    if dim is not None:
+        if axis is not None:
+            raise checks.ArgumentTypeError(f"{owner}: got axis={axis!r} and dim={dim!r}; they are one argument "
+                                           f"(NumPy's and PyTorch's name), pass one of them")
+        axis = dim
+    axis, ndim = checks.integer(owner, "axis", -1 if axis is None else axis), checks.array(owner, "x", x).ndim
     if not -ndim <= axis < ndim:
         raise checks.ArgumentValueError(f"{owner}: axis must be in [-{ndim}, {ndim}) for x of shape "
                                         f"{tuple(x.shape)}, got {axis}")

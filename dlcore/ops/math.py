@@ -574,15 +574,23 @@ def argmin(x, axis=None, keepdims=None, *, dim=None, keepdim=None):
     return _arg_extremum("argmin", x, axis, keepdims, dim, keepdim)
 
 
-def _correction(owner, correction) -> int:
-    return checks.integer(owner, "correction", correction, minimum=0)
+def _correction(owner, correction, unbiased) -> int:
+    """The divisor's correction from ``correction`` or PyTorch's older ``unbiased`` flag (True: 1,
+    False: 0); neither given: 1. Both given is an error naming both."""
+    if unbiased is None:
+        return checks.integer(owner, "correction", 1 if correction is None else correction, minimum=0)
+    if correction is not None:
+        raise ArgumentTypeError(f"{owner}: got correction={correction!r} and unbiased={unbiased!r}; "
+                                f"unbiased=True is correction=1 and unbiased=False correction=0, pass one of them")
+    return int(checks.flag(owner, "unbiased", unbiased))
 
 
-def var(x, axis=None, keepdims=None, *, correction=1, dim=None, keepdim=None):
+def var(x, axis=None, keepdims=None, *, correction=None, dim=None, keepdim=None, unbiased=None):
     """y = Σ (x − x̄)² / (n − correction) over ``axis`` (n values per output, x̄ their mean).
 
     ``correction=1`` (the default, as PyTorch's var; NumPy's default is ``ddof=0``) is the unbiased
-    sample variance, ``correction=0`` the population variance. Computed in two passes (mean, then
+    sample variance, ``correction=0`` the population variance; PyTorch's ``unbiased=True/False`` is
+    accepted for correction 1/0. Computed in two passes (mean, then
     squared deviations), which keeps float32 exact where E[x²] − E[x]² cancels. n ≤ correction
     divides by zero (NaN or +∞, as PyTorch).
 
@@ -591,12 +599,14 @@ def var(x, axis=None, keepdims=None, *, correction=1, dim=None, keepdim=None):
     array([2., 0.], dtype=float32)
     >>> var(dlcore.tensor([1.0, 3.0]), correction=0).item()
     1.0
+    >>> var(dlcore.tensor([1.0, 3.0]), unbiased=False).item()
+    1.0
     """
     axis, keepdims = reduction_axes("var", axis, keepdims, dim, keepdim)
-    return Var(axis, keepdims, _correction("var", correction))(x)
+    return Var(axis, keepdims, _correction("var", correction, unbiased))(x)
 
 
-def std(x, axis=None, keepdims=None, *, correction=1, dim=None, keepdim=None):
+def std(x, axis=None, keepdims=None, *, correction=None, dim=None, keepdim=None, unbiased=None):
     """y = √var(x) over ``axis``, with ``var``'s ``correction`` (default 1, as PyTorch); the gradient is 0
     where y = 0 (constant values), as PyTorch's.
 
@@ -605,7 +615,7 @@ def std(x, axis=None, keepdims=None, *, correction=1, dim=None, keepdim=None):
     2.0
     """
     axis, keepdims = reduction_axes("std", axis, keepdims, dim, keepdim)
-    return Std(axis, keepdims, _correction("std", correction))(x)
+    return Std(axis, keepdims, _correction("std", correction, unbiased))(x)
 
 
 def logsumexp(x, axis=None, keepdims=None, *, dim=None, keepdim=None):
