@@ -16,6 +16,8 @@ file, the row or column and the fix.
 from __future__ import annotations
 
 import csv
+import io
+import math
 from pathlib import Path
 
 import numpy
@@ -58,6 +60,9 @@ class Data(tuple):
         data.classes = None if classes is None else tuple(classes)
         data.features = None if features is None else tuple(features)
         return data
+
+    def __getnewargs__(self):  # copy/deepcopy/pickle rebuild through __new__(x, y, …), not tuple's one argument
+        return (self[0], self[1], self.classes, self.features)
 
     @property
     def x(self):
@@ -115,26 +120,29 @@ def from_csv(path, target: str, features=(), task: str = "classify", delimiter: 
     """
     path = Path(path)
     _check_task(task)
-    header, rows = _read_table(path, delimiter)
+    header, rows, lines = _read_table(path, delimiter)
     if not target:
         raise DataFileError(f"{path}: say which column is the target (data.target); the columns are "
                             f"{', '.join(header)}")
-    names = list(features) or [name for name in header if name != target]
+    names = [features] if isinstance(features, str) else list(features)  # one name, or a list of them
+    names = names or [name for name in header if name != target]
     for name in [target, *names]:
         if name not in header:
             raise DataFileError(f"{path}: no column {name!r}; the columns are {', '.join(header)}")
+        _check_unique(path, header, name)
     if target in names:
         raise DataFileError(f"{path}: the target column {target!r} is also a feature")
     columns = {name: header.index(name) for name in [target, *names]}
     x = numpy.empty((len(rows), len(names)), numpy.float32)
-    for i, row in enumerate(rows):
+    for i, (row, line) in enumerate(zip(rows, lines)):
         for j, name in enumerate(names):
-            x[i, j] = _number(path, row[columns[name]], i, name)
+            x[i, j] = _number(path, row[columns[name]], line, name)
     labels = [row[columns[target]] for row in rows]
     if task == "regress":
-        y = numpy.array([[_number(path, v, i, target)] for i, v in enumerate(labels)], numpy.float32)
+        y = numpy.array([[_number(path, v, line, target, _TARGET_HINT)] for v, line in zip(labels, lines)],
+                        numpy.float32)
         return Data(x, y, None, names)
-    classes = sorted(set(labels), key=_label_order)
+    classes = _sorted_labels(set(labels))
     index = {label: i for i, label in enumerate(classes)}
     return Data(x, numpy.array([index[v] for v in labels], numpy.int64), classes, names)
 
@@ -156,7 +164,11 @@ def from_npz(path, task: str = "classify") -> Data:
     path = Path(path)
     _check_task(task)
     try:
-        with numpy.load(path, allow_pickle=False) as arrays:
+        arrays = numpy.load(path, allow_pickle=False)
+        if not isinstance(arrays, numpy.lib.npyio.NpzFile):
+            raise DataFileError(f"{path}: holds one array (a .npy file), not arrays x and y; write it with "
+                                f"numpy.savez(path, x=..., y=...)")
+        with arrays:
             missing = {"x", "y"} - set(arrays.files)
             if missing:
                 raise DataFileError(f"{path}: needs arrays x and y (numpy.savez(path, x=..., y=...)); it has "
@@ -166,6 +178,8 @@ def from_npz(path, task: str = "classify") -> Data:
         if isinstance(why, DataFileError):
             raise
         raise DataFileError(f"{path}: not a readable .npz file ({why})") from None
+    if x.ndim == 0 or y.ndim == 0:
+        raise DataFileError(f"{path}: x and y must have one row per sample, got shapes {x.shape} and {y.shape}")
     if len(x) != len(y):
         raise DataFileError(f"{path}: x has {len(x)} samples but y has {len(y)}")
     if x.dtype.kind not in "biuf" or y.dtype.kind not in "biuf":
@@ -217,7 +231,7 @@ def from_folder(path, size=None, grayscale: bool | None = None) -> Data:
             except OSError as why:
                 raise DataFileError(f"{file}: not a readable image ({why})") from None
     if grayscale is None:
-        grayscale = all(mode in ("L", "1", "I;16", "I", "F") for _, _, mode, _ in found)
+        grayscale = all(mode in ("L", "1") or _full_scale(mode) != 255 for _, _, mode, _ in found)
     shape = (int(size[0]), int(size[1])) if size else found[0][3]
     for _, file, _, pixels in found:
         if not size and pixels != shape:
@@ -232,31 +246,44 @@ def read_columns(path, features) -> numpy.ndarray:
     """The ``features`` columns of a table (header row, as ``from_csv`` reads it) as float32 (N, D):
     new inputs for a model trained on those columns (other columns, the target among them, are ignored)."""
     path = Path(path)
-    header, rows = _read_table(path, None)
+    header, rows, lines = _read_table(path, None)
     for name in features:
         if name not in header:
             raise DataFileError(f"{path}: no column {name!r}, which the model takes; the columns are "
                                 f"{', '.join(header)}")
+        _check_unique(path, header, name)
     columns = [header.index(name) for name in features]
     x = numpy.empty((len(rows), len(columns)), numpy.float32)
-    for i, row in enumerate(rows):
-        x[i] = [_number(path, row[c], i, name) for c, name in zip(columns, features)]
+    for i, (row, line) in enumerate(zip(rows, lines)):
+        x[i] = [_number(path, row[c], line, name) for c, name in zip(columns, features)]
     return x
 
 
 def read_image(path, size=None, grayscale: bool = True) -> numpy.ndarray:
-    """One image file as float32 (C, H, W) in [0, 1] (C = 1 grayscale, else 3), resized to ``size`` (h, w)."""
+    """One image file as float32 (C, H, W) in [0, 1] (C = 1 grayscale, else 3), resized to ``size`` (h, w):
+    8-bit values / 255, 16-bit (and 32-bit integer) grayscale ones / 65535, floating-point ones as stored."""
     path = Path(path)
     Image = _pillow(path)
     try:
         with Image.open(path) as image:
-            image = image.convert("L" if grayscale else "RGB")
+            scale = _full_scale(image.mode)
+            image = image.convert("F" if scale != 255 else "L" if grayscale else "RGB")
     except OSError as why:
         raise DataFileError(f"{path}: not a readable image ({why})") from None
     if size:
         image = image.resize((int(size[1]), int(size[0])))
-    pixels = numpy.asarray(image, numpy.float32) / 255.0
-    return pixels[None] if grayscale else pixels.transpose(2, 0, 1)
+    pixels = numpy.asarray(image, numpy.float32) / numpy.float32(scale)
+    if pixels.ndim == 3:
+        return pixels.transpose(2, 0, 1)
+    return pixels[None] if grayscale else numpy.repeat(pixels[None], 3, axis=0)
+
+
+def _full_scale(mode: str) -> float:
+    """The pixel value that is 1.0 for a Pillow image mode: 255 (8 bits a channel), 65535 (16- and 32-bit
+    integer grayscale, which converting to "L" would clip at 255), 1 (floating-point grayscale)."""
+    if mode == "F":
+        return 1.0
+    return 65535.0 if mode == "I" or mode.startswith("I;16") else 255.0
 
 
 def _pillow(path):
@@ -274,8 +301,10 @@ def _check_task(task: str) -> None:
         raise DataFileError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
 
 
-def _read_table(path: Path, delimiter: str | None) -> tuple[list[str], list[list[str]]]:
-    """(header, rows) of a delimited text file; every row must have the header's number of fields."""
+def _read_table(path: Path, delimiter: str | None) -> tuple[list[str], list[list[str]], list[int]]:
+    """(header, rows, the line number in the file of each row) of a delimited text file (blank lines
+    skipped, quoted fields may hold delimiters and line breaks); every row must have the header's
+    number of fields."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -287,15 +316,22 @@ def _read_table(path: Path, delimiter: str | None) -> tuple[list[str], list[list
         raise DataFileError(f"{path}: empty; a table needs a header row and at least one data row")
     if delimiter is None:
         delimiter = "\t" if path.suffix == ".tsv" else _sniff(lines[0])
-    table = [row for row in csv.reader(lines, delimiter=delimiter) if row]
-    header = [name.strip() for name in table[0]]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    table = []  # (line number of the row's end, fields)
+    try:
+        for row in reader:
+            if row:
+                table.append((reader.line_num, row))
+    except csv.Error as why:
+        raise DataFileError(f"{path}: row {reader.line_num + 1} is not a readable table row ({why})") from None
+    header = [name.strip() for name in table[0][1]]
     if len(table) < 2:
         raise DataFileError(f"{path}: only a header row; the table has no data")
-    for number, row in enumerate(table[1:], start=2):
+    for number, row in table[1:]:
         if len(row) != len(header):
             raise DataFileError(f"{path}: row {number} has {len(row)} fields, the header has {len(header)} "
                                 f"({', '.join(header)})")
-    return header, [[field.strip() for field in row] for row in table[1:]]
+    return header, [[field.strip() for field in row] for _, row in table[1:]], [number for number, _ in table[1:]]
 
 
 def _sniff(header_line: str) -> str:
@@ -303,17 +339,35 @@ def _sniff(header_line: str) -> str:
     return max((",", ";", "\t"), key=header_line.count)
 
 
-def _number(path: Path, text: str, row: int, column: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise DataFileError(f"{path}: row {row + 2}, column {column!r}: {text!r} is not a number (features must "
-                            f"be numeric; list the numeric columns in data.features)") from None
+_FEATURE_HINT = "features must be numeric; list the numeric columns in data.features"
+_TARGET_HINT = "regression targets must be numeric; for class labels set data.task = 'classify'"
 
 
-def _label_order(label: str):
-    """Labels sort as numbers when they all are ("2" before "10"), else as text."""
+def _check_unique(path: Path, header: list[str], name: str) -> None:
+    if header.count(name) > 1:
+        raise DataFileError(f"{path}: the header names {header.count(name)} columns {name!r}; give each column "
+                            f"its own name ({', '.join(header)})")
+
+
+def _number(path: Path, text: str, line: int, column: str, hint: str = _FEATURE_HINT) -> float:
+    """``text`` (row ``line`` of the file) as a finite number, or the DataFileError naming the place."""
     try:
-        return (0, float(label), "")
+        value = float(text)
     except ValueError:
-        return (1, 0.0, label)
+        raise DataFileError(f"{path}: row {line}, column {column!r}: {text!r} is not a number ({hint})") from None
+    if not math.isfinite(value):
+        raise DataFileError(f"{path}: row {line}, column {column!r}: {text!r} is not a finite number (a missing "
+                            f"value? fill it in or drop the row)")
+    return value
+
+
+def _sorted_labels(labels) -> list[str]:
+    """Labels sorted as numbers when they all are ("2" before "10"; equal numbers such as "1" and "1.0"
+    by their text), else as text: the same order in every run."""
+    try:
+        keys = {label: (float(label), label) for label in labels}
+    except ValueError:
+        return sorted(labels)
+    if any(math.isnan(number) for number, _ in keys.values()):
+        return sorted(labels)
+    return sorted(labels, key=keys.__getitem__)
