@@ -14,6 +14,7 @@ traceback); Ctrl-C during training says how to resume and exits with 130.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io as text_io
 import json
@@ -190,10 +191,10 @@ def _predict(args) -> int:
         writer.writerow(["id", "mask_pixels_on"])
         writer.writerows(zip(ids, predictions.reshape(len(predictions), -1).sum(axis=1)))
     if args.output:
-        from dlcore.io import atomic_write
+        from dlcore.io import write_text_atomic
 
-        with atomic_write(args.output, "w") as f:
-            f.write(out.getvalue())
+        with _writing(args.output):
+            write_text_atomic(args.output, out.getvalue())
     else:
         sys.stdout.write(out.getvalue())
     return 0
@@ -212,12 +213,24 @@ def _export(args) -> int:
     run = load_run(args.run_dir, args.weights)
     if args.onnx:
         example = run.preprocessing.apply(numpy.zeros((1, *run.preprocessing.input_shape), numpy.float32))
-        onnx.export(run.model, args.onnx, example=example)
+        with _writing(args.onnx):
+            onnx.export(run.model, args.onnx, example=example)
         print(f"{args.onnx}: ONNX graph of {run.weights} (inputs after the run's preprocessing.json)")
     if args.safetensors:
-        io.save_safetensors(args.safetensors, run.model, layout=args.layout)
+        with _writing(args.safetensors):
+            io.save_safetensors(args.safetensors, run.model, layout=args.layout)
         print(f"{args.safetensors}: weights of {run.weights}, {args.layout} layout")
     return 0
+
+
+@contextlib.contextmanager
+def _writing(path):
+    """An OSError while writing the file ``path`` the user named (a folder of that name, no permission)
+    becomes a one-line UserError naming it."""
+    try:
+        yield
+    except OSError as why:
+        raise backends.UserError(f"cannot write {path}: {why.strerror or why}") from why
 
 
 def read_inputs(path, preprocessing):
@@ -245,6 +258,12 @@ def read_inputs(path, preprocessing):
             raise files.DataFileError(f"{path}: needs an array x (numpy.savez(path, x=...))") from None
         except (OSError, ValueError) as why:
             raise files.DataFileError(f"{path}: not a readable .npz file ({why})") from None
+        if x.ndim == 0:
+            raise files.DataFileError(f"{path}: x is a single value; it must hold one row per sample")
+        if x.dtype.kind not in "biuf":
+            raise files.DataFileError(f"{path}: x holds {x.dtype} values; the inputs must be numbers")
+        if not len(x):
+            raise files.DataFileError(f"{path}: x holds no sample")
         return list(range(len(x))), x.astype(numpy.float32)
     if not preprocessing.features:
         raise files.DataFileError(f"{path}: this run was not trained on a table; give a .npz with x or a folder of "
@@ -264,5 +283,8 @@ def _source_script(relative: str, arguments) -> int:
     try:
         runpy.run_path(str(script), run_name="__main__")
     except SystemExit as stop:
-        return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+        if stop.code is None or isinstance(stop.code, int):
+            return stop.code or 0
+        print(stop.code, file=sys.stderr)  # sys.exit("message"): shown, status 1, as Python does
+        return 1
     return 0

@@ -116,6 +116,9 @@ def load_run(run_dir, weights: str = "best") -> SavedRun:
     checkpoint = run_dir / f"{weights}.npz"
     if weights == "best" and not checkpoint.exists():
         checkpoint = run_dir / "last.npz"
+    if not checkpoint.is_file():
+        raise runconfig.ConfigError(f"{checkpoint} is missing: the run saved no weights (it did not finish its "
+                                    f"first epoch); train it again to use it")
     sample = preprocessing.apply(numpy.zeros((1, *preprocessing.input_shape), numpy.float32))
     model = build_model(config, sample.shape[1:], preprocessing.outputs).to(backends.current().name)
     io.restore(checkpoint, model)
