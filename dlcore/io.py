@@ -94,7 +94,9 @@ def _arrays_in(value, get):
 def save(path, model, optimizer=None, **meta) -> Path:
     """Write ``model`` (and ``optimizer``) state plus ``meta`` to ``path`` atomically; returns the path.
 
-    ``meta`` must be JSON-serializable (NumPy scalars/arrays are converted to numbers/lists),
+    ``meta`` must be JSON-serializable, but for NumPy values: an array that is a value of ``meta``
+    or of a dict inside it is stored as an array and loads back as one (a callback's best
+    weights, say); NumPy scalars, and arrays inside lists, become numbers and lists,
     e.g. epoch, config, metrics, ``rng=generator.bit_generator.state`` (the names "model" and
     "optimizer" are taken by the arguments). Missing parent folders are created.
 

@@ -56,7 +56,9 @@ class Callback:
         return {}
 
     def load_state_dict(self, state: dict) -> None:
-        """Take back what ``state_dict()`` returned (called after ``on_fit_start``)."""
+        """Take back what ``state_dict()`` returned (``Trainer.fit`` calls it before ``on_fit_start``,
+        which then sees the loaded state: a hook that resets state should do so only for a new
+        training, an empty ``trainer.history``)."""
 
 
 def _mode_for(monitor: str, mode: str) -> str:
