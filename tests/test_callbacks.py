@@ -145,3 +145,22 @@ def test_on_a_terminal_a_step_bar_shows_each_epoch_moving():
         model, losses.CrossEntropyLoss(), optim.SGD(model, lr=0.1), train, epochs=2)
     shown = screen.getvalue()
     assert " step" in shown and f"{len(train)}/{len(train)}" in shown and "epoch" in shown and "2/2" in shown
+
+
+def test_an_lr_schedule_subclass_that_does_not_call_the_base_init_still_works():
+    """LRSchedule took no arguments before base_lr: subclasses written then (own __init__, no
+    super().__init__()) keep working, with η₀ the optimizer's lr."""
+    from dlcore.training import LRSchedule
+
+    class Halving(LRSchedule):
+        def __init__(self, every):
+            self.every = every
+
+        def lr_at(self, epochs_done):
+            return self.base_lr / 2 ** (epochs_done // self.every)
+
+    x, y = spiral(40, noise=0.05)
+    model = MLP([2, 4, 2])
+    history = Trainer([Halving(2)], progress=False).fit(model, losses.CrossEntropyLoss(), optim.SGD(model, lr=0.4),
+                                                       ArrayLoader(x, y, batch_size=20), epochs=4)
+    assert history["lr"] == [0.4, 0.4, 0.2, 0.2]

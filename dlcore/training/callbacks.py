@@ -192,6 +192,9 @@ class LRSchedule(Callback):
         [0.1, 0.05, 0.025, 0.0125]
     """
 
+    # the defaults of a subclass whose own __init__ does not call this one (as before base_lr existed)
+    base_lr, _fixed_base = None, False
+
     def __init__(self, base_lr: float | None = None):
         self._fixed_base = base_lr is not None
         if self._fixed_base:
