@@ -304,10 +304,16 @@ class _Graph:
         self.owner = ""
         for t, name in zip(outputs, final):  # also right for an output that is the input, a parameter, or repeated
             self.node("Identity", [self.value(t, t.dtype)], [name])
-        if not any(input_name in n.input for n in self.nodes):
-            raise ExportError("dlcore.onnx.export: the output does not depend on the input: the forward leaves the "
-                              "recorded graph (a no_grad block, Tensor(x.data), a NumPy round trip), so the file "
-                              "would return the example's result for every input")
+        depends = {input_name}  # the values computed from the input, node by node (nodes are in order)
+        for n in self.nodes:
+            if depends.intersection(n.input):
+                depends.update(n.output)
+        constant = [name for name in final if name not in depends]
+        if constant:
+            which = "the output" if len(final) == 1 else f"output {', '.join(map(repr, constant))}"
+            raise ExportError(f"dlcore.onnx.export: {which} does not depend on the input: the forward leaves the "
+                              f"recorded graph (a no_grad block, Tensor(x.data), a NumPy round trip), so the file "
+                              f"would return the example's result for every input")
         return final
 
 

@@ -114,3 +114,24 @@ def test_a_16_bit_gray_image_among_colour_ones_gives_three_equal_channels(tmp_pa
     assert x.shape == (2, 3, 4, 5)
     numpy.testing.assert_allclose(x[0, :, 0, 0], [30000 / 65535] * 3, rtol=1e-6)
     numpy.testing.assert_allclose(x[1, :, 0, 0], [1.0, 0.0, 0.0])
+
+
+# ---- ONNX ------------------------------------------------------------------------------------------------
+def test_onnx_export_refuses_a_second_output_that_left_the_graph(tmp_path):
+    """export's docstring: an output that does not depend on the input is an ExportError. With two heads, one
+    computed from Tensor(x.data), the file returned that head's example result (batch 2) for every input."""
+    pytest.importorskip("onnx")
+    import dlcore.onnx
+    from dlcore import Tensor, nn
+
+    class TwoHeads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(3, 2), nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.a(x), self.b(Tensor(x.data))
+
+    with pytest.raises(dlcore.onnx.ExportError, match="output 'output_1' does not depend on the input"):
+        dlcore.onnx.export(TwoHeads(), tmp_path / "m.onnx", example=numpy.ones((2, 3), numpy.float32))
+    assert not (tmp_path / "m.onnx").exists()
