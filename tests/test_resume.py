@@ -193,3 +193,27 @@ def test_callback_states_continue_a_fit_in_python(tmp_path):
     for name, value in straight.state_dict().items():
         numpy.testing.assert_array_equal(value, resumed.state_dict()[name], err_msg=name)
     _assert_same_checkpoint(tmp_path / "a" / "best.npz", tmp_path / "b" / "best.npz")
+
+
+def test_early_stopping_on_another_monitor_after_a_resume_starts_afresh(tmp_path):
+    """``early_stopping.monitor`` may change on a resume: the saved best value and patience count
+    belong to the old metric (a val_loss of 0.5 is no best val_accuracy) and are not taken over."""
+    from dlcore.training import EarlyStopping
+
+    before = EarlyStopping("val_loss", patience=3)
+    before.best, before.best_epoch, before.wait = 0.5, 4, 2
+    after = EarlyStopping("val_accuracy", patience=3)
+    after.load_state_dict(before.state_dict())
+    assert (after.best, after.best_epoch, after.wait, after.best_state) == (None, None, 0, None)
+    same = EarlyStopping("val_loss", patience=5)
+    same.load_state_dict(before.state_dict())
+    assert (same.best, same.best_epoch, same.wait) == (0.5, 4, 2)
+    old = {k: v for k, v in before.state_dict().items() if k != "monitor"}  # a checkpoint that did not record it
+    same.load_state_dict(old)
+    assert (same.best, same.best_epoch, same.wait) == (0.5, 4, 2)
+
+    stopped = _start(tmp_path, 40, STOPPING)  # stopped early on val_loss, its patience used up
+    done = len(_history(stopped)["epochs"])
+    assert done < 40
+    summary = _resume(stopped, "early_stopping.monitor='val_accuracy'", "early_stopping.patience=1")
+    assert summary["epochs"] > done  # a fresh count on val_accuracy trains on

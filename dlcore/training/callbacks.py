@@ -141,10 +141,17 @@ class EarlyStopping(Callback):
             trainer.stop = True
 
     def state_dict(self) -> dict:
-        """The best value and epoch, the epochs waited since, and the best epoch's weights (or None)."""
-        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait, "best_state": self.best_state}
+        """The monitored metric, its best value and epoch, the epochs waited since, and the best
+        epoch's weights (or None)."""
+        return {"monitor": self.monitor, "best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
+                "best_state": self.best_state}
 
     def load_state_dict(self, state: dict) -> None:
+        """Take the state back; a state of another monitored metric (``early_stopping.monitor``
+        changed on a resume) is not this one's: the count starts afresh."""
+        if state.get("monitor", self.monitor) != self.monitor:
+            self._reset()
+            return
         self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], int(state["wait"])
         self.best_state = state["best_state"]
 
