@@ -8,11 +8,11 @@ runs: Sequential stacks, the library's models (MLP, Perceptron, LeNet, AlexNetSm
 UNet, the autoencoders) and user modules alike. Operation → ONNX node:
 
     Linear               y = x @ W + b            MatMul(x, W) + Add(b)     (W stays (in, out))
-    Conv2d               zero / edge padding      Conv / Pad(mode="edge") + Conv
+    Conv2d               zero / edge padding      Conv / Pad(mode="edge") + Conv    (groups=1; 'same': odd kernels)
     ConvTranspose2d      output_padding           ConvTranspose
-    MaxPool2d, AvgPool2d (zero padding counted)   MaxPool, AveragePool(count_include_pad=1)
+    MaxPool2d, AvgPool2d ceil_mode, count_include_pad  MaxPool, AveragePool with the same options
     GlobalAvg/MaxPool2d  → (N, C)                 GlobalAveragePool / GlobalMaxPool + Reshape
-    Upsample2d           y[h, w] = x[⌊h/s⌋, ⌊w/s⌋] Resize(nearest, asymmetric, floor)
+    Upsample2d (nearest) y[h, w] = x[⌊h/s⌋, ⌊w/s⌋] Resize(nearest, asymmetric, floor)
     BatchNorm1d/2d       (eval: running stats)     BatchNormalization
     Flatten, reshape     batch axis kept dynamic   Reshape(shape = [0, …])
     Residual, +, −, ×, ÷, concat, transpose, matmul, exp, log, abs, sum/mean/max, astype
@@ -51,8 +51,9 @@ OPSET = 17
 #: the IR version written: that of ONNX 1.12, the first with opset 17, so older runtimes open the files
 IR_VERSION = 8
 #: the layers whose operations export (their Functions are the keys of _HANDLERS)
-SUPPORTED_LAYERS = ("Sequential", "Linear", "Conv2d (zero or edge padding)", "ConvTranspose2d", "MaxPool2d",
-                    "AvgPool2d", "GlobalAvgPool2d", "GlobalMaxPool2d", "Upsample2d", "BatchNorm1d", "BatchNorm2d",
+SUPPORTED_LAYERS = ("Sequential", "Linear", "Conv2d (zero or edge padding, groups=1, 'same' with odd kernels)",
+                    "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "GlobalAvgPool2d", "GlobalMaxPool2d",
+                    "Upsample2d (nearest)", "BatchNorm1d", "BatchNorm2d",
                     "Flatten", "Dropout", "Residual", "Identity", "Step", "Sigmoid", "Tanh", "Softplus", "ReLU",
                     "LeakyReLU", "PReLU", "ELU", "Softmax", "Swish", "functional.concat")
 

@@ -135,3 +135,12 @@ def test_onnx_export_refuses_a_second_output_that_left_the_graph(tmp_path):
     with pytest.raises(dlcore.onnx.ExportError, match="output 'output_1' does not depend on the input"):
         dlcore.onnx.export(TwoHeads(), tmp_path / "m.onnx", example=numpy.ones((2, 3), numpy.float32))
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_as_images_of_rows_that_are_not_feature_vectors_is_the_value_error_not_an_index_error():
+    from dlcore.data import prepare
+
+    with pytest.raises(ValueError, match=r"data 'd' has samples of shape \(\), not a square image"):
+        prepare.as_images(numpy.zeros(5), "d")
+    with pytest.raises(ValueError, match=r"data 'd' has 5 features per sample, not a square image"):
+        prepare.as_images(numpy.zeros((2, 5)), "d")

@@ -38,8 +38,8 @@ def as_images(x, name: str = "the data"):
     """(N, S·S) feature rows → (N, 1, S, S) images; ValueError when S·S is not the row length."""
     side = int(round(x.shape[1] ** 0.5)) if x.ndim == 2 else 0
     if x.ndim != 2 or side * side != x.shape[1]:
-        raise ValueError(f"data {name!r} has {x.shape[1]} features per sample, not a square image; image models "
-                         f"need image data")
+        got = f"{x.shape[1]} features per sample" if x.ndim == 2 else f"samples of shape {tuple(x.shape[1:])}"
+        raise ValueError(f"data {name!r} has {got}, not a square image; image models need image data")
     return x.reshape(len(x), 1, side, side)
 
 
