@@ -114,8 +114,12 @@ def _scores(y_true, y_pred, average, pos_label, num_classes, op):
     if average is None:
         return tp, fp, fn, None
     if average == "binary":
-        if (numpy.count_nonzero(m.sum(axis=0) + m.sum(axis=1)) > 2
-                or not 0 <= pos_label < len(m)):
+        seen = m.sum(axis=0) + m.sum(axis=1)
+        present = numpy.count_nonzero(seen)
+        if present == 2 and 0 <= pos_label < len(m) and not seen[pos_label]:  # e.g. labels 0/2, pos_label 1
+            raise ArgumentValueError(f"metrics.{op}: pos_label={pos_label} is not one of the two labels present, "
+                                     f"{numpy.flatnonzero(seen).tolist()}; pass pos_label= one of them")
+        if present > 2 or not 0 <= pos_label < len(m):
             raise ArgumentValueError(f"metrics.{op}: average='binary' needs two classes including pos_label="
                                      f"{pos_label}; the labels have {len(m)} classes: use average='macro', "
                                      f"'weighted', 'micro' or None")

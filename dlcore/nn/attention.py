@@ -88,21 +88,27 @@ class MultiheadAttention(Module):
         out = self.out_proj(reshape(transpose(heads, (0, 2, 1, 3)), (n, length, e)))
         return out, (weights.mean(axis=1) if need_weights else None)
 
+    def _name(self) -> str:
+        """The layer on one line, for the errors about its masks."""
+        return f"{type(self).__name__}({self.extra_repr()})"
+
     def _mask(self, n, length, source, key_padding_mask, attn_mask, dtype):
         """The additive mask (broadcasting to (N, h, L, S)) from the two masks, or None."""
         mask = None
         if attn_mask is not None:
+            attn_mask = additive_mask(attn_mask, dtype, self._name(), "attn_mask")
             if tuple(attn_mask.shape) not in ((length, source), (n * self.num_heads, length, source)):
                 raise checks.ShapeError(f"{self!r}: attn_mask must have shape ({length}, {source}) or "
                                         f"({n * self.num_heads}, {length}, {source}), got {tuple(attn_mask.shape)}")
-            mask = additive_mask(attn_mask, dtype)
+            mask = attn_mask
             if mask.ndim == 3:
                 mask = mask.reshape(n, self.num_heads, length, source)
         if key_padding_mask is not None:
+            key_padding_mask = additive_mask(key_padding_mask, dtype, self._name(), "key_padding_mask")
             if tuple(key_padding_mask.shape) != (n, source):
                 raise checks.ShapeError(f"{self!r}: key_padding_mask must have shape ({n}, {source}), got "
                                         f"{tuple(key_padding_mask.shape)}")
-            padding = additive_mask(key_padding_mask, dtype).reshape(n, 1, 1, source)
+            padding = key_padding_mask.reshape(n, 1, 1, source)
             mask = padding if mask is None else mask + padding
         return mask
 

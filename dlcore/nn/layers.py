@@ -183,7 +183,9 @@ class ModuleDict(Module):
             self[name] = module
 
     def __setitem__(self, name: str, module: Module) -> None:
-        if not isinstance(name, str) or not name.isidentifier() or name in vars(Module) or name in vars(ModuleDict):
+        # nor an attribute of the instance that is not one of its modules ("training", "_modules", …)
+        if not isinstance(name, str) or not name.isidentifier() or name in vars(Module) or \
+                name in vars(ModuleDict) or (name in vars(self) and name not in self._modules):
             raise checks.ArgumentValueError(f"ModuleDict: a name must be an identifier that no Module attribute "
                                             f"has, got {name!r}")
         setattr(self, name, checks.instance("ModuleDict", f"module {name!r}", module, Module, "a Module"))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import backends
 from dlcore import checks, init
+from dlcore.core import Tensor
 from dlcore.ops.layer_norm import layer_norm
 from dlcore.ops.normalization import batch_norm
 from dlcore.nn.module import Module, Parameter
@@ -141,6 +142,8 @@ class GroupNorm(Module):
         self.bias = Parameter(init.zeros((self.num_channels,))) if affine else None
 
     def forward(self, x):
+        if not isinstance(x, Tensor):  # an array, as the other layers take: the Tensor operations below need one
+            x = Tensor(checks.array(repr(self), "the input", x))
         if x.ndim < 2 or x.shape[1] != self.num_channels:
             raise checks.ShapeError(f"{self!r} expects an input (N, {self.num_channels}, …), got shape "
                                     f"{tuple(x.shape)}")

@@ -53,7 +53,13 @@ class _RecurrentBase(Module):
                                     f"{tuple(x.shape)}")
         want = (self.num_layers, x.shape[0], self.hidden_size)
         for name, s in states:
-            if s is not None and tuple(s.shape) != want:
+            if s is None:
+                continue
+            checks.array(repr(self), name, s)
+            if s.dtype != x.dtype:  # it would turn the layer's outputs and states into its dtype, silently
+                raise checks.ArgumentTypeError(f"{self!r}: {name} has dtype {s.dtype} but the input x {x.dtype}; "
+                                               f"give the states in the input's dtype")
+            if tuple(s.shape) != want:
                 raise checks.ShapeError(f"{self!r}: {name} must have shape {want} (num_layers, N, hidden_size) for "
                                         f"an input of shape {tuple(x.shape)}, got {tuple(s.shape)}")
 
@@ -125,6 +131,10 @@ class LSTM(_RecurrentBase):
     mode = "lstm"
 
     def forward(self, x, state=None):
+        if state is not None and not (isinstance(state, (tuple, list)) and len(state) == 2):
+            raise checks.ArgumentTypeError(f"{self!r}: state must be a pair (h0, c0) of tensors (num_layers, N, "
+                                           f"hidden_size), or None, got {type(state).__name__}"
+                                           + (f" of length {len(state)}" if isinstance(state, (tuple, list)) else ""))
         h0, c0 = (None, None) if state is None else state
         self._check(x, [("h0", h0), ("c0", c0)])
         if (h0 is None) != (c0 is None):

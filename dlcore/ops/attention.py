@@ -11,10 +11,16 @@ from dlcore.ops.dropout import dropout
 from dlcore.ops.math import matmul, transpose
 
 
-def additive_mask(mask, dtype):
+def additive_mask(mask, dtype, owner: str = "scaled_dot_product_attention", name: str = "mask"):
     """``mask`` as an array to add to attention scores: a boolean mask (True = may not attend, as in
-    PyTorch) becomes −∞ where True and 0 elsewhere; a float mask is added as it is."""
-    data = mask.data if isinstance(mask, Tensor) else mask
+    PyTorch) becomes −∞ where True and 0 elsewhere; a float mask is added as it is. Any other dtype is a
+    TypeError naming ``owner`` and ``name``: an integer 0/1 mask added as it is would shift the scores by 1
+    instead of masking (PyTorch refuses it too)."""
+    data = checks.array(owner, name, mask)
+    data = data.data if isinstance(data, Tensor) else data
+    if data.dtype.kind not in "bf":
+        raise checks.ArgumentTypeError(f"{owner}: {name} must be boolean (True = may not attend) or floating "
+                                       f"(added to the scores), got dtype {data.dtype}; write mask.astype(bool)")
     if data.dtype == bool:
         xp = Tensor(data).xp
         return xp.where(data, xp.asarray(-xp.inf, dtype), xp.asarray(0, dtype))
