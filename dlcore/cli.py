@@ -242,6 +242,8 @@ def read_inputs(path, preprocessing):
     from dlcore.data import files
 
     path = Path(path)
+    if not path.exists():
+        raise files.DataFileError(f"{path}: no such file or folder")
     if path.is_dir():
         if len(preprocessing.input_shape) != 3:
             raise files.DataFileError(f"{path}: a folder of images, but this run was not trained on images")
@@ -251,13 +253,7 @@ def read_inputs(path, preprocessing):
         channels, *size = preprocessing.input_shape
         return [p.name for p in images], numpy.stack([files.read_image(p, size, channels == 1) for p in images])
     if path.suffix == ".npz":
-        try:
-            with numpy.load(path, allow_pickle=False) as arrays:
-                x = arrays["x"]
-        except KeyError:
-            raise files.DataFileError(f"{path}: needs an array x (numpy.savez(path, x=...))") from None
-        except (OSError, ValueError) as why:
-            raise files.DataFileError(f"{path}: not a readable .npz file ({why})") from None
+        x, = files.read_arrays(path, ("x",))
         if x.ndim == 0:
             raise files.DataFileError(f"{path}: x is a single value; it must hold one row per sample")
         if x.dtype.kind not in "biuf":

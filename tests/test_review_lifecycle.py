@@ -47,6 +47,16 @@ def test_predict_with_an_npz_whose_x_is_not_rows_of_numbers_is_one_line(finished
     _assert_one_error_line(capsys, "x.npz", message)
 
 
+def test_predict_with_a_missing_input_or_a_npy_named_npz_is_one_line(finished_run, tmp_path, capsys):
+    for name in ("absent.csv", "absent.npz"):  # the missing file is named, before the run's kind of input
+        assert cli.main(["predict", str(finished_run), "--input", str(tmp_path / name), "--backend", "numpy"]) == 2
+        _assert_one_error_line(capsys, name, "no such file or folder")
+    numpy.save(tmp_path / "x.npy", numpy.zeros((3, 2), numpy.float32))
+    (tmp_path / "x.npy").rename(tmp_path / "x.npz")
+    assert cli.main(["predict", str(finished_run), "--input", str(tmp_path / "x.npz"), "--backend", "numpy"]) == 2
+    _assert_one_error_line(capsys, "x.npz", "holds one array (a .npy file), not arrays x;")
+
+
 def test_predict_and_export_into_a_folder_are_one_line(finished_run, tmp_path, capsys):
     numpy.savez(tmp_path / "x.npz", x=numpy.zeros((3, 2), numpy.float32))
     folder = tmp_path / "a-folder"

@@ -147,6 +147,37 @@ def from_csv(path, target: str, features=(), task: str = "classify", delimiter: 
     return Data(x, numpy.array([index[v] for v in labels], numpy.int64), classes, names)
 
 
+def read_arrays(path, names) -> tuple:
+    """The arrays ``names`` of the ``.npz`` file at ``path``, in that order; DataFileError naming the file when
+    it is missing, not a readable .npz (a .npy file renamed included) or lacks one of them.
+
+    >>> import numpy, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.npz")
+    >>> numpy.savez(path, x=numpy.ones((2, 3)))
+    >>> [a.shape for a in read_arrays(path, ["x"])]
+    [(2, 3)]
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(f"{path}: no such file")
+    savez = f"numpy.savez(path, {', '.join(f'{name}=...' for name in names)})"
+    try:
+        arrays = numpy.load(path, allow_pickle=False)
+        if not isinstance(arrays, numpy.lib.npyio.NpzFile):
+            raise DataFileError(f"{path}: holds one array (a .npy file), not arrays {' and '.join(names)}; write it "
+                                f"with {savez}")
+        with arrays:
+            missing = [name for name in names if name not in arrays.files]
+            if missing:
+                raise DataFileError(f"{path}: needs array{'s' if len(names) > 1 else ''} {' and '.join(names)} "
+                                    f"({savez}); it has {', '.join(arrays.files) or 'none'}")
+            return tuple(arrays[name] for name in names)
+    except (OSError, ValueError) as why:
+        if isinstance(why, DataFileError):
+            raise
+        raise DataFileError(f"{path}: not a readable .npz file ({why})") from None
+
+
 def from_npz(path, task: str = "classify") -> Data:
     """Arrays ``x`` (N, …) and ``y`` (N,) or (N, k) of a ``numpy.savez`` file. For classification
     y must hold whole numbers ≥ 0 (its classes are named "0", "1", …); for regression any numbers.
@@ -163,21 +194,7 @@ def from_npz(path, task: str = "classify") -> Data:
     """
     path = Path(path)
     _check_task(task)
-    try:
-        arrays = numpy.load(path, allow_pickle=False)
-        if not isinstance(arrays, numpy.lib.npyio.NpzFile):
-            raise DataFileError(f"{path}: holds one array (a .npy file), not arrays x and y; write it with "
-                                f"numpy.savez(path, x=..., y=...)")
-        with arrays:
-            missing = {"x", "y"} - set(arrays.files)
-            if missing:
-                raise DataFileError(f"{path}: needs arrays x and y (numpy.savez(path, x=..., y=...)); it has "
-                                    f"{', '.join(arrays.files) or 'none'}")
-            x, y = arrays["x"], arrays["y"]
-    except (OSError, ValueError) as why:
-        if isinstance(why, DataFileError):
-            raise
-        raise DataFileError(f"{path}: not a readable .npz file ({why})") from None
+    x, y = read_arrays(path, ("x", "y"))
     if x.ndim == 0 or y.ndim == 0:
         raise DataFileError(f"{path}: x and y must have one row per sample, got shapes {x.shape} and {y.shape}")
     if len(x) != len(y):
