@@ -6,6 +6,7 @@ import re
 import numpy
 import pytest
 
+import dlcore
 from dlcore import losses, optim
 from dlcore.data import ArrayLoader, spiral
 from dlcore.models import MLP
@@ -99,9 +100,11 @@ def test_missing_monitored_value_lists_what_the_epoch_reports():
     x, y = sine(40)
     model = MLP([1, 4, 1])
     with pytest.raises(KeyError, match=r"'val_accuracy', but epoch 1 reports train_loss, val_loss; accuracy is "
-                                       r"reported only for integer class labels"):
+                                       r"reported only for integer class labels") as caught:
         Trainer(callbacks=[EarlyStopping("val_accuracy")], progress=False).fit(
             model, losses.MSELoss(), optim.SGD(model, lr=0.1), ArrayLoader(x, y), ArrayLoader(x, y), epochs=1)
+    # a user's error (one line from the command): str() is the message itself, not KeyError's quoted repr
+    assert isinstance(caught.value, dlcore.UserError) and str(caught.value).startswith("EarlyStopping monitors")
 
 
 @pytest.mark.parametrize("make, error, message", [

@@ -332,6 +332,16 @@ def test_reduce_lr_on_plateau_in_a_fit_resumes_from_its_state():
     assert history["lr"] == whole["lr"] and history["val_loss"] == pytest.approx(whole["val_loss"])
 
 
+def test_reduce_lr_on_plateau_monitoring_an_absent_value_is_a_user_error_naming_it():
+    x, y = data.sine(16)
+    model = nn.Linear(1, 1)
+    trainer = training.Trainer([ReduceLROnPlateau(monitor="val_accuracy")], progress=False)  # regression: no accuracy
+    with pytest.raises(dlcore.UserError, match=r"^ReduceLROnPlateau monitors 'val_accuracy', but epoch 1 reports "
+                                               r"train_loss, val_loss$"):
+        trainer.fit(model, losses.MSELoss(), optim.SGD(model, lr=0.1), data.ArrayLoader(x, y), data.ArrayLoader(x, y),
+                    epochs=1)
+
+
 # ---- CPU vs GPU ---------------------------------------------------------------------------------------------
 NEW = {"AdamW": dict(lr=0.01, weight_decay=0.1), "AdamAMSGrad": dict(lr=0.01, amsgrad=True, betas=(0.8, 0.9)),
        "SGDMomentum": dict(lr=0.05, momentum=0.9), "SGDNesterov": dict(lr=0.05, momentum=0.9, nesterov=True)}

@@ -16,8 +16,18 @@ import difflib
 import math
 from pathlib import Path
 
+from backends import UserError
 from dlcore import checks
 from dlcore.training.trainer import METRICS
+
+
+class MonitorError(UserError, KeyError):
+    """A callback monitors a value that the epoch's row does not report (a typo, or no validation data).
+
+    A KeyError, as a missing key; ``str()`` is the message itself (KeyError's would quote it)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 class Callback:
@@ -164,7 +174,7 @@ class EarlyStopping(Callback):
                 hint = "accuracy is reported only for integer class labels, which these targets are not"
             else:
                 hint = "no callback before EarlyStopping added it"
-            raise KeyError(f"EarlyStopping monitors {self.monitor!r}, but epoch {row.get('epoch')} reports "
+            raise MonitorError(f"EarlyStopping monitors {self.monitor!r}, but epoch {row.get('epoch')} reports "
                            f"{', '.join(reported)}; {hint}")
         value = row[self.monitor]
         if _better(value, self.best, self.mode, self.min_delta):
@@ -385,7 +395,7 @@ class ReduceLROnPlateau(Callback):
 
     def on_epoch_end(self, trainer, row):
         if self.monitor not in row:
-            raise KeyError(f"ReduceLROnPlateau monitors {self.monitor!r}, but epoch {row.get('epoch')} reports "
+            raise MonitorError(f"ReduceLROnPlateau monitors {self.monitor!r}, but epoch {row.get('epoch')} reports "
                            f"{', '.join(k for k in row if k not in ('epoch', 'lr', 'seconds'))}")
         self.step(row[self.monitor], trainer.optimizer)
 

@@ -1,4 +1,4 @@
-"""Review of dlcore.data's file readers: faults that read wrong values silently, or end in a traceback."""
+"""dlcore.data's file readers and the ONNX exporter: inputs that used to read wrong values silently, or end in a traceback."""
 import copy
 import os
 import pickle
