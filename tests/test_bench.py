@@ -9,6 +9,7 @@ import numpy
 import pytest
 
 import backends
+from backends import compiled
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,8 +22,13 @@ def test_bench_times_the_mlp_and_the_cnn_on_the_cpu(tmp_path):
                          env=dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1"))
     assert run.returncode == 0, run.stdout + run.stderr
     result = json.loads(out.read_text())
-    assert result["backend"] == "numpy" and result["versions"]["convolution"] == "im2col + GEMM"
     w1, w2 = result["workloads"]["W1"], result["workloads"]["W2"]
+    assert result["backend"] == "numpy"
+    if compiled.available():  # W2's 3×3 layers of 32 and 64 channels run by Winograd; im2col is timed beside it
+        assert result["versions"]["convolution"] == "Winograd F(4×4, 3×3) where it applies, else im2col + GEMM"
+        assert w2["im2col_ms"] > 0 and w2["ratio_vs_im2col"] == w2["blocks_ms"]["dlcore"][0] / w2["blocks_ms"]["im2col"][0]
+    else:
+        assert result["versions"]["convolution"] == "im2col + GEMM" and w2["im2col_ms"] is None
     assert w1["input"] == [128, 784] and w2["input"] == [64, 3, 32, 32]
     assert w1["dlcore_ms"] > 0 and w2["dlcore_ms"] > 0
     assert w1["gemm_floor_ms"] > 0 and w2["gemm_floor_ms"] > 0  # the CPU's convolutions are GEMMs too
@@ -66,19 +72,39 @@ def test_the_floor_replays_the_gemms_the_step_makes():
     step, _, _ = bench.dlcore_step(*bench.WORKLOADS["W1"], warmup=0)
     calls = bench.recorded_gemms(step, backend)
     f32 = numpy.dtype("float32")
-    assert calls == [((128, 784), (784, 1024), False, False, f32), ((128, 1024), (1024, 1024), False, False, f32),
-                     ((128, 1024), (1024, 10), False, False, f32),
-                     ((128, 10), (1024, 10), False, True, f32), ((128, 1024), (128, 10), True, False, f32),
-                     ((128, 1024), (1024, 1024), False, True, f32), ((128, 1024), (128, 1024), True, False, f32),
-                     ((128, 784), (128, 1024), True, False, f32)]
-    assert "gemm" not in vars(backend)  # the recording is gone
+
+    def gemm(a, b, trans_a=False, trans_b=False):
+        return "gemm", a, b, {"trans_a": trans_a, "trans_b": trans_b}, f32
+    assert calls == [gemm((128, 784), (784, 1024)), gemm((128, 1024), (1024, 1024)), gemm((128, 1024), (1024, 10)),
+                     gemm((128, 10), (1024, 10), trans_b=True), gemm((128, 1024), (128, 10), trans_a=True),
+                     gemm((128, 1024), (1024, 1024), trans_b=True), gemm((128, 1024), (128, 1024), trans_a=True),
+                     gemm((128, 784), (128, 1024), trans_a=True)]
+    assert "gemm" not in vars(backend) and "batched_gemm" not in vars(backend)  # the recording is gone
     replayed = []
-    backend.gemm = lambda a, b, trans_a=False, trans_b=False: replayed.append((a.shape, b.shape, trans_a, trans_b))
+    backend.gemm = lambda a, b, trans_a=False, trans_b=False: replayed.append(gemm(a.shape, b.shape, trans_a, trans_b))
     try:
         bench.gemm_floor_step(calls, backend)()
     finally:
         del backend.gemm
-    assert replayed == [c[:4] for c in calls]
+    assert replayed == calls
+
+
+def test_the_floor_counts_the_winograd_products():
+    """A 3×3 convolution of 16 channels in and out by Winograd: 36 products per GEMM stack, forward and backward."""
+    if not compiled.available():
+        pytest.skip("Winograd convolutions run where Numba is installed (pip install -e '.[cpu]')")
+    import dlcore
+    from dlcore import nn
+
+    bench = _bench_module()
+    backend = backends.use("numpy")
+    layer = nn.Conv2d(16, 16, 3, padding=1)
+    x = dlcore.tensor(numpy.ones((2, 16, 8, 8), numpy.float32), requires_grad=True)
+    calls = bench.recorded_gemms(lambda: layer(x).sum().backward(), backend)
+    # V (36, tiles, C) @ Uᵀ (36, C, O) forward; dMᵀ @ V for the kernels and dM @ U for the input backward
+    assert [(name, a, b) for name, a, b, _, _ in calls] == [
+        ("batched_gemm", (36, 8, 16), (36, 16, 16)), ("batched_gemm", (36, 16, 8), (36, 8, 16)),
+        ("batched_gemm", (36, 8, 16), (36, 16, 16))]
 
 
 @pytest.mark.gpu
