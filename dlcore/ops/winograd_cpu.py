@@ -6,8 +6,9 @@ loop runs over channels, which are contiguous in every array here (the inputs ar
 first, so the loops read whole tiles without a bound test), so it streams through memory and
 vectorises. They run on one thread: a parallel region started right after a GEMM competes
 with OpenBLAS's spinning worker threads for the two cores, and made the W2 step 1.3-1.5×
-slower in place than one thread did (their own time alone: 2.4 against 6.7 ms). Imported only where ``backends.compiled`` says Numba
-runs; the tests compare every kernel with ``winograd``'s portable body.
+slower in place than one thread did (alone, W2's first Winograd layer's input transform took
+2.4 ms on two threads against 6.7 ms on one). Imported only where ``backends.compiled`` says
+Numba runs; the tests compare every kernel with ``winograd``'s portable body.
 """
 from __future__ import annotations
 
