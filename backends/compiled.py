@@ -27,3 +27,8 @@ def numba_installed() -> bool:
 def available() -> bool:
     """True when compiled CPU kernels run: Numba is installed and ``COMPILED`` is on."""
     return COMPILED.on and numba_installed()
+
+
+def runs_on(xp) -> bool:
+    """True when compiled CPU kernels run on the arrays of the array module ``xp`` (NumPy's)."""
+    return xp.__name__ == "numpy" and available()

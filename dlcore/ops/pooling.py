@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 import backends
-from backends import element_strides
+from backends import compiled, element_strides
 from backends.fused import fused
 from dlcore import checks
 from dlcore.checks import ShapeError
@@ -162,10 +162,16 @@ class _Pool(Function):
         return fold(xp, g.transpose(0, 2, 3, 4, 5, 1), self.x_shape, self.geometry)
 
 
+def _rows(a):
+    """The (N, H, W, C) view of an NCHW-indexed map (C-contiguous when its memory is NHWC)."""
+    return a.transpose(0, 2, 3, 1)
+
+
 class MaxPool2dFunction(_Pool):
     """y[n, c, oh, ow] = max_ij x_pad[n, c, oh·S + i, ow·S + j] (padding is −∞).
 
-    ∂L/∂x: each window's gradient goes to its arg-max only (the first one on ties).
+    ∂L/∂x: each window's gradient goes to its arg-max only (the first one on ties). On the CPU with
+    Numba a channels-last x is pooled by the compiled loops of ``dlcore.ops.pooling_cpu`` (same rules).
     """
 
     def forward(self, xp, x):
@@ -174,11 +180,26 @@ class MaxPool2dFunction(_Pool):
         self.sizes = (c, h, w, oh, ow, *self.geometry.kernel, *self.geometry.stride, *self.geometry.padding)
         self.channels_last = is_channels_last(x)  # y and gx keep x's memory order
         y = empty_nchw(xp, (n, c, oh, ow), x.dtype, self.channels_last)
+        self.compiled = (self.channels_last and compiled.runs_on(xp) and _rows(x).flags.c_contiguous
+                         and x.dtype in (xp.float32, xp.float64))
+        if self.compiled:  # one compiled pass over channels-last memory (dlcore.ops.pooling_cpu)
+            from dlcore.ops import pooling_cpu
+
+            self.index = empty_nchw(xp, (n, c, oh, ow), xp.int32, True)
+            pooling_cpu.max_pool(_rows(x), *self.geometry.kernel, *self.geometry.stride, *self.geometry.padding,
+                                 _rows(y), _rows(self.index))
+            return y
         self.index = xp.empty((n, c, oh, ow), xp.int32)
         return _max_pool(xp, x, *self.sizes, *element_strides(x), y, self.index)[0]
 
     def backward(self, xp, gy):
         gx = empty_nchw(xp, self.x_shape, gy.dtype, self.channels_last)
+        if self.compiled:
+            from dlcore.ops import pooling_cpu
+
+            pooling_cpu.max_pool_grad(xp.ascontiguousarray(_rows(gy)), _rows(self.index), *self.geometry.kernel,
+                                      *self.geometry.stride, *self.geometry.padding, _rows(gx))
+            return gx
         return _max_pool_grad(xp, gy, self.index, *self.sizes, *element_strides(gy), gx)
 
 

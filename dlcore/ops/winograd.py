@@ -62,7 +62,7 @@ def applies(backend, dtype, geometry, channels_in: int, channels_out: int) -> bo
 
 def _kernels(xp):
     """The compiled transforms where they run on ``xp``'s arrays, else None (the portable bodies)."""
-    if xp is numpy and compiled.available():
+    if compiled.runs_on(xp):
         from dlcore.ops import winograd_cpu
         return winograd_cpu
     return None

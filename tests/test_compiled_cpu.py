@@ -1,0 +1,84 @@
+"""The Numba-compiled CPU kernels: max pooling equals its portable body in every setting, and no compiled
+kernel (pooling, Winograd transforms) reads or writes outside its arrays (run once with Numba's bounds checks)."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy
+import pytest
+
+import dlcore
+import dlcore.functional as F
+from backends import compiled
+
+pytestmark = pytest.mark.skipif(not compiled.numba_installed(),
+                                reason="the compiled kernels need Numba (pip install -e '.[cpu]')")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+POOLS = [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=3, stride=1, padding=1),
+         dict(kernel_size=2, stride=2, ceil_mode=True), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+         dict(kernel_size=(2, 3), stride=(1, 2))]
+
+
+def channels_last(a):
+    return numpy.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
+def pool_and_grad(x, settings):
+    xt = dlcore.tensor(x, requires_grad=True)
+    y = F.max_pool2d(xt, **settings)
+    y.backward(numpy.random.default_rng(5).standard_normal(y.shape).astype(x.dtype))
+    return y, xt.grad
+
+
+@pytest.mark.parametrize("settings", POOLS)
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+def test_compiled_max_pool_equals_the_portable_body(settings, dtype):
+    x = channels_last(numpy.random.default_rng(0).standard_normal((2, 5, 7, 6)).astype(dtype))
+    x[0, 0, 0, 0] = numpy.nan  # NaN wins its windows, with index K − 1
+    x[1, 2, 3, 3] = x[1, 2, 3, 4]  # a tie: the first maximum wins
+    x[1, 3] = -numpy.inf  # a channel of −∞: the padding ties with it
+    results = {}
+    for on in (True, False):
+        with compiled.COMPILED.scoped(on):
+            y, gx = pool_and_grad(x, settings)
+        results[on] = y.numpy(), y.creator.index, gx
+        assert y.creator.compiled == on and y.data.strides[1] == y.data.itemsize  # channels-last memory kept
+    (y1, i1, g1), (y0, i0, g0) = results[True], results[False]
+    numpy.testing.assert_array_equal(y1, y0)
+    numpy.testing.assert_array_equal(i1, i0)
+    numpy.testing.assert_allclose(g1, g0, rtol=1e-6, atol=1e-6)  # overlapping windows add in another order
+
+
+def test_maps_with_nchw_memory_keep_the_portable_pooling():
+    x = numpy.random.default_rng(0).standard_normal((2, 3, 4, 4)).astype(numpy.float32)
+    y, _ = pool_and_grad(x, dict(kernel_size=2))
+    assert not y.creator.compiled
+
+
+_BOUNDS_CHECKED = """
+import numpy, dlcore, dlcore.functional as F
+from dlcore.ops import winograd
+winograd.MIN_CHANNELS = 1
+rng = numpy.random.default_rng(0)
+for n, c, h, w, o, p in [(1, 2, 6, 7, 3, 0), (2, 3, 5, 5, 2, 2), (1, 1, 3, 3, 1, 1), (2, 5, 13, 9, 6, 1)]:
+    x = dlcore.tensor(rng.standard_normal((n, c, h, w)), requires_grad=True)
+    F.conv2d(x, dlcore.tensor(rng.standard_normal((o, c, 3, 3))), padding=p).sum().backward()
+for settings in {pools}:
+    a = numpy.ascontiguousarray(rng.standard_normal((2, 7, 6, 5)).astype(numpy.float32)).transpose(0, 3, 1, 2)
+    x = dlcore.tensor(a, requires_grad=True)
+    y = F.max_pool2d(x, **settings)
+    assert y.creator.compiled, settings
+    y.sum().backward()
+print("in bounds")
+"""
+
+
+def test_no_compiled_kernel_leaves_its_arrays(tmp_path):
+    """Numba does not check indices; with NUMBA_BOUNDSCHECK=1 every out-of-range access raises IndexError."""
+    env = dict(os.environ, NUMBA_BOUNDSCHECK="1", NUMBA_CACHE_DIR=str(tmp_path), OPENBLAS_NUM_THREADS="1")
+    run = subprocess.run([sys.executable, "-c", _BOUNDS_CHECKED.format(pools=POOLS)], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip() == "in bounds", run.stdout + run.stderr
