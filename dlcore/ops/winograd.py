@@ -74,16 +74,18 @@ def tile_counts(oh: int, ow: int) -> tuple[int, int]:
 
 
 def weight_transform(xp, W):
-    """U[6ξ + ν, o, c] = (G W[o, c] Gᵀ)[ξ, ν]: the (36, O, C) transformed kernels of W (O, C, 3, 3)."""
+    """U[6ξ + ν, o, c] = (G W[o, c] Gᵀ)[ξ, ν]: the (36, O, C) transformed kernels of W (O, C, 3, 3), as two
+    matrix products over the kernel's rows, then its columns."""
     g = xp.asarray(G, dtype=W.dtype)
-    return xp.ascontiguousarray(xp.einsum("ai,ocij,bj->aboc", g, W, g, optimize=True).reshape(ALPHA ** 2,
-                                                                                             *W.shape[:2]))
+    rows = xp.tensordot(g, W, axes=(1, 2))  # (G W)[ξ, o, c, j]
+    return xp.ascontiguousarray(xp.matmul(rows, g.T).transpose(0, 3, 1, 2)).reshape(ALPHA ** 2, *W.shape[:2])
 
 
 def weight_grad(xp, dU):
     """dW[o, c] = Gᵀ dU[:, :, o, c] G (O, C, 3, 3): the gradient through ``weight_transform``."""
     g = xp.asarray(G, dtype=dU.dtype)
-    return xp.einsum("ai,aboc,bj->ocij", g, dU.reshape(ALPHA, ALPHA, *dU.shape[1:]), g, optimize=True)
+    rows = xp.tensordot(g.T, dU.reshape(ALPHA, ALPHA, *dU.shape[1:]), axes=(1, 0))  # (Gᵀ dU)[i, ν, o, c]
+    return xp.ascontiguousarray(xp.tensordot(rows, g, axes=(1, 0)).transpose(1, 2, 0, 3))
 
 
 def padded(a, out, top: int = 0, left: int = 0):
