@@ -46,7 +46,8 @@ M_OUT, ALPHA = AT.shape  # 4×4 output tiles from 6×6 input tiles
 
 # Layers with fewer channels than this in or out stay on im2col: their 36 GEMMs are too thin.
 # Forward and backward of one layer on 64×32×32 inputs, 2-core CPU machine, Winograd time over
-# im2col's: 8 channels in and out 1.10, 16 in and out 0.84, 1 in and 32 out 1.82.
+# im2col's: 8 channels in and out 1.10, 16 in and out 0.84, 1 in and 32 out 1.82, and an RGB first
+# layer (3 in, 32 out, no input gradient) 2.0.
 MIN_CHANNELS = 16
 
 
@@ -54,7 +55,7 @@ def applies(backend, dtype, geometry, channels_in: int, channels_out: int) -> bo
     """True where conv2d runs by Winograd: on the CPU with compiled transforms and ``WINOGRAD`` on, a 3×3
     kernel of stride 1 and dilation 1 with zero padding ≤ 2, float32 or float64, and at least
     ``MIN_CHANNELS`` channels in and out."""
-    return (WINOGRAD.on and backend.name == "numpy" and compiled.available() and geometry.kernel == (3, 3)
+    return (WINOGRAD.on and compiled.runs_on(backend.xp) and geometry.kernel == (3, 3)
             and geometry.stride == (1, 1) and geometry.dilation == (1, 1) and geometry.padding_mode == "zeros"
             and max(geometry.padding) <= 2 and numpy.dtype(dtype) in (numpy.float32, numpy.float64)
             and min(channels_in, channels_out) >= MIN_CHANNELS)
