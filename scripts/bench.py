@@ -6,7 +6,8 @@
 For each workload: median milliseconds per step of dlcore after warm-up, synchronised with
 the device; in the same run, PyTorch with the identical model when ``torch`` imports (TF32
 off in both unless --tf32), and the GEMM floor (the step's matrix products alone, same library);
-on the CPU where convolutions run by Winograd (Numba installed), dlcore again with them on im2col.
+on the CPU where convolutions run by Winograd (Numba installed), dlcore again with them on im2col
+(the other compiled kernels, max pooling, stay on in both).
 The contenders take turns block by block, and each ratio is the median of the per-round
 ratios, so a host whose load drifts (a shared VM) skews both sides of a ratio alike.
 Prints a rich table and writes JSON (``blocks_ms`` keeps every block time).
@@ -33,7 +34,6 @@ import dlcore  # noqa: E402
 from dlcore import Tensor, losses, nn, optim  # noqa: E402
 from dlcore.models import MLP  # noqa: E402
 from dlcore.ops import winograd  # noqa: E402
-from dlcore.ops.winograd import WINOGRAD  # noqa: E402
 
 def w1_model(sizes):
     return lambda: MLP(sizes, activation="relu")
@@ -137,7 +137,7 @@ def dlcore_step(build, shape, classes, batch, warmup: int, graph: bool = False, 
     pool = getattr(backend.xp, "get_default_memory_pool", None)
     if pool is not None:
         pool().free_all_blocks()
-    with WINOGRAD.scoped(use_winograd and WINOGRAD.on):
+    with winograd.WINOGRAD.scoped(use_winograd and winograd.WINOGRAD.on):
         for _ in range(warmup):
             step()
     backend.synchronize()
@@ -253,7 +253,7 @@ def versions():
     library = backend.convolution(numpy.dtype("float32"))
     if library is not None:
         info["convolution"] = f"cuDNN {library.version}"
-    elif backend.name == "numpy" and compiled.available() and WINOGRAD.on:
+    elif compiled.runs_on(backend.xp) and winograd.WINOGRAD.on:
         info["convolution"] = "Winograd F(4×4, 3×3) where it applies, else im2col + GEMM"
     else:
         info["convolution"] = "im2col + GEMM"
