@@ -96,3 +96,19 @@ def test_binary_scores_refuse_a_pos_label_that_is_not_one_of_the_two_labels(metr
         getattr(metrics, metric)([0, 2, 2], [0, 2, 0])
     assert getattr(metrics, metric)([0, 2, 2], [0, 2, 0], pos_label=2) > 0
     assert getattr(metrics, metric)([0, 0, 0], [0, 0, 0]) == 0.0  # one label only: no positive, 0.0 as before
+
+
+@pytest.mark.parametrize("layer, shape", [(lambda: nn.BatchNorm2d(3), (2, 3, 4, 4)),
+                                          (lambda: nn.BatchNorm1d(3, affine=False), (4, 3)),
+                                          (lambda: nn.LayerNorm(4), (2, 4)), (lambda: nn.GroupNorm(2, 4), (2, 4, 3))])
+def test_normalization_layers_refuse_a_batch_of_another_dtype_as_linear_does(layer, shape):
+    """A float64 batch into float32 parameters or running statistics would make the rest of the step float64."""
+    module = layer()
+    with pytest.raises(TypeError, match=r"has float32 weights but got a float64 input of shape"):
+        module(numpy.ones(shape))
+    assert module(numpy.ones(shape, numpy.float32)).dtype == numpy.float32
+
+
+def test_a_batch_norm_without_parameters_or_statistics_takes_any_float_dtype():
+    layer = nn.BatchNorm1d(3, affine=False, track_running_stats=False)
+    assert layer(numpy.ones((4, 3))).dtype == numpy.float64

@@ -112,7 +112,8 @@ def test_channels_last_input_gives_the_same_numbers_as_nchw(shape):
     gy = rng.standard_normal(shape)
     results = []
     for x_host in (nhwc, numpy.ascontiguousarray(nhwc)):
-        layer = nn.BatchNorm2d(c)
+        with dlcore.default_dtype("float64"):
+            layer = nn.BatchNorm2d(c)
         layer.weight.data[:] = rng.uniform(0.5, 2.0, c) if not results else results[0][3]
         x = Tensor(x_host, requires_grad=True)
         y = layer(x)

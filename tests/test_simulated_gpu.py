@@ -96,6 +96,19 @@ def test_gemms_run_through_the_cublas_binding_on_host_cublas(gpu, dtype):
     assert status == 7  # CUBLAS_STATUS_INVALID_VALUE, as cuBLAS answers
 
 
+def test_float32_uniform_draws_stay_below_one_as_cupys_do(gpu, monkeypatch):
+    """A float64 draw within 2⁻²⁵ of 1 would round to 1.0 in float32; CuPy's float32 random_sample is in [0, 1)."""
+    class NearOne:  # NumPy's generator, at a draw that rounds up in float32
+        @staticmethod
+        def random_sample(shape):
+            return numpy.full(shape, 1 - 2.0 ** -30)
+
+    state = gpu.xp.random.RandomState(0)
+    monkeypatch.setattr(state, "_state", NearOne())
+    u = gpu.to_numpy(state.random_sample((3,), dtype=numpy.float32))
+    assert u.dtype == numpy.float32 and (u < 1).all() and (u == numpy.nextafter(numpy.float32(1), 0)).all()
+
+
 def test_a_capturing_stream_refuses_what_cuda_and_cupy_refuse_and_its_graph_replays(gpu):
     """In stream capture: host reads raise, CuPy's own cuBLAS and cuRAND calls raise NotImplementedError
     as CuPy's do, dlcore's cuBLAS binding works. The graph replays into the captured arrays, reading

@@ -6,7 +6,7 @@ from dlcore import checks, init
 from dlcore.core import Tensor
 from dlcore.ops.layer_norm import layer_norm
 from dlcore.ops.normalization import batch_norm
-from dlcore.nn.module import Module, Parameter
+from dlcore.nn.module import Module, Parameter, check_input_type
 
 
 class BatchNormBase(Module):
@@ -58,6 +58,9 @@ class BatchNormBase(Module):
             raise checks.ShapeError(f"{self!r} expects an input of {' or '.join(f'{d}-D' for d in self.dims)} "
                                     f"shape with {self.num_features} channels on axis 1, got shape {tuple(x.shape)}")
         weight, bias = self.weight, self.bias
+        reference = weight if weight is not None else self.running_mean
+        if reference is not None:  # parameters or running statistics fix the dtype, as for Linear
+            check_input_type(self, x, reference)
         if weight is None:
             xp = backends.backend_of(getattr(x, "data", x)).xp
             weight, bias = xp.ones(self.num_features, x.dtype), xp.zeros(self.num_features, x.dtype)
@@ -147,6 +150,8 @@ class GroupNorm(Module):
         if x.ndim < 2 or x.shape[1] != self.num_channels:
             raise checks.ShapeError(f"{self!r} expects an input (N, {self.num_channels}, …), got shape "
                                     f"{tuple(x.shape)}")
+        if self.weight is not None:
+            check_input_type(self, x, self.weight)
         groups = x.reshape(x.shape[0], self.num_groups, -1)
         centred = groups - groups.mean(axis=2, keepdims=True)
         y = (centred / ((centred * centred).mean(axis=2, keepdims=True) + self.eps).sqrt()).reshape(*x.shape)
@@ -188,6 +193,8 @@ class LayerNorm(Module):
         if tuple(x.shape[x.ndim - k:]) != self.normalized_shape or x.ndim < k:
             raise checks.ShapeError(f"{self!r} normalizes trailing axes {self.normalized_shape}, got an input of "
                                     f"shape {tuple(x.shape)}")
+        if self.weight is not None:
+            check_input_type(self, x, self.weight)
         if self.weight is None:
             xp = backends.backend_of(getattr(x, "data", x)).xp
             return layer_norm(x, xp.ones(self.normalized_shape, x.dtype), xp.zeros(self.normalized_shape, x.dtype),
