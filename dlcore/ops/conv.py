@@ -24,7 +24,7 @@ from dlcore import checks
 from dlcore.checks import ShapeError
 from dlcore.core import Function
 from dlcore.ops import winograd
-from dlcore.ops.layout import channel_rows, empty_nchw, is_channels_last, to_channels_last
+from dlcore.ops.layout import channel_rows, empty_nchw, is_channels_last, nhwc_contiguous, to_channels_last
 from dlcore.ops.math import concat
 from dlcore.ops.padding import pad as pad_axes
 
@@ -197,7 +197,7 @@ def _weight_grad(backend, xp, gy2, col, w_shape):
 
 def _rows(xp, a):
     """(N, C, H, W) → the C-contiguous (N·H·W, C) matrix (free when memory is already NHWC)."""
-    return xp.ascontiguousarray(a.transpose(0, 2, 3, 1)).reshape(-1, a.shape[1])
+    return nhwc_contiguous(xp, a).reshape(-1, a.shape[1])
 
 
 def _columns(backend, x, geometry, who):

@@ -24,6 +24,16 @@ def empty_nchw(xp, shape, dtype, channels_last: bool):
     return xp.empty((n, h, w, c), dtype).transpose(0, 3, 1, 2)
 
 
+def nhwc(a):
+    """The (N, H, W, C) view of the NCHW-indexed ``a`` (C-contiguous exactly when ``a`` has NHWC memory)."""
+    return a.transpose(0, 2, 3, 1)
+
+
+def nhwc_contiguous(xp, a):
+    """``a`` (N, C, H, W) as a C-contiguous (N, H, W, C) array: a view when its memory is NHWC, else a copy."""
+    return xp.ascontiguousarray(nhwc(a))
+
+
 def to_channels_last(xp, a):
     """``a`` (N, C, H, W) with NHWC memory: ``a`` itself when it has it, else a copy."""
     if is_channels_last(a) or a.shape[1] == 1:

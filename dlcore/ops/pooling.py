@@ -10,7 +10,7 @@ from dlcore import checks
 from dlcore.checks import ShapeError
 from dlcore.core import Function
 from dlcore.ops.conv import ConvGeometry, fold, pad, window_entry, windows
-from dlcore.ops.layout import empty_nchw, is_channels_last, to_channels_last
+from dlcore.ops.layout import empty_nchw, is_channels_last, nhwc, nhwc_contiguous, to_channels_last
 from dlcore.ops.math import reshape
 
 # The window of output pixel (oh, ow) covers padded rows oh·S_h .. oh·S_h + K_h − 1, i.e. input rows
@@ -162,11 +162,6 @@ class _Pool(Function):
         return fold(xp, g.transpose(0, 2, 3, 4, 5, 1), self.x_shape, self.geometry)
 
 
-def _rows(a):
-    """The (N, H, W, C) view of an NCHW-indexed map (C-contiguous when its memory is NHWC)."""
-    return a.transpose(0, 2, 3, 1)
-
-
 class MaxPool2dFunction(_Pool):
     """y[n, c, oh, ow] = max_ij x_pad[n, c, oh·S + i, ow·S + j] (padding is −∞).
 
@@ -180,14 +175,14 @@ class MaxPool2dFunction(_Pool):
         self.sizes = (c, h, w, oh, ow, *self.geometry.kernel, *self.geometry.stride, *self.geometry.padding)
         self.channels_last = is_channels_last(x)  # y and gx keep x's memory order
         y = empty_nchw(xp, (n, c, oh, ow), x.dtype, self.channels_last)
-        self.compiled = (self.channels_last and compiled.runs_on(xp) and _rows(x).flags.c_contiguous
+        self.compiled = (self.channels_last and compiled.runs_on(xp) and nhwc(x).flags.c_contiguous
                          and x.dtype in (xp.float32, xp.float64))
         if self.compiled:  # one compiled pass over channels-last memory (dlcore.ops.pooling_cpu)
             from dlcore.ops import pooling_cpu
 
             self.index = empty_nchw(xp, (n, c, oh, ow), xp.int32, True)
-            pooling_cpu.max_pool(_rows(x), *self.geometry.kernel, *self.geometry.stride, *self.geometry.padding,
-                                 _rows(y), _rows(self.index))
+            pooling_cpu.max_pool(nhwc(x), *self.geometry.kernel, *self.geometry.stride, *self.geometry.padding,
+                                 nhwc(y), nhwc(self.index))
             return y
         self.index = xp.empty((n, c, oh, ow), xp.int32)
         return _max_pool(xp, x, *self.sizes, *element_strides(x), y, self.index)[0]
@@ -197,8 +192,8 @@ class MaxPool2dFunction(_Pool):
         if self.compiled:
             from dlcore.ops import pooling_cpu
 
-            pooling_cpu.max_pool_grad(xp.ascontiguousarray(_rows(gy)), _rows(self.index), *self.geometry.kernel,
-                                      *self.geometry.stride, *self.geometry.padding, _rows(gx))
+            pooling_cpu.max_pool_grad(nhwc_contiguous(xp, gy), nhwc(self.index), *self.geometry.kernel,
+                                      *self.geometry.stride, *self.geometry.padding, nhwc(gx))
             return gx
         return _max_pool_grad(xp, gy, self.index, *self.sizes, *element_strides(gy), gx)
 

@@ -32,7 +32,7 @@ import numpy
 
 from backends import compiled
 from backends.base import Switch
-from dlcore.ops.layout import to_channels_last
+from dlcore.ops.layout import nhwc_contiguous
 
 WINOGRAD = Switch("DLCORE_WINOGRAD", True)
 
@@ -164,11 +164,6 @@ def input_transform_adjoint(xp, dv, padding, tiles, gx):
     return gx
 
 
-def _rows(xp, a):
-    """(N, C, H, W) → the C-contiguous channels-last (N, H, W, C) array (a view when memory is NHWC already)."""
-    return xp.ascontiguousarray(to_channels_last(xp, a).transpose(0, 2, 3, 1))
-
-
 class WinogradConvolution:
     """conv2d by F(4×4, 3×3), forward and backward, for one call with zero padding ``padding`` (≤ 2 per axis).
 
@@ -185,7 +180,7 @@ class WinogradConvolution:
         oh, ow, o = h + 2 * ph - 2, w + 2 * pw - 2, W.shape[0]
         self.x_shape, self.tiles = (n, h, w, c), tile_counts(oh, ow)
         (th, tw), t = self.tiles, n * self.tiles[0] * self.tiles[1]
-        x_pad = padded(_rows(xp, x), scratch((n, M_OUT * th + 2, M_OUT * tw + 2, c), x.dtype), ph, pw)
+        x_pad = padded(nhwc_contiguous(xp, x), scratch((n, M_OUT * th + 2, M_OUT * tw + 2, c), x.dtype), ph, pw)
         self.V = input_transform(xp, x_pad, self.tiles, scratch((ALPHA ** 2, t, c), x.dtype))
         self.U = weight_transform(xp, W)
         products = self.backend.batched_gemm(self.V, self.U.transpose(0, 2, 1),
@@ -196,7 +191,7 @@ class WinogradConvolution:
     def backward(self, xp, gy, needs_x: bool, needs_w: bool):
         """(gx, gW, gy as channels-last rows (N·OH·OW, O) for the bias gradient), gx/gW None when not needed:
         dM = A gY Aᵀ, dW = Gᵀ(Σ_t dM[k]ᵀ V[k])G, gx = the sum over tiles of B(dM[k] U[k])Bᵀ, cropped."""
-        gy_rows, scratch = _rows(xp, gy), self.backend.scratch
+        gy_rows, scratch = nhwc_contiguous(xp, gy), self.backend.scratch
         (th, tw), (n, _, _, c), o = self.tiles, self.x_shape, gy_rows.shape[3]
         if gy_rows.shape[1:3] != (M_OUT * th, M_OUT * tw):
             gy_pad = padded(gy_rows, scratch((n, M_OUT * th, M_OUT * tw, o), gy.dtype))
