@@ -82,3 +82,27 @@ def test_no_compiled_kernel_leaves_its_arrays(tmp_path):
     run = subprocess.run([sys.executable, "-c", _BOUNDS_CHECKED.format(pools=POOLS)], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and run.stdout.strip() == "in bounds", run.stdout + run.stderr
+
+
+def _float32_calls():
+    """(kernel, float32 arguments) for each compiled kernel that does arithmetic."""
+    from dlcore.ops import winograd_cpu
+    rng = numpy.random.default_rng(0)
+    f32 = lambda *shape: rng.standard_normal(shape).astype(numpy.float32)  # noqa: E731
+    return [(winograd_cpu.input_transform, (f32(1, 10, 10, 4), 2, 2, f32(36, 4, 4))),
+            (winograd_cpu.output_transform, (f32(36, 4, 3), f32(3), 2, 2, f32(1, 8, 8, 3))),
+            (winograd_cpu.output_transform_adjoint, (f32(1, 8, 8, 3), 2, 2, f32(36, 4, 3))),
+            (winograd_cpu.input_transform_adjoint, (f32(36, 4, 4), 1, 1, 2, 2, f32(1, 8, 8, 4)))]
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_float32_kernels_compute_in_float32(index):
+    """An integer literal times a float32 is float64 in Numba, as in NumPy's scalar rules: such a kernel
+    converts every value to double and back and runs its vector loops at half width (the Winograd
+    transforms took 1.3-2× as long). The compiled code of a float32 call has no conversion to double."""
+    import numba
+    kernel, args = _float32_calls()[index]
+    fresh = numba.njit(kernel.py_func)  # the cached dispatchers cannot show their code
+    fresh(*args)
+    llvm_ir = fresh.inspect_llvm(fresh.signatures[0])
+    assert "fpext" not in llvm_ir and " double " not in llvm_ir, kernel.__name__

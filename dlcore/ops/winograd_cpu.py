@@ -19,57 +19,80 @@ _jit = numba.njit(cache=True, nogil=True)
 
 
 @numba.njit(inline="always")
-def _bt(d0, d1, d2, d3, d4, d5):
+def _coefficients(dtype):
+    """(2, 4, 5, 8) in ``dtype``: integer literals would promote float32 arithmetic to float64."""
+    return dtype.type(2), dtype.type(4), dtype.type(5), dtype.type(8)
+
+
+@numba.njit(inline="always")
+def _bt(coef, d0, d1, d2, d3, d4, d5):
     """Bᵀ d for one line of six."""
-    return (4 * d0 - 5 * d2 + d4, d3 + d4 - 4 * (d1 + d2), 4 * (d1 - d2) - d3 + d4,
-            2 * (d3 - d1) - d2 + d4, 2 * (d1 - d3) - d2 + d4, 4 * d1 - 5 * d3 + d5)
+    two, four, five = coef[0], coef[1], coef[2]
+    return (four * d0 - five * d2 + d4, d3 + d4 - four * (d1 + d2), four * (d1 - d2) - d3 + d4,
+            two * (d3 - d1) - d2 + d4, two * (d1 - d3) - d2 + d4, four * d1 - five * d3 + d5)
 
 
 @numba.njit(inline="always")
-def _b(v0, v1, v2, v3, v4, v5):
+def _b(coef, v0, v1, v2, v3, v4, v5):
     """B v (the adjoint of ``_bt``) for one line of six."""
-    return (4 * v0, 4 * (v2 - v1 + v5) + 2 * (v4 - v3), -5 * v0 - 4 * (v1 + v2) - v3 - v4,
-            v1 - v2 + 2 * (v3 - v4) - 5 * v5, v0 + v1 + v2 + v3 + v4, v5)
+    two, four, five = coef[0], coef[1], coef[2]
+    return (four * v0, four * (v2 - v1 + v5) + two * (v4 - v3), -five * v0 - four * (v1 + v2) - v3 - v4,
+            v1 - v2 + two * (v3 - v4) - five * v5, v0 + v1 + v2 + v3 + v4, v5)
 
 
 @numba.njit(inline="always")
-def _at(m0, m1, m2, m3, m4, m5):
+def _at(coef, m0, m1, m2, m3, m4, m5):
     """Aᵀ m for one line of six: four outputs."""
-    return (m0 + m1 + m2 + m3 + m4, m1 - m2 + 2 * (m3 - m4), m1 + m2 + 4 * (m3 + m4), m1 - m2 + 8 * (m3 - m4) + m5)
+    two, four, eight = coef[0], coef[1], coef[3]
+    return (m0 + m1 + m2 + m3 + m4, m1 - m2 + two * (m3 - m4), m1 + m2 + four * (m3 + m4),
+            m1 - m2 + eight * (m3 - m4) + m5)
 
 
 @numba.njit(inline="always")
-def _a(g0, g1, g2, g3):
+def _a(coef, g0, g1, g2, g3):
     """A g (the adjoint of ``_at``): six values from a line of four."""
-    return g0, g0 + g1 + g2 + g3, g0 - g1 + g2 - g3, g0 + 2 * g1 + 4 * g2 + 8 * g3, g0 - 2 * g1 + 4 * g2 - 8 * g3, g3
+    two, four, eight = coef[0], coef[1], coef[3]
+    return (g0, g0 + g1 + g2 + g3, g0 - g1 + g2 - g3, g0 + two * g1 + four * g2 + eight * g3,
+            g0 - two * g1 + four * g2 - eight * g3, g3)
 
 
 @_jit
 def input_transform(x_pad, tiles_h, tiles_w, v):
-    """v[6ξ + ν, t, c] = (Bᵀ d B)[ξ, ν] for the 6×6 tiles d[r, s] = x_pad[n, 4·th + r, 4·tw + s, c] of the zero-padded
-    input x_pad (N, 4·TH + 2, 4·TW + 2, C), t = (n·TH + th)·TW + tw."""
+    """v[6ξ + ν, t, c] = (Bᵀ d B)[ξ, ν] for the 6×6 tiles d[r, s] = x_pad[n, 4·th + r, 4·tw + s, c] of the
+    zero-padded input x_pad (N, 4·TH + 2, 4·TW + 2, C), t = (n·TH + th)·TW + tw.
+
+    A row of tiles at a time: Bᵀ d for all its tiles, then for each ξ the six rows v[6ξ + ν] along the
+    whole row of tiles. Written tile by tile (36 places of C values each, far apart in v), the same
+    pass took twice as long.
+    """
+    coef = _coefficients(x_pad.dtype)
     n_count, channels = x_pad.shape[0], x_pad.shape[3]
+    rows = numpy.empty((tiles_w, 6, 6, channels), x_pad.dtype)  # rows[tw, ξ, s] = (Bᵀ d)[ξ, s]
     for n in range(n_count):
-        rows = numpy.empty((6, 6, channels), x_pad.dtype)  # rows[ξ, s] = (Bᵀ d)[ξ, s]
         for th in range(tiles_h):
+            h0, t0 = 4 * th, (n * tiles_h + th) * tiles_w
             for tw in range(tiles_w):
-                h0, w0, t = 4 * th, 4 * tw, (n * tiles_h + th) * tiles_w + tw
+                w0 = 4 * tw
                 for s in range(6):
                     for c in range(channels):
-                        rows[0, s, c], rows[1, s, c], rows[2, s, c], rows[3, s, c], rows[4, s, c], rows[5, s, c] = \
-                            _bt(x_pad[n, h0, w0 + s, c], x_pad[n, h0 + 1, w0 + s, c], x_pad[n, h0 + 2, w0 + s, c],
-                                x_pad[n, h0 + 3, w0 + s, c], x_pad[n, h0 + 4, w0 + s, c], x_pad[n, h0 + 5, w0 + s, c])
-                for xi in range(6):
-                    k = 6 * xi
+                        (rows[tw, 0, s, c], rows[tw, 1, s, c], rows[tw, 2, s, c], rows[tw, 3, s, c],
+                         rows[tw, 4, s, c], rows[tw, 5, s, c]) = _bt(
+                            coef, x_pad[n, h0, w0 + s, c], x_pad[n, h0 + 1, w0 + s, c], x_pad[n, h0 + 2, w0 + s, c],
+                            x_pad[n, h0 + 3, w0 + s, c], x_pad[n, h0 + 4, w0 + s, c], x_pad[n, h0 + 5, w0 + s, c])
+            for xi in range(6):
+                k = 6 * xi
+                for tw in range(tiles_w):
+                    t = t0 + tw
                     for c in range(channels):
                         v[k, t, c], v[k + 1, t, c], v[k + 2, t, c], v[k + 3, t, c], v[k + 4, t, c], v[k + 5, t, c] = \
-                            _bt(rows[xi, 0, c], rows[xi, 1, c], rows[xi, 2, c], rows[xi, 3, c], rows[xi, 4, c],
-                                rows[xi, 5, c])
+                            _bt(coef, rows[tw, xi, 0, c], rows[tw, xi, 1, c], rows[tw, xi, 2, c], rows[tw, xi, 3, c],
+                                rows[tw, xi, 4, c], rows[tw, xi, 5, c])
 
 
 @_jit
 def output_transform(m, bias, tiles_h, tiles_w, y):
     """y[n, 4·th + i, 4·tw + j, o] = (Aᵀ M A)[i, j] + bias[o] for M[ξ, ν] = m[6ξ + ν, t, o], inside y only."""
+    coef = _coefficients(m.dtype)
     n_count, oh, ow, outputs = y.shape
     for n in range(n_count):
         cols = numpy.empty((4, 6, outputs), m.dtype)  # cols[i, ν] = (Aᵀ M)[i, ν]
@@ -80,12 +103,12 @@ def output_transform(m, bias, tiles_h, tiles_w, y):
                 for nu in range(6):
                     for o in range(outputs):
                         cols[0, nu, o], cols[1, nu, o], cols[2, nu, o], cols[3, nu, o] = _at(
-                            m[nu, t, o], m[6 + nu, t, o], m[12 + nu, t, o], m[18 + nu, t, o], m[24 + nu, t, o],
+                            coef, m[nu, t, o], m[6 + nu, t, o], m[12 + nu, t, o], m[18 + nu, t, o], m[24 + nu, t, o],
                             m[30 + nu, t, o])
                 for i in range(4):
                     for o in range(outputs):
                         tile[i, 0, o], tile[i, 1, o], tile[i, 2, o], tile[i, 3, o] = _at(
-                            cols[i, 0, o], cols[i, 1, o], cols[i, 2, o], cols[i, 3, o], cols[i, 4, o], cols[i, 5, o])
+                            coef, cols[i, 0, o], cols[i, 1, o], cols[i, 2, o], cols[i, 3, o], cols[i, 4, o], cols[i, 5, o])
                 for i in range(min(4, oh - h0)):  # the last tiles of an output not a multiple of 4 are cut
                     for j in range(min(4, ow - w0)):
                         for o in range(outputs):
@@ -96,6 +119,7 @@ def output_transform(m, bias, tiles_h, tiles_w, y):
 def output_transform_adjoint(gy, tiles_h, tiles_w, dm):
     """dm[6ξ + ν, t, o] = (A g Aᵀ)[ξ, ν] for the 4×4 tiles g[i, j] = gy[n, 4·th + i, 4·tw + j, o] of gy
     (N, 4·TH, 4·TW, O), zero-padded by the caller where the output is not a multiple of 4."""
+    coef = _coefficients(gy.dtype)
     n_count, outputs = gy.shape[0], gy.shape[3]
     for n in range(n_count):
         cols = numpy.empty((6, 4, outputs), gy.dtype)  # cols[ξ, j] = (A g)[ξ, j]
@@ -105,13 +129,13 @@ def output_transform_adjoint(gy, tiles_h, tiles_w, dm):
                 for j in range(4):
                     for o in range(outputs):
                         cols[0, j, o], cols[1, j, o], cols[2, j, o], cols[3, j, o], cols[4, j, o], cols[5, j, o] = \
-                            _a(gy[n, h0, w0 + j, o], gy[n, h0 + 1, w0 + j, o], gy[n, h0 + 2, w0 + j, o],
+                            _a(coef, gy[n, h0, w0 + j, o], gy[n, h0 + 1, w0 + j, o], gy[n, h0 + 2, w0 + j, o],
                                gy[n, h0 + 3, w0 + j, o])
                 for xi in range(6):
                     k = 6 * xi
                     for o in range(outputs):
                         (dm[k, t, o], dm[k + 1, t, o], dm[k + 2, t, o], dm[k + 3, t, o], dm[k + 4, t, o],
-                         dm[k + 5, t, o]) = _a(cols[xi, 0, o], cols[xi, 1, o], cols[xi, 2, o], cols[xi, 3, o])
+                         dm[k + 5, t, o]) = _a(coef, cols[xi, 0, o], cols[xi, 1, o], cols[xi, 2, o], cols[xi, 3, o])
 
 
 @_jit
@@ -124,6 +148,7 @@ def input_transform_adjoint(dv, ph, pw, tiles_h, tiles_w, gx):
     column) were written by the tiles before it and are added to; the rest of it is written outright,
     so gx needs no zeroing and most of the pass is plain stores.
     """
+    coef = _coefficients(dv.dtype)
     n_count, h, w, channels = gx.shape
     for n in range(n_count):
         cols = numpy.empty((6, 6, channels), dv.dtype)  # cols[r, ν] = (B dV)[r, ν]
@@ -134,12 +159,12 @@ def input_transform_adjoint(dv, ph, pw, tiles_h, tiles_w, gx):
                 for nu in range(6):
                     for c in range(channels):
                         cols[0, nu, c], cols[1, nu, c], cols[2, nu, c], cols[3, nu, c], cols[4, nu, c], \
-                            cols[5, nu, c] = _b(dv[nu, t, c], dv[6 + nu, t, c], dv[12 + nu, t, c], dv[18 + nu, t, c],
+                            cols[5, nu, c] = _b(coef, dv[nu, t, c], dv[6 + nu, t, c], dv[12 + nu, t, c], dv[18 + nu, t, c],
                                                 dv[24 + nu, t, c], dv[30 + nu, t, c])
                 for r in range(6):
                     for c in range(channels):
                         tile[r, 0, c], tile[r, 1, c], tile[r, 2, c], tile[r, 3, c], tile[r, 4, c], tile[r, 5, c] = \
-                            _b(cols[r, 0, c], cols[r, 1, c], cols[r, 2, c], cols[r, 3, c], cols[r, 4, c], cols[r, 5, c])
+                            _b(coef, cols[r, 0, c], cols[r, 1, c], cols[r, 2, c], cols[r, 3, c], cols[r, 4, c], cols[r, 5, c])
                 for r in range(max(0, -h0), min(6, h - h0)):
                     for s in range(max(0, -w0), min(6, w - w0)):
                         if (th > 0 and r < 2) or (tw > 0 and s < 2):
