@@ -392,3 +392,32 @@ def test_the_cupy_backend_is_made_by_its_init_on_a_module_with_cupys_api():
     sums = backend.column_sums(backend.from_numpy(numpy.arange(6, dtype=numpy.float32).reshape(3, 2)))
     assert backend.to_numpy(sums).tolist() == [6.0, 9.0]
     assert len(backend.kept_arrays()) == 2 and backend.kept_arrays()[0].shape == (1, 3)
+
+
+@pytest.mark.parametrize("rows", [4096, 4096 + 317, 1000])  # whole slices, slices and a rest, too short
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+def test_numpy_products_over_a_long_inner_dimension_sum_slices_to_the_product(rows, dtype, monkeypatch):
+    """aᵀb with K ≥ LONG_INNER_MIN rows and a small result, alone (gemm) or stacked (batched_gemm of a
+    transposed stack), runs as one batched product over row slices; it equals the product (float64
+    reference), and a result above LONG_INNER_MAX_RESULT entries stays one product."""
+    from backends import numpy_backend
+    rng = numpy.random.default_rng(0)
+    backend = backends.get("numpy")
+    sliced = []
+    real_matmul = numpy.matmul
+    monkeypatch.setattr(numpy_backend.numpy, "matmul", lambda a, b, **kw: (
+        a.shape[-1] == numpy_backend.LONG_INNER_SLICE and sliced.append(a.shape)) or real_matmul(a, b, **kw))
+    tolerance = 2e-6 if dtype == numpy.float32 else 1e-13
+    a, b = rng.standard_normal((3, rows, 32)).astype(dtype), rng.standard_normal((3, rows, 27)).astype(dtype)
+    expected = numpy.matmul(a.astype(numpy.float64).transpose(0, 2, 1), b)
+    for got in (backend.gemm(a[1], b[1], trans_a=True)[None], backend.batched_gemm(a.transpose(0, 2, 1), b),
+                backend.batched_gemm(a.transpose(0, 2, 1), b, out=numpy.empty((3, 32, 27), dtype))):
+        assert got.shape[1:] == (32, 27) and got.dtype == dtype
+        numpy.testing.assert_allclose(got, expected[1:2] if len(got) == 1 else expected, rtol=tolerance,
+                                      atol=tolerance * numpy.sqrt(rows))
+    assert len(sliced) == (3 if rows >= numpy_backend.LONG_INNER_MIN else 0)
+    wide = rng.standard_normal((rows, 200)).astype(dtype)  # a 32 × 200 result: one product
+    sliced.clear()
+    numpy.testing.assert_allclose(backend.gemm(a[0], wide, trans_a=True), a[0].astype(numpy.float64).T @ wide,
+                                  rtol=tolerance, atol=tolerance * numpy.sqrt(rows))
+    assert sliced == []
