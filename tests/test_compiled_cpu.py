@@ -1,5 +1,6 @@
-"""The Numba-compiled CPU kernels: max pooling equals its portable body in every setting, and no compiled
-kernel (pooling, Winograd transforms) reads or writes outside its arrays (run once with Numba's bounds checks)."""
+"""The Numba-compiled CPU kernels: max pooling and ReLU's gradient equal their portable bodies in every
+setting, no compiled kernel (pooling, Winograd transforms, ReLU) reads or writes outside its arrays (run
+once with Numba's bounds checks), and float32 kernels compute in float32."""
 import os
 import subprocess
 import sys
@@ -72,6 +73,8 @@ for settings in {pools}:
     y = F.max_pool2d(x, **settings)
     assert y.creator.compiled, settings
     y.sum().backward()
+    r = F.relu(x)
+    r.backward(numpy.ones_like(r.data))  # the gradient in y's NHWC memory: the compiled pass
 print("in bounds")
 """
 
@@ -86,16 +89,17 @@ def test_no_compiled_kernel_leaves_its_arrays(tmp_path):
 
 def _float32_calls():
     """(kernel, float32 arguments) for each compiled kernel that does arithmetic."""
-    from dlcore.ops import winograd_cpu
+    from dlcore.ops import activation_cpu, winograd_cpu
     rng = numpy.random.default_rng(0)
     f32 = lambda *shape: rng.standard_normal(shape).astype(numpy.float32)  # noqa: E731
     return [(winograd_cpu.input_transform, (f32(1, 10, 10, 4), 2, 2, f32(36, 4, 4))),
             (winograd_cpu.output_transform, (f32(36, 4, 3), f32(3), 2, 2, f32(1, 8, 8, 3))),
             (winograd_cpu.output_transform_adjoint, (f32(1, 8, 8, 3), 2, 2, f32(36, 4, 3))),
-            (winograd_cpu.input_transform_adjoint, (f32(36, 4, 4), 1, 1, 2, 2, f32(1, 8, 8, 4)))]
+            (winograd_cpu.input_transform_adjoint, (f32(36, 4, 4), 1, 1, 2, 2, f32(1, 8, 8, 4))),
+            (activation_cpu.relu_grad, (f32(10), f32(10), f32(10)))]
 
 
-@pytest.mark.parametrize("index", range(4))
+@pytest.mark.parametrize("index", range(5))
 def test_float32_kernels_compute_in_float32(index):
     """An integer literal times a float32 is float64 in Numba, as in NumPy's scalar rules: such a kernel
     converts every value to double and back and runs its vector loops at half width (the Winograd
@@ -106,3 +110,33 @@ def test_float32_kernels_compute_in_float32(index):
     fresh(*args)
     llvm_ir = fresh.inspect_llvm(fresh.signatures[0])
     assert "fpext" not in llvm_ir and " double " not in llvm_ir, kernel.__name__
+
+
+def _relu_operands(layout, dtype):
+    """(x, gy) of one layout: C-contiguous, NHWC memory under NCHW indices, a transposed matrix, a strided
+    view (gaps: the portable body), or gy and x in different layouts (the portable body)."""
+    rng = numpy.random.default_rng(3)
+    x, gy = (rng.standard_normal((2, 5, 4, 3)).astype(dtype) for _ in range(2))
+    x[0, 0, 0] = 0.0  # ReLU'(0) = 0
+    return {"c": (x, gy), "nhwc": (channels_last(x), channels_last(gy)), "transposed": (x[0, 0].T, gy[0, 0].T),
+            "strided": (x[:, ::2], gy[:, ::2]), "mixed": (channels_last(x), gy)}[layout]
+
+
+@pytest.mark.parametrize("layout", ["c", "nhwc", "transposed", "strided", "mixed"])
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+def test_compiled_relu_gradient_equals_the_portable_body(layout, dtype, monkeypatch):
+    from dlcore.ops import activation_cpu
+    x, gy = _relu_operands(layout, dtype)
+    calls = []
+    kernel = activation_cpu.relu_grad
+    monkeypatch.setattr(activation_cpu, "relu_grad", lambda *flat: calls.append(1) or kernel(*flat))
+    grads = {}
+    for on in (True, False):
+        with compiled.COMPILED.scoped(on):
+            xt = dlcore.tensor(x, requires_grad=True)
+            F.relu(xt).backward(gy)
+            grads[on] = xt.grad
+    assert len(calls) == (0 if layout in ("strided", "mixed") else 1)
+    numpy.testing.assert_array_equal(grads[True], grads[False])
+    numpy.testing.assert_array_equal(grads[True], gy * (x > 0))
+    assert grads[True].dtype == dtype

@@ -34,6 +34,20 @@ def nhwc_contiguous(xp, a):
     return xp.ascontiguousarray(nhwc(a))
 
 
+def flat_views(*arrays):
+    """1-D views of arrays of one shape and strides that fill their memory without gaps, in any axis order
+    (an NCHW-indexed map with NHWC memory, a transposed matrix), so that entry i of each is the same
+    index; None when they do not (different layouts, gaps between entries)."""
+    first = arrays[0]
+    if any(a.shape != first.shape or a.strides != first.strides for a in arrays):
+        return None
+    order = sorted(range(first.ndim), key=lambda axis: -first.strides[axis])  # slowest-varying axis first
+    memory = [a.transpose(order) for a in arrays]
+    if not all(a.flags.c_contiguous for a in memory):
+        return None
+    return [a.reshape(-1) for a in memory]
+
+
 def to_channels_last(xp, a):
     """``a`` (N, C, H, W) with NHWC memory: ``a`` itself when it has it, else a copy."""
     if is_channels_last(a) or a.shape[1] == 1:
