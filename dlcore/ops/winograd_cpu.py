@@ -108,7 +108,8 @@ def output_transform(m, bias, tiles_h, tiles_w, y):
                 for i in range(4):
                     for o in range(outputs):
                         tile[i, 0, o], tile[i, 1, o], tile[i, 2, o], tile[i, 3, o] = _at(
-                            coef, cols[i, 0, o], cols[i, 1, o], cols[i, 2, o], cols[i, 3, o], cols[i, 4, o], cols[i, 5, o])
+                            coef, cols[i, 0, o], cols[i, 1, o], cols[i, 2, o], cols[i, 3, o], cols[i, 4, o],
+                            cols[i, 5, o])
                 for i in range(min(4, oh - h0)):  # the last tiles of an output not a multiple of 4 are cut
                     for j in range(min(4, ow - w0)):
                         for o in range(outputs):
@@ -159,12 +160,13 @@ def input_transform_adjoint(dv, ph, pw, tiles_h, tiles_w, gx):
                 for nu in range(6):
                     for c in range(channels):
                         cols[0, nu, c], cols[1, nu, c], cols[2, nu, c], cols[3, nu, c], cols[4, nu, c], \
-                            cols[5, nu, c] = _b(coef, dv[nu, t, c], dv[6 + nu, t, c], dv[12 + nu, t, c], dv[18 + nu, t, c],
-                                                dv[24 + nu, t, c], dv[30 + nu, t, c])
+                            cols[5, nu, c] = _b(coef, dv[nu, t, c], dv[6 + nu, t, c], dv[12 + nu, t, c],
+                                                dv[18 + nu, t, c], dv[24 + nu, t, c], dv[30 + nu, t, c])
                 for r in range(6):
                     for c in range(channels):
                         tile[r, 0, c], tile[r, 1, c], tile[r, 2, c], tile[r, 3, c], tile[r, 4, c], tile[r, 5, c] = \
-                            _b(coef, cols[r, 0, c], cols[r, 1, c], cols[r, 2, c], cols[r, 3, c], cols[r, 4, c], cols[r, 5, c])
+                            _b(coef, cols[r, 0, c], cols[r, 1, c], cols[r, 2, c], cols[r, 3, c], cols[r, 4, c],
+                               cols[r, 5, c])
                 for r in range(max(0, -h0), min(6, h - h0)):
                     for s in range(max(0, -w0), min(6, w - w0)):
                         if (th > 0 and r < 2) or (tw > 0 and s < 2):
