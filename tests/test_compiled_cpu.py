@@ -96,10 +96,12 @@ def _float32_calls():
             (winograd_cpu.output_transform, (f32(36, 4, 3), f32(3), 2, 2, f32(1, 8, 8, 3))),
             (winograd_cpu.output_transform_adjoint, (f32(1, 8, 8, 3), 2, 2, f32(36, 4, 3))),
             (winograd_cpu.input_transform_adjoint, (f32(36, 4, 4), 1, 1, 2, 2, f32(1, 8, 8, 4))),
+            (winograd_cpu.weight_transform, (f32(3, 4, 3, 3), f32(36, 3, 4))),
+            (winograd_cpu.weight_grad, (f32(36, 3, 4), f32(3, 4, 3, 3))),
             (activation_cpu.relu_grad, (f32(10), f32(10), f32(10)))]
 
 
-@pytest.mark.parametrize("index", range(5))
+@pytest.mark.parametrize("index", range(7))
 def test_float32_kernels_compute_in_float32(index):
     """An integer literal times a float32 is float64 in Numba, as in NumPy's scalar rules: such a kernel
     converts every value to double and back and runs its vector loops at half width (the Winograd

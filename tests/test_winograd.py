@@ -86,7 +86,11 @@ def test_each_compiled_transform_equals_its_portable_body(dtype, monkeypatch):
     gy_pad = rng.standard_normal((n, 4 * tiles[0], 4 * tiles[1], o)).astype(dtype)
     dv = rng.standard_normal((36, t, c)).astype(dtype)
     bias = rng.standard_normal(o).astype(dtype)
+    w = rng.standard_normal((o, c, 3, 3)).astype(dtype)
+    du = rng.standard_normal((36, o, c)).astype(dtype)
     calls = {
+        "weight_transform": lambda: winograd.weight_transform(numpy, w),
+        "weight_grad": lambda: winograd.weight_grad(numpy, du),
         "input_transform": lambda: winograd.input_transform(numpy, x_pad, tiles, numpy.empty((36, t, c), dtype)),
         "output_transform": lambda: winograd.output_transform(numpy, m, bias, tiles, numpy.empty((n, 10, 7, o), dtype)),
         "output_transform_adjoint": lambda: winograd.output_transform_adjoint(numpy, gy_pad, tiles,

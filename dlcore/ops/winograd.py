@@ -77,6 +77,11 @@ def tile_counts(oh: int, ow: int) -> tuple[int, int]:
 def weight_transform(xp, W):
     """U[6ξ + ν, o, c] = (G W[o, c] Gᵀ)[ξ, ν]: the (36, O, C) transformed kernels of W (O, C, 3, 3), as two
     matrix products over the kernel's rows, then its columns."""
+    kernels = _kernels(xp)
+    if kernels is not None:
+        u = xp.empty((ALPHA ** 2, *W.shape[:2]), W.dtype)
+        kernels.weight_transform(W, u)
+        return u
     g = xp.asarray(G, dtype=W.dtype)
     rows = xp.tensordot(g, W, axes=(1, 2))  # (G W)[ξ, o, c, j]
     return xp.ascontiguousarray(xp.matmul(rows, g.T).transpose(0, 3, 1, 2)).reshape(ALPHA ** 2, *W.shape[:2])
@@ -84,6 +89,11 @@ def weight_transform(xp, W):
 
 def weight_grad(xp, dU):
     """dW[o, c] = Gᵀ dU[:, :, o, c] G (O, C, 3, 3): the gradient through ``weight_transform``."""
+    kernels = _kernels(xp)
+    if kernels is not None:
+        dw = xp.empty((*dU.shape[1:], 3, 3), dU.dtype)
+        kernels.weight_grad(dU, dw)
+        return dw
     g = xp.asarray(G, dtype=dU.dtype)
     rows = xp.tensordot(g.T, dU.reshape(ALPHA, ALPHA, *dU.shape[1:]), axes=(1, 0))  # (Gᵀ dU)[i, ν, o, c]
     return xp.ascontiguousarray(xp.tensordot(rows, g, axes=(1, 0)).transpose(1, 2, 0, 3))

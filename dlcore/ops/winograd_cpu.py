@@ -56,6 +56,67 @@ def _a(coef, g0, g1, g2, g3):
             g0 - two * g1 + four * g2 - eight * g3, g3)
 
 
+@numba.njit(inline="always")
+def _g(fractions, g0, g1, g2):
+    """G g for one line of three: six values (``fractions`` = (¼, ⅙, 1/12, 1/24) in the array's dtype)."""
+    quarter, sixth, twelfth, twenty_fourth = fractions
+    outer = g0 + g2
+    return (quarter * g0, -sixth * (outer + g1), sixth * (g1 - outer), twenty_fourth * g0 + twelfth * g1 + sixth * g2,
+            twenty_fourth * g0 - twelfth * g1 + sixth * g2, g2)
+
+
+@numba.njit(inline="always")
+def _gt(fractions, d0, d1, d2, d3, d4, d5):
+    """Gᵀ d (the adjoint of ``_g``): three values from a line of six."""
+    quarter, sixth, twelfth, twenty_fourth = fractions
+    return (quarter * d0 - sixth * (d1 + d2) + twenty_fourth * (d3 + d4), sixth * (d2 - d1) + twelfth * (d3 - d4),
+            sixth * (d3 + d4 - d1 - d2) + d5)
+
+
+@numba.njit(inline="always")
+def _fractions(dtype):
+    """(¼, ⅙, 1/12, 1/24) in ``dtype``."""
+    return dtype.type(1 / 4), dtype.type(1 / 6), dtype.type(1 / 12), dtype.type(1 / 24)
+
+
+@_jit
+def weight_transform(w, u):
+    """u[6ξ + ν, o, c] = (G w[o, c] Gᵀ)[ξ, ν] for the 3×3 kernels of w (O, C, 3, 3); u (36, O, C)."""
+    fractions = _fractions(w.dtype)
+    outputs, channels = w.shape[0], w.shape[1]
+    rows = numpy.empty((6, 3, channels), w.dtype)  # rows[ξ, j] = (G w)[ξ, j]
+    for o in range(outputs):
+        for j in range(3):
+            for c in range(channels):
+                rows[0, j, c], rows[1, j, c], rows[2, j, c], rows[3, j, c], rows[4, j, c], rows[5, j, c] = _g(
+                    fractions, w[o, c, 0, j], w[o, c, 1, j], w[o, c, 2, j])
+        for xi in range(6):
+            k = 6 * xi
+            for c in range(channels):
+                u[k, o, c], u[k + 1, o, c], u[k + 2, o, c], u[k + 3, o, c], u[k + 4, o, c], u[k + 5, o, c] = _g(
+                    fractions, rows[xi, 0, c], rows[xi, 1, c], rows[xi, 2, c])
+
+
+@_jit
+def weight_grad(du, dw):
+    """dw[o, c] = Gᵀ dU[o, c] G for dU[ξ, ν] = du[6ξ + ν, o, c] (36, O, C); dw (O, C, 3, 3): the gradient through
+    ``weight_transform``."""
+    fractions = _fractions(du.dtype)
+    outputs, channels = dw.shape[0], dw.shape[1]
+    cols = numpy.empty((6, 3, channels), du.dtype)  # cols[ξ, j] = (dU G)[ξ, j]
+    for o in range(outputs):
+        for xi in range(6):
+            k = 6 * xi
+            for c in range(channels):
+                cols[xi, 0, c], cols[xi, 1, c], cols[xi, 2, c] = _gt(
+                    fractions, du[k, o, c], du[k + 1, o, c], du[k + 2, o, c], du[k + 3, o, c], du[k + 4, o, c],
+                    du[k + 5, o, c])
+        for j in range(3):
+            for c in range(channels):
+                dw[o, c, 0, j], dw[o, c, 1, j], dw[o, c, 2, j] = _gt(
+                    fractions, cols[0, j, c], cols[1, j, c], cols[2, j, c], cols[3, j, c], cols[4, j, c], cols[5, j, c])
+
+
 @_jit
 def input_transform(x_pad, tiles_h, tiles_w, v):
     """v[6ξ + ν, t, c] = (Bᵀ d B)[ξ, ν] for the 6×6 tiles d[r, s] = x_pad[n, 4·th + r, 4·tw + s, c] of the
