@@ -22,7 +22,7 @@ Rounding: the transforms scale by up to 8 and 1/24, so float32 results differ fr
 GEMM by about 1e-5 of the outputs' magnitude (im2col: 1e-6), as for cuDNN's Winograd algorithms;
 float64 agrees to 1e-13. ``DLCORE_WINOGRAD=0`` keeps every convolution on im2col.
 
-The tile transforms run as single compiled passes on the CPU when Numba is installed
+The tile and kernel transforms run as compiled passes on the CPU when Numba is installed
 (``dlcore.ops.winograd_cpu``, see ``backends.compiled``); the portable ``xp`` bodies below state the
 same formulas as einsums and are the reference the tests compare the compiled ones with.
 """

@@ -1,13 +1,16 @@
-"""The tile transforms of ``dlcore.ops.winograd`` (F(4×4, 3×3)) as Numba-compiled CPU loops.
+"""The tile and kernel transforms of ``dlcore.ops.winograd`` (F(4×4, 3×3)) as Numba-compiled CPU loops.
 
 Each kernel makes one pass over its input and its output where the portable einsum makes
-several, with the transform matrices written out as the additions they are. The innermost
+several, with the transform matrices written out as the additions they are. Their constants
+are of the arrays' dtype (``_coefficients``, ``_fractions``): an integer literal times a
+float32 is a float64 in Numba, which made the float32 loops convert every value to double. The innermost
 loop runs over channels, which are contiguous in every array here (the inputs are padded
 first, so the loops read whole tiles without a bound test), so it streams through memory and
 vectorises. They run on one thread: a parallel region started right after a GEMM competes
 with OpenBLAS's spinning worker threads for the two cores, and made the W2 step 1.3-1.5×
 slower in place than one thread did (alone, W2's first Winograd layer's input transform took
-2.4 ms on two threads against 6.7 ms on one). Imported only where ``backends.compiled`` says
+2.4 ms on two threads against 6.7 ms on one; two Python threads over halves of the batch gained
+nothing in the step either). Imported only where ``backends.compiled`` says
 Numba runs; the tests compare every kernel with ``winograd``'s portable body.
 """
 from __future__ import annotations
