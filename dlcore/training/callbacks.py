@@ -175,7 +175,7 @@ class EarlyStopping(Callback):
             else:
                 hint = "no callback before EarlyStopping added it"
             raise MonitorError(f"EarlyStopping monitors {self.monitor!r}, but epoch {row.get('epoch')} reports "
-                           f"{', '.join(reported)}; {hint}")
+                               f"{', '.join(reported)}; {hint}")
         value = row[self.monitor]
         if _better(value, self.best, self.mode, self.min_delta):
             self.best, self.best_epoch, self.wait = value, row["epoch"], 0
@@ -396,7 +396,7 @@ class ReduceLROnPlateau(Callback):
     def on_epoch_end(self, trainer, row):
         if self.monitor not in row:
             raise MonitorError(f"ReduceLROnPlateau monitors {self.monitor!r}, but epoch {row.get('epoch')} reports "
-                           f"{', '.join(k for k in row if k not in ('epoch', 'lr', 'seconds'))}")
+                               f"{', '.join(k for k in row if k not in ('epoch', 'lr', 'seconds'))}")
         self.step(row[self.monitor], trainer.optimizer)
 
     def state_dict(self) -> dict:
